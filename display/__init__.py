@@ -1,0 +1,1 @@
+"""Hall screens: the Kivy calling board, voice announcements, LED window and strip screens."""

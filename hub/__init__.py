@@ -1,0 +1,1 @@
+"""The hall server: ingest, the queue and attendance engines, reports, broker management."""
