@@ -1,0 +1,225 @@
+"""`hall attendance …`, `hall staff …` and `hall terminal`: thin skins over hub.attendance and devices.fingerprint.
+
+Heavy imports (paho, pyfingerprint, openpyxl) stay inside the command functions so `hall --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import date
+from pathlib import Path
+
+DEFAULT_DATA = Path("var")
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD") from None
+
+
+def _month(text: str) -> str:
+    try:
+        date.fromisoformat(text + "-01")
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a month YYYY-MM") from None
+    return text
+
+
+def register(subparsers) -> None:
+    # ---------------------------------------------------------- hall attendance
+    att = subparsers.add_parser("attendance", help="考勤：评估与报表 / attendance: evaluate and report")
+    att_sub = att.add_subparsers(dest="attendance_command", metavar="ACTION")
+    att.set_defaults(func=lambda a: att.print_help())
+
+    ev = att_sub.add_parser("evaluate", help="按规则评估打卡文件 / evaluate a punches file offline",
+                            description="Evaluate punches (and leave) from CSV files with the hall's rules. "
+                                        "Prints one object per person per date, sorted by staff then date.")
+    ev.add_argument("--punches", type=Path, required=True, help="CSV with header staff,time")
+    ev.add_argument("--leave", type=Path, help="CSV with header staff,start,end,kind (请假/公出/调休)")
+    ev.add_argument("--staff", type=Path, help="CSV with header staff,name,window (default: the people in the files)")
+    ev.add_argument("--from", dest="first", type=_date, help="first date (default: the first punch's date)")
+    ev.add_argument("--to", dest="last", type=_date, help="last date (default: the last punch's date)")
+    ev.add_argument("--config", type=Path, help="hall.toml (default: the shipped hall)")
+    ev.add_argument("--json", action="store_true", help="print JSON (otherwise a short table)")
+    ev.set_defaults(func=cmd_evaluate)
+
+    rp = att_sub.add_parser("report", help="月度/双月考勤报表 / monthly or bimonthly report",
+                            description="Summarise a month or two months of punches from the hub's database: "
+                                        "per person and per window, the ranking, red flag window and service "
+                                        "star candidates and the bottom of the ranking.")
+    period = rp.add_mutually_exclusive_group(required=True)
+    period.add_argument("--month", type=_month, metavar="YYYY-MM")
+    period.add_argument("--bimonth", type=_month, metavar="YYYY-MM", help="two months starting with this one")
+    rp.add_argument("--data", type=Path, default=DEFAULT_DATA, help="data directory holding hub.db (default ./var)")
+    rp.add_argument("--config", type=Path, help="hall.toml (default: the shipped hall)")
+    rp.add_argument("--leave", type=Path, help="extra leave CSV (staff,start,end,kind) besides the hub's leave table")
+    rp.add_argument("--format", choices=("json", "csv", "xlsx"), default="json")
+    rp.add_argument("--out", type=Path, required=True, help="file to write ('-' for standard output, json/csv only)")
+    rp.set_defaults(func=cmd_report)
+
+    # ---------------------------------------------------------- hall staff
+    st = subparsers.add_parser("staff", help="指纹登记与模板管理 / fingerprint enrolment and templates")
+    st_sub = st.add_subparsers(dest="staff_command", metavar="ACTION")
+    st.set_defaults(func=lambda a: st.print_help())
+
+    def terminal_options(p, *, many: bool = False):
+        p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="data directory (default ./var)")
+        p.add_argument("--config", type=Path, help="hall.toml (default: the shipped hall)")
+        p.add_argument("--port", action="append", default=[], metavar="[DEVICE=]PATH",
+                       help="serial port of the terminal's sensor" + (", repeated as DEVICE=PATH" if many else "")
+                       + " (default: the port the terminal agent recorded, or the running agent itself)")
+        p.add_argument("--password", type=lambda s: int(s, 0), default=0, help="sensor password (default 0)")
+
+    en = st_sub.add_parser("enroll", help="登记指纹（按两次）/ enrol a finger (two scans)")
+    en.add_argument("staff")
+    en.add_argument("--terminal", required=True, metavar="DEVICE")
+    en.add_argument("--finger", default="", help="which finger, for the record (e.g. right-index)")
+    en.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for each scan")
+    terminal_options(en)
+    en.set_defaults(func=cmd_enroll)
+
+    ls = st_sub.add_parser("list", help="列出已登记指纹 / list enrolled fingers")
+    ls.add_argument("--terminal", metavar="DEVICE", help="one terminal (default: every terminal of the hall)")
+    ls.add_argument("--json", action="store_true")
+    terminal_options(ls)
+    ls.set_defaults(func=cmd_list)
+
+    rm = st_sub.add_parser("remove", help="删除指纹 / remove a person's fingers")
+    rm.add_argument("staff")
+    rm.add_argument("--terminal", required=True, metavar="DEVICE", action="append",
+                    help="terminal to remove from (repeat, or 'all')")
+    terminal_options(rm, many=True)
+    rm.set_defaults(func=cmd_remove)
+
+    cp = st_sub.add_parser("copy", help="复制指纹模板到其他考勤机 / copy templates to other terminals",
+                           description="Download a person's templates from one terminal, upload them to others "
+                                       "and verify each by a match. Reports each terminal's result.")
+    cp.add_argument("staff")
+    cp.add_argument("--from", dest="source", required=True, metavar="DEVICE")
+    cp.add_argument("--to", dest="targets", required=True, action="append", metavar="DEVICE",
+                    help="target terminal (repeat, or 'all')")
+    terminal_options(cp, many=True)
+    cp.set_defaults(func=cmd_copy)
+
+    # ---------------------------------------------------------- hall terminal
+    tm = subparsers.add_parser("terminal", help="指纹考勤机程序 / run a fingerprint terminal",
+                               description="Wait for a finger, identify it, send the punch to the hub.")
+    tm.add_argument("--device", required=True, help="this terminal's device id (e.g. fp-01)")
+    tm.add_argument("--port", default="/dev/ttyUSB0", help="the sensor's serial port (default /dev/ttyUSB0)")
+    tm.add_argument("--baud", type=int, default=57600)
+    tm.add_argument("--password", type=lambda s: int(s, 0), default=0, help="sensor password (default 0)")
+    tm.add_argument("--data", type=Path, default=DEFAULT_DATA, help="data directory (default ./var)")
+    tm.add_argument("--config", type=Path, help="hall.toml (default: the shipped hall)")
+    tm.add_argument("--broker-host", help="broker host (default: the hall config)")
+    tm.add_argument("--broker-port", type=int, help="broker port (default: the hall config)")
+    tm.add_argument("--no-beep", action="store_true", help="stay silent (no terminal bell)")
+    tm.set_defaults(func=cmd_terminal)
+
+
+# ---------------------------------------------------------------- attendance
+
+def _hall(args):
+    from hall.settings import load_hall
+
+    return load_hall(getattr(args, "config", None))
+
+
+def cmd_evaluate(args) -> int:
+    from hall.errors import ConfigError
+    from hub.attendance.files import CsvError, evaluate_files
+
+    hall = _hall(args)
+    try:
+        days = evaluate_files(hall, args.punches, leave_path=args.leave, staff_path=args.staff,
+                              first=args.first, last=args.last, warn=_say)
+    except CsvError as err:
+        for problem in err.problems:
+            _say(f"hall attendance evaluate: 错误 / error: {problem}")
+        return 1
+    except ConfigError as err:
+        _say(f"hall attendance evaluate: 错误 / error: {err}")
+        return 1
+    if args.json:
+        json.dump([d.to_dict() for d in days], sys.stdout, ensure_ascii=False, indent=1)
+        sys.stdout.write("\n")
+        return 0
+    for d in days:
+        if d.slots is None:
+            detail = "休息日 rest" + (f"  加班 overtime {' '.join(t.isoformat() for t in d.overtime)}" if d.overtime else "")
+        else:
+            detail = "  ".join(f"{n}:{s.status}" + (f"({s.minutes})" if s.minutes else "") for n, s in d.slots.items())
+        print(f"{d.staff}\t{d.date}\t{d.status}\t{detail}")
+    return 0
+
+
+def cmd_report(args) -> int:
+    from hub.attendance.report import ReportError, build_report, write_report
+
+    hall = _hall(args)
+    start = args.month or args.bimonth
+    months = 1 if args.month else 2
+    try:
+        report = build_report(hall, args.data, start, months, leave_path=args.leave, progress=_say)
+        write_report(report, args.format, args.out)
+    except ReportError as err:
+        _say(f"hall attendance report: 错误 / error: {err}")
+        return 1
+    if str(args.out) != "-":
+        _say(f"已写入 {args.out} / written {args.out}")
+    return 0
+
+
+# ---------------------------------------------------------------- staff and terminals
+
+def cmd_enroll(args) -> int:
+    from devices.fingerprint.station import StationError, enroll_command
+
+    try:
+        return enroll_command(_hall(args), args)
+    except StationError as err:
+        _say(f"hall staff enroll: 错误 / error: {err}")
+        return 1
+
+
+def cmd_list(args) -> int:
+    from devices.fingerprint.station import StationError, list_command
+
+    try:
+        return list_command(_hall(args), args)
+    except StationError as err:
+        _say(f"hall staff list: 错误 / error: {err}")
+        return 1
+
+
+def cmd_remove(args) -> int:
+    from devices.fingerprint.station import StationError, remove_command
+
+    try:
+        return remove_command(_hall(args), args)
+    except StationError as err:
+        _say(f"hall staff remove: 错误 / error: {err}")
+        return 1
+
+
+def cmd_copy(args) -> int:
+    from devices.fingerprint.station import StationError, copy_command
+
+    try:
+        return copy_command(_hall(args), args)
+    except StationError as err:
+        _say(f"hall staff copy: 错误 / error: {err}")
+        return 1
+
+
+def cmd_terminal(args) -> int:
+    from devices.fingerprint.terminal import run_terminal
+
+    return run_terminal(_hall(args), args)
