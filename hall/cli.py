@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as err:
-            if err.name != name:  # a real import error inside the module must not be hidden
+            if not (err.name and name.startswith(err.name)):  # a real import error inside must not be hidden
                 raise
             continue
         module.register(sub)

@@ -10,49 +10,19 @@ Layout of a data directory (default `./var`):
 from __future__ import annotations
 
 import os
+import pwd
 import secrets as _secrets
 import shutil
 import signal
 import socket
 import subprocess
-import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
+from hall.credentials import Secrets
 from hall.settings import HUB_ID, Hall
 
 PASSWORD_BYTES = 24  # 192 bits
-
-
-@dataclass
-class Secrets:
-    """Broker logins of a hall: every device and the hub. Kept outside git with mode 0600."""
-
-    path: Path
-    passwords: dict[str, str] = field(default_factory=dict)
-    revoked: set[str] = field(default_factory=set)
-
-    @classmethod
-    def load(cls, path: Path) -> Secrets:
-        if not path.exists():
-            return cls(path)
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-        return cls(path, dict(data.get("passwords", {})), set(data.get("revoked", [])))
-
-    def save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        lines = ["# Broker logins of this hall. Keep secret: mode 0600, never in git.", "[passwords]"]
-        lines += [f'"{k}" = "{v}"' for k, v in sorted(self.passwords.items())]
-        lines += ["", "revoked = [" + ", ".join(f'"{r}"' for r in sorted(self.revoked)) + "]", ""]
-        tmp = self.path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write("\n".join(lines))
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, self.path)
-
-    def password(self, user: str) -> str | None:
-        return None if user in self.revoked else self.passwords.get(user)
 
 
 @dataclass(frozen=True)
@@ -177,6 +147,8 @@ def config_text(hall: Hall, files: BrokerFiles, port: int, *, bind: str | None =
     b = hall.broker
     lines = [
         f"# Generated for hall {hall.id!r} from {hall.path}",
+        # run as whoever runs the hall (as root, Mosquitto would otherwise switch to 'mosquitto' and lose its files)
+        f"user {pwd.getpwuid(os.geteuid()).pw_name}",
         "per_listener_settings false",
         "persistence true",
         f"persistence_location {files.dir}/",

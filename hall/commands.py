@@ -1,0 +1,101 @@
+"""Core commands: `hall config check`, `hall stats`, `hall up`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+
+def default_data_dir() -> Path:
+    return Path(os.environ.get("HALL_DATA", "var"))
+
+
+def add_hall_args(p: argparse.ArgumentParser, data: bool = True) -> None:
+    """The options every command that touches a running hall shares."""
+    p.add_argument("--config", metavar="FILE", help="hall.toml (default: the shipped Miluo hall)")
+    if data:
+        p.add_argument("--data", metavar="DIR", type=Path, default=None,
+                       help="data directory (default ./var or $HALL_DATA)")
+
+
+def hall_and_data(args) -> tuple:
+    from hall.settings import load_hall
+
+    hall = load_hall(getattr(args, "config", None))
+    data = getattr(args, "data", None) or default_data_dir()
+    return hall, Path(data)
+
+
+def register(sub) -> None:
+    p = sub.add_parser("config", help="check a hall config")
+    csub = p.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    c = csub.add_parser("check", help="validate hall.toml with its catalogue and staff files")
+    c.add_argument("file", nargs="?", help="hall.toml (default: the shipped one)")
+    c.set_defaults(func=cmd_config_check)
+
+    p = sub.add_parser("stats", help="events stored per type and device, rejected messages, devices last seen")
+    add_hall_args(p)
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser("up", help="run a whole hall on this machine: broker, hub, simulated devices, screens")
+    add_hall_args(p)
+    p.add_argument("--headless", action="store_true", help="no kiosk or board windows even when a screen exists")
+    p.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this long and print a summary")
+    p.add_argument("--port", type=int, help="broker port (default: a free one, printed)")
+    p.add_argument("--speed", type=float, default=60.0,
+                   help="simulated minutes per real minute for the hall's day (default 60)")
+    p.add_argument("--insecure", action="store_true", help="no broker logins or ACL (for trying things out)")
+    p.set_defaults(func=cmd_up)
+
+
+def cmd_config_check(args) -> int:
+    from hall.settings import load_hall
+
+    hall = load_hall(args.file)
+    c = hall.catalogue
+    print(f"ok: {hall.path}: hall {hall.id!r} ({hall.info.name}), {len(c.windows)} windows, "
+          f"{len(c.departments)} departments, {len(c.queues)} queues, {len(c.services)} service items, "
+          f"{len(hall.staff)} staff, {len(hall.devices)} devices")
+    return 0
+
+
+def cmd_stats(args) -> int:
+    from hub.store import open_db, stats
+
+    _, data = hall_and_data(args)
+    db_path = data / "hub.db"
+    if not db_path.exists():
+        print(f"hall stats: no hub database at {db_path}", file=sys.stderr)
+        return 1
+    s = stats(open_db(db_path))
+    if args.json:
+        print(json.dumps(s, ensure_ascii=False, indent=2))
+        return 0
+    print(f"事件 events stored: {s['events']}    拒收 rejected: {s['rejected']}")
+    print("按类型 by type:")
+    for k, v in s["by_type"].items():
+        print(f"  {k:<16}{v:>8}")
+    print("按设备 by device:")
+    for k, v in s["by_device"].items():
+        print(f"  {k:<16}{v:>8}")
+    if s["rejected_by_code"]:
+        print("拒收原因 rejected by code:")
+        for k, v in s["rejected_by_code"].items():
+            print(f"  {k:<16}{v:>8}")
+    print("设备 devices (last seen):")
+    for d in s["devices"]:
+        skew = " clock off!" if d["skew_flagged"] else ""
+        print(f"  {d['id']:<12}{d['kind'] or '':<10}{d['status'] or '-':<9}{d['last_seen'] or '-'}{skew}")
+    return 0
+
+
+def cmd_up(args) -> int:
+    from hall.up import run_up
+
+    hall, data = hall_and_data(args)
+    return run_up(hall, data, port=args.port, duration=args.duration, headless=args.headless,
+                  speed=args.speed, secure=not args.insecure)

@@ -1,0 +1,65 @@
+"""The one way to make a paho client for this hall: protocol, login, TLS, last will, reconnect policy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from hall.credentials import Endpoint, Secrets
+
+
+def resolve_endpoint(hall, data_dir: Path | None, host: str | None = None, port: int | None = None,
+                     tls_ca: str | None = None) -> Endpoint:
+    """Explicit arguments first, then what the running hall recorded in its data directory, then the config."""
+    ep = (Endpoint.load(data_dir) if data_dir else None) or Endpoint(host=hall.broker.host, port=hall.broker.port)
+    if host:
+        ep.host = host
+    if port:
+        ep.port = port
+    if tls_ca:
+        ep.tls_ca = tls_ca
+    if ep.host in ("0.0.0.0", ""):
+        ep.host = "127.0.0.1"
+    return ep
+
+
+def login(data_dir: Path | None, user: str, password: str | None) -> str | None:
+    if password is not None:
+        return password
+    if data_dir is None:
+        return None
+    return Secrets.load(Path(data_dir) / "secrets.toml").password(user)
+
+
+def new_client(client_id: str, ep: Endpoint, password: str | None, *, will: tuple[str, bytes] | None = None,
+               manual_ack: bool = False) -> mqtt.Client:
+    protocol = mqtt.MQTTv5 if ep.protocol == 5 else mqtt.MQTTv311
+    kw = {} if protocol == mqtt.MQTTv5 else {"clean_session": False if manual_ack else True}
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=protocol,
+                         manual_ack=manual_ack, **kw)
+    if password is not None:
+        client.username_pw_set(client_id, password)
+    if ep.tls_ca:
+        client.tls_set(ca_certs=ep.tls_ca)
+    if will:
+        client.will_set(will[0], will[1], qos=1, retain=True)
+    client.reconnect_delay_set(min_delay=1, max_delay=10)
+    return client
+
+
+def connect(client: mqtt.Client, ep: Endpoint, *, clean_start: bool, session_expiry: int = 0,
+            keepalive: int = 15) -> None:
+    """Start connecting in the background (loop_start keeps reconnecting if the broker is away)."""
+    port = ep.tls_port if (ep.tls_ca and ep.tls_port) else ep.port
+    if client.protocol == mqtt.MQTTv5:
+        props = Properties(PacketTypes.CONNECT)
+        if session_expiry:
+            props.SessionExpiryInterval = session_expiry
+        client.connect_async(ep.host, port, keepalive=keepalive, clean_start=clean_start, properties=props)
+    else:
+        client.connect_async(ep.host, port, keepalive=keepalive)
+    client.loop_start()

@@ -1,0 +1,135 @@
+"""Hub commands: `hall hub`, `hall broker`, `hall devices provision|revoke|rotate|list`."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+
+from hall.commands import add_hall_args, hall_and_data
+
+
+def register(sub) -> None:
+    p = sub.add_parser("hub", help="run the hub: store every event once, run the queue and attendance")
+    add_hall_args(p)
+    p.add_argument("--host", help="broker host")
+    p.add_argument("--port", type=int, help="broker port")
+    p.add_argument("--share", metavar="GROUP", help="consume through a shared subscription ($share/GROUP/...)")
+    p.set_defaults(func=cmd_hub)
+
+    p = sub.add_parser("broker", help="write the Mosquitto config from the hall config and run Mosquitto")
+    add_hall_args(p)
+    p.add_argument("--port", type=int, help="listener port (default: the config's)")
+    p.add_argument("--bind", help="address to listen on (default: the config's host)")
+    p.add_argument("--insecure", action="store_true", help="anonymous access, no ACL")
+    p.add_argument("--write-only", action="store_true", help="write the files and exit")
+    p.set_defaults(func=cmd_broker)
+
+    p = sub.add_parser("devices", help="broker logins of the hall's devices")
+    dsub = p.add_subparsers(dest="devices_command", metavar="ACTION", required=True)
+    d = dsub.add_parser("provision", help="give every device a password; write the password file and ACL")
+    add_hall_args(d)
+    d.add_argument("--tls", action="store_true", help="also make a local CA and server certificate")
+    d.set_defaults(func=cmd_provision)
+    for name, helptext in (("revoke", "remove a device's login"), ("rotate", "give a device a new password")):
+        d = dsub.add_parser(name, help=helptext + " (takes effect at the broker's next reload)")
+        add_hall_args(d)
+        d.add_argument("device")
+        d.set_defaults(func=cmd_revoke if name == "revoke" else cmd_rotate)
+    d = dsub.add_parser("list", help="devices with their kind and login state")
+    add_hall_args(d)
+    d.set_defaults(func=cmd_devices_list)
+
+
+def _logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+
+
+def cmd_hub(args) -> int:
+    from hub.ingest import Hub
+
+    _logging()
+    hall, data = hall_and_data(args)
+    share = f"$share/{args.share}/" if args.share else ""
+    hub = Hub(hall, data, host=args.host, port=args.port, subscribe_prefix=share).start()
+    signal.signal(signal.SIGTERM, lambda *_: hub._stop.set())
+    print(f"hub: hall {hall.id} on {hub.endpoint.host}:{hub.endpoint.port}, journal {hub.db_path}", flush=True)
+    hub.run_forever()
+    return 0
+
+
+def cmd_broker(args) -> int:
+    from hall.credentials import Endpoint
+    from hub import broker
+
+    hall, data = hall_and_data(args)
+    files = broker.BrokerFiles(data)
+    port = args.port or hall.broker.port
+    secure = not args.insecure
+    if secure:
+        broker.provision(hall, files)
+    tls_port = None
+    if hall.broker.tls:
+        from hub.tls import make_tls
+        make_tls(files.tls_dir, hall.id)
+        tls_port = hall.broker.tls_port
+    conf = broker.write_config(hall, files, port, bind=args.bind, secure=secure, tls_port=tls_port)
+    Endpoint(port=port, tls_ca=str(files.ca) if tls_port else None, tls_port=tls_port).save(data)
+    print(f"broker: config {conf}")
+    if args.write_only:
+        return 0
+    exe = broker.mosquitto_path()
+    if exe is None:
+        print("hall broker: mosquitto is not installed (apt-get install mosquitto)", file=sys.stderr)
+        return 1
+    import os
+    os.execv(exe, [exe, "-c", str(conf)])
+
+
+def cmd_provision(args) -> int:
+    from hub import broker
+
+    hall, data = hall_and_data(args)
+    files = broker.BrokerFiles(data)
+    changed = broker.provision(hall, files)
+    print(f"provisioned {len(changed)} new login(s); {files.secrets} (mode 0600), {files.passwd}, {files.acl}")
+    if args.tls:
+        from hub.tls import make_tls
+        made = make_tls(files.tls_dir, hall.id)
+        print(("made" if made else "kept") + f" the hall CA and server certificate in {files.tls_dir}")
+    return 0
+
+
+def cmd_revoke(args) -> int:
+    from hub import broker
+
+    _, data = hall_and_data(args)
+    files = broker.BrokerFiles(data)
+    broker.revoke(files, args.device)
+    reloaded = broker.reload(files)
+    print(f"revoked {args.device}" + ("; broker reloaded" if reloaded else "; takes effect at the broker's next reload"))
+    return 0
+
+
+def cmd_rotate(args) -> int:
+    from hub import broker
+
+    _, data = hall_and_data(args)
+    files = broker.BrokerFiles(data)
+    broker.rotate(files, args.device)
+    reloaded = broker.reload(files)
+    print(f"new password for {args.device} in {files.secrets}"
+          + ("; broker reloaded" if reloaded else "; takes effect at the broker's next reload"))
+    return 0
+
+
+def cmd_devices_list(args) -> int:
+    from hall.credentials import Secrets
+    from hub import broker
+
+    hall, data = hall_and_data(args)
+    sec = Secrets.load(broker.BrokerFiles(data).secrets)
+    for d in hall.devices:
+        state = "revoked" if d.id in sec.revoked else ("ok" if d.id in sec.passwords else "no login")
+        print(f"{d.id:<12}{d.kind:<10}{state:<10}{d.name}")
+    return 0
