@@ -1,0 +1,578 @@
+"""The queue engine (排队叫号): every rule of ticket issue and calling, as plain objects over plain data.
+
+No clock, no I/O: each operation is given the moment it happens (an aware datetime in the hall's time zone) and
+returns an `Outcome`. The hub journals operations and their outcomes and can replay them through a fresh engine
+to rebuild the exact same day; the scenario runner (`hall queue simulate`) drives the same engine from a script.
+
+One engine holds one day (the hall's local date): numbering, lines, calls and averages all start again the next
+day (`QueueEngine.next_day`), and only the staff logged in at each window carries over.
+
+A ticket's life:
+
+    waiting ──call_next──▶ called ──complete, or the window's next call──▶ done
+       ▲                     │──skip──▶ no_show ──requeue within 30 min──▶ waiting (after the next 3)
+       │                     │                  └─later──▶ refused: expired
+       └──── transfer ───────┘  (keeps its number, waits at the front of the new queue, behind priority)
+
+While a ticket is `called`, its window is `serving` it; `transferred` is the outcome of that call.
+
+The order of a queue's line (who is called first) is kept explicitly, each waiting ticket belonging to a class:
+priority tickets (绿色通道) first, then tickets transferred in, then everyone else. Within a class the line is
+kept in the order tickets joined it. A requeued no-show is slotted in after the next few waiting tickets (taking
+the class of the ticket before it), but an ordinary ticket never goes ahead of a priority or transferred one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+# ticket status
+WAITING = "waiting"
+CALLED = "called"
+DONE = "done"
+NO_SHOW = "no_show"
+
+# how a call (a ticket's visit to a window) ended
+TRANSFERRED = "transferred"
+
+# window status on the screens
+SERVING = "serving"
+IDLE = "idle"
+PAUSED = "paused"
+CLOSED = "closed"
+
+# a waiting ticket's class in its line: lower is called first
+PRIORITY_CLASS, TRANSFERRED_CLASS, ORDINARY_CLASS = 0, 1, 2
+
+# refusal codes (answered with ok: false)
+CLOSED_CODE = "closed"
+CAP_REACHED = "cap_reached"
+UNKNOWN_QUEUE = "unknown_queue"
+UNKNOWN_WINDOW = "unknown_window"
+UNKNOWN_TICKET = "unknown_ticket"
+RECALL_LIMIT = "recall_limit"
+PAUSED_CODE = "paused"
+NOT_SERVING = "not_serving"
+EXPIRED = "expired"
+FORBIDDEN = "forbidden"
+
+# Chinese first, English second: these reach kiosks, caller keypads and window PCs as they are.
+MESSAGES = {
+    CLOSED_CODE: "现在不是取号时间 · tickets are issued only in issuing hours",
+    CAP_REACHED: "今日该业务号已取完 · today's tickets for this queue are all taken",
+    UNKNOWN_QUEUE: "没有这个业务类别 · unknown queue",
+    UNKNOWN_WINDOW: "没有这个窗口 · unknown window",
+    UNKNOWN_TICKET: "没有可重新排队的过号票 · no such no-show ticket today",
+    RECALL_LIMIT: "已达重呼次数上限 · the recall limit is reached",
+    PAUSED_CODE: "窗口暂停服务中 · the window is paused",
+    NOT_SERVING: "窗口当前没有在办理的票 · the window is serving no ticket",
+    EXPIRED: "过号已超过时限，请重新取号 · the no-show is too old to requeue; take a new ticket",
+    FORBIDDEN: "该设备不能代表这个窗口 · this device may not act for that window",
+}
+
+
+# ---------------------------------------------------------------- the hall as the engine sees it
+
+@dataclass(frozen=True)
+class QueueSpec:
+    id: str
+    prefix: str
+    standard_minutes: float = 10.0
+    cap: int | None = None
+
+
+@dataclass(frozen=True)
+class WindowSpec:
+    id: str
+    queues: tuple[str, ...]
+    backup: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Rules:
+    recall_limit: int = 3
+    requeue_window: timedelta = timedelta(minutes=30)
+    requeue_after: int = 3
+    average_after: int = 5
+    issuing: tuple[tuple[time, time], ...] = ()  # [start, end) spans; none means all day
+
+    def issuing_at(self, moment: time) -> bool:
+        return not self.issuing or any(start <= moment < end for start, end in self.issuing)
+
+
+@dataclass(frozen=True)
+class Layout:
+    queues: dict[str, QueueSpec]
+    windows: dict[str, WindowSpec]
+
+    def windows_serving(self, queue_id: str) -> list[str]:
+        """Windows whose own queues include this one; backup windows are not promised on a ticket."""
+        return [w.id for w in self.windows.values() if queue_id in w.queues]
+
+
+def layout_from_hall(hall) -> Layout:
+    cat = hall.catalogue
+    return Layout(
+        queues={q.id: QueueSpec(q.id, q.prefix, float(q.standard_minutes), q.cap) for q in cat.queues},
+        windows={w.id: WindowSpec(w.id, tuple(w.queues), tuple(w.backup)) for w in cat.windows},
+    )
+
+
+def rules_from_hall(hall) -> Rules:
+    r = hall.queue_rules
+    return Rules(recall_limit=r.recall_limit, requeue_window=timedelta(minutes=r.requeue_window_minutes),
+                 requeue_after=r.requeue_after, average_after=r.average_after,
+                 issuing=tuple((s.start, s.end) for s in hall.hours.issuing))
+
+
+# ---------------------------------------------------------------- the day's objects
+
+@dataclass
+class Ticket:
+    no: str
+    queue: str
+    number: int
+    order: int                 # the hall-wide issue order today: "earliest issued" across queues
+    issued_at: datetime
+    priority: bool = False
+    service: str | None = None
+    channel: str | None = None
+    status: str = WAITING
+    klass: int = ORDINARY_CLASS
+    since: int = 0             # when it took its place in its class (issue or transfer order)
+    origin: str = ""           # the queue it was issued in
+    window: str | None = None  # the window that called it last
+    called_at: datetime | None = None  # first call: the citizen's wait ends here
+    no_show_at: datetime | None = None
+    done_at: datetime | None = None
+    transfers: int = 0
+    requeues: int = 0
+
+    def __post_init__(self):
+        self.origin = self.origin or self.queue
+
+
+@dataclass
+class Call:
+    n: int                     # call number today, hall-wide
+    ticket: str
+    queue: str
+    window: str
+    staff: str | None
+    called_at: datetime
+    announced_at: datetime     # the latest announcement: the call itself or a recall
+    announce_seq: int
+    recalls: int = 0
+    ended_at: datetime | None = None
+    outcome: str | None = None  # done, no_show, transferred
+
+    @property
+    def handling_s(self) -> float | None:
+        if self.outcome != DONE or self.ended_at is None:
+            return None
+        return (self.ended_at - self.called_at).total_seconds()
+
+    def wire(self) -> dict:
+        """One entry of the `hub/call` stream and the retained `hub/calls` list."""
+        return {"ticket": self.ticket, "window": self.window, "queue": self.queue,
+                "at": self.announced_at.isoformat(timespec="milliseconds"), "recall": self.recalls}
+
+
+@dataclass
+class QueueLine:
+    spec: QueueSpec
+    line: list[Ticket] = field(default_factory=list)
+    issued: int = 0
+    done: int = 0
+    handling_total_s: float = 0.0
+    last_called: str | None = None
+
+    def count_before_class(self, klass: int) -> int:
+        return sum(1 for t in self.line if t.klass < klass)
+
+    def count_through_class(self, klass: int) -> int:
+        return sum(1 for t in self.line if t.klass <= klass)
+
+
+@dataclass
+class WindowDesk:
+    spec: WindowSpec
+    staff: str | None = None
+    paused: bool = False
+    open: bool = False         # someone is at the desk: logged in, calling or back from a pause
+    call: Call | None = None   # the ticket being served
+    last_ticket: str | None = None
+
+    @property
+    def status(self) -> str:
+        if self.paused:
+            return PAUSED
+        if self.call is not None:
+            return SERVING
+        return IDLE if self.open else CLOSED
+
+
+@dataclass
+class Outcome:
+    ok: bool
+    code: str | None = None
+    error: str | None = None
+    ticket: Ticket | None = None
+    call: Call | None = None          # the call made or touched
+    announce: Call | None = None      # a call or recall the screens and voices must announce
+    completed: Ticket | None = None   # finished by calling next
+    ahead: int | None = None
+    est_wait_s: int | None = None
+    tickets: list[Ticket] = field(default_factory=list)  # every ticket this changed
+    calls: list[Call] = field(default_factory=list)      # every call this changed
+    windows: set[str] = field(default_factory=set)
+    queues: set[str] = field(default_factory=set)
+    staff: str | None = None          # for a rating: who was at the window
+
+    @classmethod
+    def refuse(cls, code: str, detail: str = "") -> Outcome:
+        message = MESSAGES[code]
+        return cls(ok=False, code=code, error=f"{message}: {detail}" if detail else message)
+
+
+class _Unset:
+    pass
+
+
+DECIDE = _Unset()  # call_next picks by the rules; a replay passes the ticket the hub picked back then
+
+
+# ---------------------------------------------------------------- the engine
+
+class QueueEngine:
+    """One day of one hall's queues and windows."""
+
+    def __init__(self, layout: Layout, rules: Rules, day: date | None = None):
+        self.layout = layout
+        self.rules = rules
+        self.day = day
+        self.queues = {q.id: QueueLine(q) for q in layout.queues.values()}
+        self.windows = {w.id: WindowDesk(w) for w in layout.windows.values()}
+        self.tickets: dict[str, Ticket] = {}
+        self.calls: list[Call] = []
+        self._order = 0      # issue and transfer order
+        self._announces = 0  # announcement order, newest last
+
+    def next_day(self, day: date) -> QueueEngine:
+        """The same hall the next day: empty lines, numbering from 1; staff stay logged in until they log out."""
+        fresh = QueueEngine(self.layout, self.rules, day)
+        for wid, desk in self.windows.items():
+            fresh.windows[wid].staff = desk.staff
+            fresh.windows[wid].open = desk.staff is not None
+        return fresh
+
+    # ------------------------------------------------------------ issuing (取号)
+
+    def issue_ticket(self, queue_id: str, at: datetime, *, priority: bool = False, service: str | None = None,
+                     channel: str | None = None, enforce: bool = True) -> Outcome:
+        """A new ticket at the back of its queue (priority: behind earlier priority tickets only).
+
+        `enforce=False` skips issuing hours and caps: a replay re-issues what was issued even if the config
+        changed since.
+        """
+        q = self.queues.get(queue_id)
+        if q is None:
+            return Outcome.refuse(UNKNOWN_QUEUE, repr(queue_id))
+        if enforce and not self.rules.issuing_at(at.time()):
+            return Outcome.refuse(CLOSED_CODE, at.strftime("%H:%M"))
+        if enforce and q.spec.cap is not None and q.issued >= q.spec.cap:
+            return Outcome.refuse(CAP_REACHED, f"{queue_id} {q.spec.cap}")
+        q.issued += 1
+        self._order += 1
+        no = f"{q.spec.prefix}{q.issued:03d}"
+        ticket = Ticket(no=no, queue=queue_id, number=q.issued, order=self._order, issued_at=at,
+                        priority=priority, service=service, channel=channel, since=self._order)
+        self.tickets[no] = ticket
+        klass = PRIORITY_CLASS if priority else ORDINARY_CLASS
+        ahead = self._place(q, ticket, klass, q.count_through_class(klass))
+        return Outcome(ok=True, ticket=ticket, ahead=ahead, est_wait_s=self.wait_estimate_s(queue_id, ahead),
+                       tickets=[ticket], queues={queue_id})
+
+    # ------------------------------------------------------------ calling (叫号)
+
+    def call_next(self, window_id: str, at: datetime, *, pick: str | None | _Unset = DECIDE) -> Outcome:
+        """Finish the ticket being served, if any, and call the next one for this window (or none)."""
+        desk = self.windows.get(window_id)
+        if desk is None:
+            return Outcome.refuse(UNKNOWN_WINDOW, repr(window_id))
+        if desk.paused:
+            return Outcome.refuse(PAUSED_CODE, window_id)
+        out = Outcome(ok=True, windows={window_id})
+        if desk.call is not None:
+            out.completed = self._finish(desk, at, DONE, out)
+        desk.open = True
+        if isinstance(pick, _Unset):
+            ticket = self.next_for(window_id)
+        else:
+            ticket = self.tickets.get(pick) if pick is not None else None
+            if ticket is not None and ticket.status != WAITING:
+                ticket = None  # the journal and the rules disagree: never call a ticket twice
+        if ticket is None:
+            return out
+        q = self.queues[ticket.queue]
+        q.line.remove(ticket)
+        q.last_called = ticket.no
+        ticket.status = CALLED
+        ticket.window = window_id
+        if ticket.called_at is None:
+            ticket.called_at = at
+        self._announces += 1
+        call = Call(n=len(self.calls) + 1, ticket=ticket.no, queue=ticket.queue, window=window_id, staff=desk.staff,
+                    called_at=at, announced_at=at, announce_seq=self._announces)
+        self.calls.append(call)
+        desk.call = call
+        out.ticket, out.call, out.announce = ticket, call, call
+        out.tickets.append(ticket)
+        out.calls.append(call)
+        out.queues.add(ticket.queue)
+        return out
+
+    def next_for(self, window_id: str) -> Ticket | None:
+        """Who this window would call now: its own queues first, its backup queues only when those are empty."""
+        spec = self.windows[window_id].spec
+        for group in (spec.queues, spec.backup):
+            heads = [self.queues[q].line[0] for q in group if q in self.queues and self.queues[q].line]
+            if heads:
+                return min(heads, key=lambda t: (t.klass, t.since))
+        return None
+
+    def recall(self, window_id: str, at: datetime) -> Outcome:
+        """Announce the serving ticket again, up to the recall limit."""
+        desk, refusal = self._serving_desk(window_id, calling=True)
+        if refusal:
+            return refusal
+        call = desk.call
+        if call.recalls >= self.rules.recall_limit:
+            return Outcome.refuse(RECALL_LIMIT, f"{call.ticket} ×{call.recalls}")
+        call.recalls += 1
+        call.announced_at = at
+        self._announces += 1
+        call.announce_seq = self._announces
+        return Outcome(ok=True, ticket=self.tickets[call.ticket], call=call, announce=call, calls=[call],
+                       windows={window_id})
+
+    def skip(self, window_id: str, at: datetime) -> Outcome:
+        """The called citizen did not come: a no-show (过号), which may be requeued for a while."""
+        desk, refusal = self._serving_desk(window_id)
+        if refusal:
+            return refusal
+        out = Outcome(ok=True, windows={window_id})
+        out.ticket = self._finish(desk, at, NO_SHOW, out)
+        return out
+
+    def complete(self, window_id: str, at: datetime) -> Outcome:
+        desk, refusal = self._serving_desk(window_id)
+        if refusal:
+            return refusal
+        out = Outcome(ok=True, windows={window_id})
+        out.ticket = self._finish(desk, at, DONE, out)
+        return out
+
+    def transfer(self, window_id: str, queue_id: str, at: datetime) -> Outcome:
+        """Send the serving ticket to another queue: same number, front of that line behind priority tickets."""
+        if window_id not in self.windows:
+            return Outcome.refuse(UNKNOWN_WINDOW, repr(window_id))
+        target = self.queues.get(queue_id)
+        if target is None:
+            return Outcome.refuse(UNKNOWN_QUEUE, repr(queue_id))
+        desk, refusal = self._serving_desk(window_id)
+        if refusal:
+            return refusal
+        out = Outcome(ok=True, windows={window_id}, queues={queue_id})
+        ticket = self._finish(desk, at, TRANSFERRED, out)
+        ticket.queue = queue_id
+        ticket.transfers += 1
+        self._order += 1
+        ticket.since = self._order
+        klass = PRIORITY_CLASS if ticket.priority else TRANSFERRED_CLASS
+        out.ahead = self._place(target, ticket, klass, target.count_through_class(klass))
+        out.ticket = ticket
+        return out
+
+    def requeue(self, ticket_no: str, at: datetime) -> Outcome:
+        """A no-show back in line after the next few waiting tickets, if it comes back in time."""
+        ticket = self.tickets.get(ticket_no)
+        if ticket is None:
+            return Outcome.refuse(UNKNOWN_TICKET, ticket_no)
+        if ticket.status != NO_SHOW:
+            return Outcome.refuse(UNKNOWN_TICKET, f"{ticket_no} 状态 {ticket.status}, not a no-show")
+        if at - ticket.no_show_at > self.rules.requeue_window:
+            return Outcome.refuse(EXPIRED, f"{ticket_no} {ticket.no_show_at:%H:%M:%S}")
+        q = self.queues[ticket.queue]
+        klass = PRIORITY_CLASS if ticket.priority else ORDINARY_CLASS
+        # After the next N whoever they are (a green-channel ticket that missed its call waits its turn too), but
+        # an ordinary ticket never goes ahead of priority or transferred ones.
+        index = max(min(self.rules.requeue_after, len(q.line)), q.count_before_class(klass))
+        if index:
+            klass = max(klass, q.line[index - 1].klass)
+        ticket.requeues += 1
+        ahead = self._place(q, ticket, klass, index)
+        return Outcome(ok=True, ticket=ticket, ahead=ahead, est_wait_s=self.wait_estimate_s(ticket.queue, ahead),
+                       tickets=[ticket], queues={ticket.queue})
+
+    # ------------------------------------------------------------ the desk
+
+    def pause(self, window_id: str, at: datetime) -> Outcome:
+        desk = self.windows.get(window_id)
+        if desk is None:
+            return Outcome.refuse(UNKNOWN_WINDOW, repr(window_id))
+        desk.paused = True
+        return Outcome(ok=True, windows={window_id}, queues=self._queues_of(desk))
+
+    def resume(self, window_id: str, at: datetime) -> Outcome:
+        desk = self.windows.get(window_id)
+        if desk is None:
+            return Outcome.refuse(UNKNOWN_WINDOW, repr(window_id))
+        desk.paused = False
+        desk.open = True
+        return Outcome(ok=True, windows={window_id}, queues=self._queues_of(desk))
+
+    def login(self, window_id: str, staff: str, at: datetime) -> Outcome:
+        desk = self.windows.get(window_id)
+        if desk is None:
+            return Outcome.refuse(UNKNOWN_WINDOW, repr(window_id))
+        desk.staff = staff
+        desk.open = True
+        return Outcome(ok=True, windows={window_id}, queues=self._queues_of(desk), staff=staff)
+
+    def logout(self, window_id: str, staff: str, at: datetime) -> Outcome:
+        desk = self.windows.get(window_id)
+        if desk is None:
+            return Outcome.refuse(UNKNOWN_WINDOW, repr(window_id))
+        # a late logout of someone who already left must not sign out the colleague now at the desk
+        if desk.staff in (staff, None):
+            desk.staff = None
+            desk.open = False
+        return Outcome(ok=True, windows={window_id}, queues=self._queues_of(desk), staff=desk.staff)
+
+    def rate(self, window_id: str, ticket_no: str | None, at: datetime) -> Outcome:
+        """Who and what a rating (好差评) is about: the ticket named, else the window's current or last ticket."""
+        desk = self.windows.get(window_id)
+        if desk is None:
+            return Outcome.refuse(UNKNOWN_WINDOW, repr(window_id))
+        if ticket_no is None:
+            ticket_no = desk.call.ticket if desk.call else desk.last_ticket
+        return Outcome(ok=True, ticket=self.tickets.get(ticket_no) if ticket_no else None, staff=desk.staff)
+
+    # ------------------------------------------------------------ views
+
+    def ahead_of(self, ticket_no: str) -> int | None:
+        """People ahead: waiting tickets of the same queue that will be called before this one."""
+        ticket = self.tickets.get(ticket_no)
+        if ticket is None or ticket.status != WAITING:
+            return None
+        return self.queues[ticket.queue].line.index(ticket)
+
+    def average_handling_s(self, queue_id: str) -> float:
+        q = self.queues[queue_id]
+        if q.done >= self.rules.average_after:
+            return q.handling_total_s / q.done
+        return q.spec.standard_minutes * 60.0
+
+    def open_windows(self, queue_id: str) -> int:
+        """Windows serving the queue now; before anyone opens, those the hall staffs for it (so never 0)."""
+        serving = [self.windows[w] for w in self.layout.windows_serving(queue_id)]
+        open_now = sum(1 for d in serving if d.open and not d.paused)
+        if open_now:
+            return open_now
+        return max(1, sum(1 for d in serving if not d.paused))
+
+    def wait_estimate_s(self, queue_id: str, ahead: int) -> int:
+        return round(ahead * self.average_handling_s(queue_id) / self.open_windows(queue_id))
+
+    def waiting(self, queue_id: str) -> int:
+        return len(self.queues[queue_id].line)
+
+    def waiting_for(self, window_id: str) -> int:
+        """Tickets waiting in a window's own queues (what its caller keypad shows)."""
+        return sum(len(self.queues[q].line) for q in self.windows[window_id].spec.queues if q in self.queues)
+
+    def window_state(self, window_id: str) -> dict:
+        desk = self.windows[window_id]
+        return {"window": window_id, "status": desk.status, "ticket": desk.call.ticket if desk.call else None,
+                "staff": desk.staff, "queues": list(desk.spec.queues)}
+
+    def queue_state(self, queue_id: str) -> dict:
+        waiting = self.waiting(queue_id)
+        return {"queue": queue_id, "waiting": waiting, "est_wait_s": self.wait_estimate_s(queue_id, waiting),
+                "last_called": self.queues[queue_id].last_called}
+
+    def recent_calls(self, limit: int = 20) -> list[dict]:
+        """The latest announcements, newest first; a recall moves its call back to the top."""
+        latest = sorted(self.calls, key=lambda c: c.announce_seq, reverse=True)[:limit]
+        return [c.wire() for c in latest]
+
+    def snapshot(self) -> dict:
+        """Everything that decides what happens next, as plain data (tests compare rebuilt engines with it)."""
+        return {
+            "day": self.day.isoformat() if self.day else None,
+            "lines": {qid: [t.no for t in q.line] for qid, q in self.queues.items()},
+            "queues": {qid: (q.issued, q.done, round(q.handling_total_s, 3), q.last_called)
+                       for qid, q in self.queues.items()},
+            "windows": {wid: self.window_state(wid) | {"open": d.open, "recalls": d.call.recalls if d.call else None}
+                        for wid, d in self.windows.items()},
+            "tickets": {no: (t.status, t.queue, t.klass, t.since, t.requeues, t.transfers)
+                        for no, t in self.tickets.items()},
+            "calls": self.recent_calls(1000),
+        }
+
+    # ------------------------------------------------------------ internals
+
+    def _serving_desk(self, window_id: str, *, calling: bool = False) -> tuple[WindowDesk | None, Outcome | None]:
+        desk = self.windows.get(window_id)
+        if desk is None:
+            return None, Outcome.refuse(UNKNOWN_WINDOW, repr(window_id))
+        if calling and desk.paused:
+            return None, Outcome.refuse(PAUSED_CODE, window_id)
+        if desk.call is None:
+            return None, Outcome.refuse(NOT_SERVING, window_id)
+        return desk, None
+
+    def _finish(self, desk: WindowDesk, at: datetime, outcome: str, out: Outcome) -> Ticket:
+        call = desk.call
+        call.ended_at = at
+        call.outcome = outcome
+        ticket = self.tickets[call.ticket]
+        if outcome == DONE:
+            ticket.status = DONE
+            ticket.done_at = at
+            q = self.queues[call.queue]
+            q.done += 1
+            q.handling_total_s += call.handling_s
+            out.queues.add(call.queue)  # its average, and so its estimate, moved
+        elif outcome == NO_SHOW:
+            ticket.status = NO_SHOW
+            ticket.no_show_at = at
+        desk.call = None
+        desk.last_ticket = ticket.no
+        out.tickets.append(ticket)
+        out.calls.append(call)
+        return ticket
+
+    def _place(self, q: QueueLine, ticket: Ticket, klass: int, index: int) -> int:
+        ticket.status = WAITING
+        ticket.klass = klass
+        q.line.insert(index, ticket)
+        return index
+
+    @staticmethod
+    def _queues_of(desk: WindowDesk) -> set[str]:
+        # pausing or opening a window changes the wait estimate of every queue it serves
+        return set(desk.spec.queues)
+
+
+def parse_issuing(spans: Iterable) -> tuple[tuple[time, time], ...]:
+    out = []
+    for span in spans:
+        start, end = (time.fromisoformat(s) if isinstance(s, str) else s for s in span)
+        if end <= start:
+            raise ValueError(f"issuing span {list(span)!r}: the end must come after the start")
+        out.append((start, end))
+    return tuple(out)
