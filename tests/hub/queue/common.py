@@ -77,3 +77,45 @@ class Script:
     def tickets(self) -> list[str | None]:
         """The ticket of every call_next step, in order."""
         return [r.get("ticket") for s, r in zip(self.steps, self.run(), strict=True) if s["op"] == "call_next"]
+
+
+# ---------------------------------------------------------------- the domain without a broker
+
+class DomainDriver:
+    """QueueDomain over a SQLite file, fed events the way ingest feeds them (each in its own transaction)."""
+
+    def __init__(self, path, hall=None):
+        import sqlite_utils
+
+        from hall.settings import load_hall
+        from hub.domain import Emit
+        from hub.queue.domain import QueueDomain
+
+        self.path = path
+        self.hall = hall or load_hall()
+        self.db = sqlite_utils.Database(path)
+        self.domain = QueueDomain(self.hall)
+        self.emit = Emit()
+        with self.db.atomic():
+            self.domain.setup(self.db, self.emit)
+        self._seq = 0
+
+    def send(self, device: str, event_type: str, data: dict, clock: str = "09:00:00",
+             day: date = DAY) -> dict | None:
+        from hall.protocol import EVENT_MODELS
+        from hub.domain import Event
+
+        self._seq += 1
+        moment = datetime.combine(day, time.fromisoformat(clock), tzinfo=TZ)
+        kind = self.hall.device(device).kind
+        event = Event(id=f"evt-{device}-{self._seq:06d}", device=device, kind=kind, type=event_type, seq=self._seq,
+                      ts=moment, received_at=moment, data=EVENT_MODELS[event_type].model_validate(data), raw=data)
+        with self.db.atomic():
+            return self.domain.apply(self.db, event, self.emit)
+
+    def published(self) -> dict[str, list]:
+        """Everything emitted since the last call, by hub topic suffix."""
+        out: dict[str, list] = {}
+        for parts, payload, retain in self.emit.drain():
+            out.setdefault("/".join(parts[1:]) if parts[0] == "hub" else "/".join(parts), []).append(payload)
+        return out

@@ -6,7 +6,6 @@ import pytest
 
 from tests.hub.queue.common import HALL, Script
 
-
 # ---------------------------------------------------------------- numbering
 
 def test_tickets_are_numbered_per_queue_from_one_three_digits_wide():

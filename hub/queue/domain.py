@@ -1,0 +1,294 @@
+"""The queue inside the hub: events in, engine decisions journaled, answers out, retained state kept current.
+
+Ingest hands every new event of the queue's types to `apply()` inside its transaction. The domain checks that the
+device may act for the window, runs the operation on the pure engine, journals the operation with its answer
+(`queue_journal`), keeps `tickets`, `calls` and `ratings` current for reports, and emits the `call` announcement,
+the retained `calls` list and every `state/window/…` and `state/queue/…` that changed.
+
+After a crash `setup()` replays the current day's journal through a fresh engine. Decisions are replayed, not
+re-decided: an issued ticket is issued again even if the config has changed its hours since, and a call calls the
+ticket that was called back then. So the day comes back exactly, numbering continues without gap or repeat.
+
+The day is the hall's local date of the hub's receive time: the first event (or clock tick) of a new day opens it,
+with fresh numbering and empty lines; staff logged in stay logged in.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime
+
+import sqlite_utils
+
+from hub.domain import Emit, Event
+from hub.queue import store
+from hub.queue.engine import (
+    DECIDE,
+    FORBIDDEN,
+    UNKNOWN_QUEUE,
+    UNKNOWN_WINDOW,
+    Outcome,
+    QueueEngine,
+    Ticket,
+    layout_from_hall,
+    rules_from_hall,
+)
+
+log = logging.getLogger("hub.queue")
+
+WINDOW_OPS = ("call_next", "recall", "skip", "complete", "transfer", "pause", "resume", "login", "logout", "rating")
+CALLS_KEPT = 20
+# device kinds bound to the windows listed in their config; a fingerprint terminal logs staff in anywhere
+WINDOW_BOUND_KINDS = ("caller", "window", "rater")
+
+
+def ticket_wire(t: Ticket) -> dict:
+    return {"no": t.no, "queue": t.queue, "service": t.service, "priority": t.priority, "status": t.status,
+            "issued_at": store.iso(t.issued_at), "window": t.window}
+
+
+def refusal(code: str, detail: str = "") -> dict:
+    out = Outcome.refuse(code, detail)
+    return {"ok": False, "code": out.code, "error": out.error}
+
+
+class QueueDomain:
+    types = frozenset({"ticket_request", *WINDOW_OPS, "requeue"})
+
+    def __init__(self, hall):
+        self.hall = hall
+        self.tz = hall.tz
+        self.layout = layout_from_hall(hall)
+        self.rules = rules_from_hall(hall)
+        self.engine = QueueEngine(self.layout, self.rules)
+        self._published: dict[str, dict] = {}
+        self._journal_id = 0
+
+    # ------------------------------------------------------------ Domain
+
+    def setup(self, db: sqlite_utils.Database, emit: Emit) -> None:
+        store.create_tables(db)
+        self._rebuild(db)
+        self._publish_all(emit)
+
+    def apply(self, db: sqlite_utils.Database, event: Event, emit: Emit) -> dict | None:
+        self._follow_journal(db, emit)
+        try:
+            at = self._moment(event.received_at)
+            self._open_day(db, at, emit)
+            op, args = self._operation(event)
+            answer = self._check(event, op, args)
+            outcome = None
+            if answer is None:
+                outcome, answer = self._perform(op, args, at)
+            self._journal_id = store.journal(db, event=event.id, day=self.engine.day, at=at, op=op, args=args,
+                                             result=answer)
+            if outcome is not None and outcome.ok:
+                self._record(db, op, args, at, outcome, event)
+                self._emit(emit, outcome)
+        except BaseException:
+            # ingest rolls our rows back; the engine may have moved already, so rebuild it from the journal
+            self._journal_id = -1
+            raise
+        return answer
+
+    def tick(self, db: sqlite_utils.Database, now: datetime, emit: Emit) -> None:
+        self._follow_journal(db, emit)
+        try:
+            self._open_day(db, self._moment(now), emit)
+        except BaseException:
+            self._journal_id = -1
+            raise
+
+    # ------------------------------------------------------------ events to operations
+
+    def _operation(self, event: Event) -> tuple[str, dict]:
+        d = event.data
+        match event.type:
+            case "ticket_request":
+                queue = d.queue
+                service = None
+                if d.service is not None:
+                    item = self.hall.catalogue.service(d.service)
+                    service = d.service
+                    queue = item.queue if item else None
+                return "issue", {"queue": queue, "service": service, "priority": d.priority, "channel": d.channel}
+            case "transfer":
+                return "transfer", {"window": d.window, "queue": d.queue}
+            case "requeue":
+                return "requeue", {"ticket": d.ticket}
+            case "login" | "logout":
+                window = d.window
+                if window is None:  # a fingerprint login names the person; their window comes from the staff list
+                    member = self.hall.staff_member(d.staff)
+                    window = member.window if member else None
+                return event.type, {"window": window, "staff": d.staff}
+            case "rating":
+                return "rating", {"window": d.window, "ticket": d.ticket, "score": d.score}
+            case _:
+                return event.type, {"window": d.window}
+
+    def _check(self, event: Event, op: str, args: dict) -> dict | None:
+        """Refusals that depend on who asks rather than on the day's state."""
+        if op == "issue":
+            if args["queue"] is None:
+                return refusal(UNKNOWN_QUEUE, f"service {args['service']!r}")
+            return None
+        if "window" not in args:
+            return None
+        window = args["window"]
+        if window is None or window not in self.layout.windows:
+            return refusal(UNKNOWN_WINDOW, repr(window))
+        device = self.hall.device(event.device)
+        if device is not None and device.kind in WINDOW_BOUND_KINDS and window not in device.windows:
+            return refusal(FORBIDDEN, f"{event.device} → {window}")
+        return None
+
+    def _perform(self, op: str, args: dict, at: datetime, recorded: dict | None = None) -> tuple[Outcome, dict]:
+        """One operation on the engine and the answer for the device. `recorded` replays an earlier answer."""
+        e = self.engine
+        match op:
+            case "issue":
+                out = e.issue_ticket(args["queue"], at, priority=args["priority"], service=args.get("service"),
+                                     channel=args.get("channel"), enforce=recorded is None)
+            case "call_next":
+                pick = DECIDE
+                if recorded is not None:
+                    pick = (recorded.get("ticket") or {}).get("no")
+                out = e.call_next(args["window"], at, pick=pick)
+            case "transfer":
+                out = e.transfer(args["window"], args["queue"], at)
+            case "requeue":
+                out = e.requeue(args["ticket"], at)
+            case "login" | "logout":
+                out = getattr(e, op)(args["window"], args["staff"], at)
+            case "rating":
+                out = e.rate(args["window"], args["ticket"], at)
+            case "recall" | "skip" | "complete" | "pause" | "resume":
+                out = getattr(e, op)(args["window"], at)
+            case _:
+                raise ValueError(f"unknown queue operation {op!r}")
+        return out, self._answer(op, args, out)
+
+    def _answer(self, op: str, args: dict, out: Outcome) -> dict:
+        if not out.ok:
+            return {"ok": False, "code": out.code, "error": out.error}
+        e = self.engine
+        if op == "issue":
+            t = out.ticket
+            item = self.hall.catalogue.service(t.service) if t.service else None
+            windows = list(item.windows) if item and item.windows else self.layout.windows_serving(t.queue)
+            return {"ok": True, "ticket": ticket_wire(t) | {"windows": windows, "ahead": out.ahead,
+                                                            "est_wait_s": out.est_wait_s}}
+        if op in ("call_next", "recall"):
+            ticket = None
+            if out.ticket is not None:
+                ticket = ticket_wire(out.ticket) | {"called_at": store.iso(out.call.called_at),
+                                                    "recall": out.call.recalls}
+            answer = {"ok": True, "ticket": ticket, "waiting": e.waiting_for(args["window"])}
+            if op == "call_next":
+                answer["completed"] = out.completed.no if out.completed else None
+            return answer
+        if op in ("transfer", "requeue"):
+            return {"ok": True, "ticket": ticket_wire(out.ticket) | {"ahead": out.ahead}}
+        if op in ("skip", "complete"):
+            return {"ok": True, "ticket": ticket_wire(out.ticket), "waiting": e.waiting_for(args["window"])}
+        if op == "rating":
+            return {"ok": True, "rating": {"window": args["window"], "ticket": out.ticket.no if out.ticket else None,
+                                           "staff": out.staff, "score": args["score"], "good": args["score"] >= 3}}
+        return {"ok": True, "window": e.window_state(args["window"])}
+
+    # ------------------------------------------------------------ journal and tables
+
+    def _record(self, db, op: str, args: dict, at: datetime, out: Outcome, event: Event | None) -> None:
+        day = self.engine.day
+        for t in out.tickets:
+            if op == "issue":
+                store.save_ticket(db, day, t, device=event.device if event else None, event=event.id if event else None)
+            else:
+                store.save_ticket(db, day, t)
+        for c in out.calls:
+            store.save_call(db, day, c)
+        if op == "rating":
+            store.save_rating(db, day=day, at=at, window=args["window"], ticket=out.ticket.no if out.ticket else
+                              args["ticket"], staff=out.staff, score=args["score"], event=event.id if event else None,
+                              device=event.device if event else None)
+
+    def _open_day(self, db, at: datetime, emit: Emit) -> None:
+        day = at.date()
+        if self.engine.day is not None and day <= self.engine.day:
+            return
+        self.engine = self.engine.next_day(day)
+        staff = {w: d.staff for w, d in self.engine.windows.items() if d.staff}
+        self._journal_id = store.journal(db, event=None, day=day, at=at, op="open_day", args={"staff": staff},
+                                         result={"ok": True})
+        self._publish_all(emit)
+
+    def _rebuild(self, db) -> None:
+        """The current day from the journal: its `open_day` row, then every operation that was carried out."""
+        self.engine = QueueEngine(self.layout, self.rules)
+        rows = store.journal_of_last_day(db)
+        if rows:
+            _, day, _, _, args, _ = rows[0]
+            self.engine = QueueEngine(self.layout, self.rules, date.fromisoformat(day))
+            for window, staff in args.get("staff", {}).items():
+                if window in self.engine.windows:
+                    self.engine.windows[window].staff = staff
+                    self.engine.windows[window].open = True
+            mismatches = 0
+            for row_id, _, at, op, args, result in rows[1:]:
+                if not result.get("ok") or op == "rating":
+                    continue  # a refusal changed nothing
+                try:
+                    _, again = self._perform(op, args, datetime.fromisoformat(at), recorded=result)
+                except Exception:
+                    log.exception("queue journal row %d (%s) could not be replayed", row_id, op)
+                    continue
+                if again != result:
+                    mismatches += 1
+                    log.warning("queue journal row %d (%s) replays as %s, was %s", row_id, op, again, result)
+            log.info("queue day %s rebuilt from %d journal rows (%d differ)", day, len(rows), mismatches)
+        self._journal_id = store.last_journal_id(db)
+
+    def _follow_journal(self, db, emit: Emit) -> None:
+        """If a batch this domain took part in was rolled back, its decisions never happened: forget them too."""
+        if store.last_journal_id(db) != self._journal_id:
+            log.warning("queue journal moved under the engine (a rolled-back batch): rebuilding the day")
+            self._rebuild(db)
+            self._published.clear()
+            self._publish_all(emit)
+
+    def _moment(self, moment: datetime) -> datetime:
+        # milliseconds, as journaled, so that a replay computes the very same durations and estimates
+        moment = moment.astimezone(self.tz)
+        return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+    # ------------------------------------------------------------ retained state
+
+    def _emit(self, emit: Emit, out: Outcome) -> None:
+        if out.announce is not None:
+            # the announcement first: screens and voices react to it, state follows
+            emit.hub("call", out.announce.wire(), retain=False)
+            self._publish(emit, "calls", {"calls": self.engine.recent_calls(CALLS_KEPT)})
+        for w in sorted(out.windows):
+            self._publish(emit, f"state/window/{w}", self.engine.window_state(w))
+        for q in sorted(out.queues):
+            self._publish(emit, f"state/queue/{q}", self.engine.queue_state(q))
+
+    def _publish_all(self, emit: Emit) -> None:
+        self._publish(emit, "calls", {"calls": self.engine.recent_calls(CALLS_KEPT)})
+        for w in self.engine.windows:
+            self._publish(emit, f"state/window/{w}", self.engine.window_state(w))
+        for q in self.engine.queues:
+            self._publish(emit, f"state/queue/{q}", self.engine.queue_state(q))
+
+    def _publish(self, emit: Emit, suffix: str, payload: dict) -> None:
+        if self._published.get(suffix) == payload:
+            return
+        self._published[suffix] = payload
+        emit.hub(suffix, payload)
+
+    # ------------------------------------------------------------ for tests and tools
+
+    def snapshot(self) -> dict:
+        return self.engine.snapshot()

@@ -1,0 +1,147 @@
+"""QueueDomain as ingest drives it, over a real SQLite file but no broker: answers, access, journal, rebuild."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from tests.hub.queue.common import DAY, DomainDriver
+
+
+def test_ticket_request_answers_the_ticket_with_windows_ahead_and_wait(tmp_path):
+    d = DomainDriver(tmp_path / "hub.db")
+    d.published()
+    first = d.send("kiosk-01", "ticket_request", {"queue": "A"}, "09:00:00")
+    assert first == {"ok": True, "ticket": {
+        "no": "A001", "queue": "A", "service": None, "priority": False, "status": "waiting",
+        "issued_at": "2026-11-30T09:00:00.000+08:00", "window": None, "windows": ["1", "2", "3"], "ahead": 0,
+        "est_wait_s": 0}}
+    second = d.send("kiosk-01", "ticket_request", {"queue": "A"}, "09:00:01")
+    # 1 ahead × 12 minutes ÷ 3 windows of A
+    assert (second["ticket"]["ahead"], second["ticket"]["est_wait_s"]) == (1, 240)
+    state = d.published()
+    assert state["state/queue/A"][-1] == {"queue": "A", "waiting": 2, "est_wait_s": 480, "last_called": None}
+
+
+def test_ticket_request_refusals(tmp_path):
+    d = DomainDriver(tmp_path / "hub.db")
+    assert d.send("kiosk-01", "ticket_request", {"queue": "A"}, "08:00:00")["code"] == "closed"
+    assert d.send("kiosk-01", "ticket_request", {"queue": "ZZ"})["code"] == "unknown_queue"
+    assert d.send("kiosk-01", "ticket_request", {"service": "nope"})["code"] == "unknown_queue"
+    refused = d.send("kiosk-01", "ticket_request", {"queue": "A"}, "12:00:00")
+    assert refused["ok"] is False and refused["error"].startswith("现在不是取号时间")
+
+
+def test_call_next_answers_publishes_the_call_and_the_state(tmp_path):
+    d = DomainDriver(tmp_path / "hub.db")
+    d.send("kiosk-01", "ticket_request", {"queue": "A"}, "09:00:00")
+    d.send("win-03", "login", {"window": "3", "staff": "s009"}, "09:00:30")
+    d.published()
+    res = d.send("win-03", "call_next", {"window": "3"}, "09:01:00")
+    assert res["ok"] and res["ticket"]["no"] == "A001" and res["ticket"]["window"] == "3"
+    assert (res["waiting"], res["completed"]) == (0, None)
+    out = d.published()
+    call = {"ticket": "A001", "window": "3", "queue": "A", "at": "2026-11-30T09:01:00.000+08:00", "recall": 0}
+    assert out["call"] == [call]
+    assert out["calls"] == [{"calls": [call]}]
+    assert out["state/window/3"] == [{"window": "3", "status": "serving", "ticket": "A001", "staff": "s009",
+                                      "queues": ["A"]}]
+    assert out["state/queue/A"][-1]["last_called"] == "A001"
+    assert d.send("win-03", "call_next", {"window": "3"}, "09:02:00") == {
+        "ok": True, "ticket": None, "waiting": 0, "completed": "A001"}
+
+
+def test_a_device_acts_only_for_its_own_windows(tmp_path):
+    d = DomainDriver(tmp_path / "hub.db")
+    assert d.send("win-03", "call_next", {"window": "4"})["code"] == "forbidden"
+    assert d.send("win-03", "call_next", {"window": "99"})["code"] == "unknown_window"
+    assert d.send("caller-01", "call_next", {"window": "17"})["ok"] is True
+    assert d.send("caller-01", "pause", {"window": "18"})["code"] == "forbidden"
+    assert d.send("caller-01", "transfer", {"window": "17", "queue": "nope"})["code"] == "unknown_queue"
+    forbidden = d.send("caller-02", "rating", {"window": "3", "score": 5})
+    assert forbidden["code"] == "forbidden" and "不能代表" in forbidden["error"]
+
+
+def test_a_terminal_login_finds_the_window_in_the_staff_list(tmp_path):
+    d = DomainDriver(tmp_path / "hub.db")
+    res = d.send("fp-01", "login", {"staff": "s001"})
+    assert res["window"]["window"] == "1" and res["window"]["staff"] == "s001"
+
+
+def test_ratings_are_stored_with_ticket_window_and_staff(tmp_path):
+    d = DomainDriver(tmp_path / "hub.db")
+    d.send("kiosk-01", "ticket_request", {"queue": "A"}, "09:00:00")
+    d.send("win-02", "login", {"window": "2", "staff": "s005"}, "09:00:10")
+    d.send("win-02", "call_next", {"window": "2"}, "09:01:00")
+    d.send("win-02", "complete", {"window": "2"}, "09:09:00")
+    res = d.send("caller-01", "rating", {"window": "2", "score": 2}, "09:09:10")
+    assert res["rating"] == {"window": "2", "ticket": "A001", "staff": "s005", "score": 2, "good": False}
+    rows = list(d.db.query("SELECT day, window, ticket, staff, score, good FROM ratings"))
+    assert rows == [{"day": "2026-11-30", "window": "2", "ticket": "A001", "staff": "s005", "score": 2, "good": 0}]
+
+
+def _busy_morning(d: DomainDriver) -> None:
+    for i in range(12):
+        d.send("kiosk-01", "ticket_request", {"queue": "ABCB"[i % 4], "priority": i == 7}, f"09:00:{i:02d}")
+    d.send("win-01", "login", {"window": "1", "staff": "s001"}, "09:01:00")
+    d.send("win-04", "call_next", {"window": "4"}, "09:02:00")
+    d.send("win-01", "call_next", {"window": "1"}, "09:02:05")
+    d.send("win-01", "recall", {"window": "1"}, "09:02:30")
+    d.send("win-01", "skip", {"window": "1"}, "09:03:00")
+    d.send("win-01", "call_next", {"window": "1"}, "09:03:05")
+    d.send("win-01", "transfer", {"window": "1", "queue": "C"}, "09:07:00")
+    d.send("kiosk-01", "requeue", {"ticket": "A001"}, "09:10:00")
+    d.send("win-05", "pause", {"window": "5"}, "09:11:00")
+    d.send("win-04", "call_next", {"window": "4"}, "09:15:00")
+
+
+def test_a_restarted_domain_rebuilds_the_same_day_and_numbering_continues(tmp_path):
+    d = DomainDriver(tmp_path / "hub.db")
+    _busy_morning(d)
+    before = d.domain.snapshot()
+    again = DomainDriver(tmp_path / "hub.db")
+    assert again.domain.snapshot() == before
+    # the retained state it publishes on start is the state it had
+    retained = {k: v[-1] for k, v in again.published().items()}
+    assert retained["state/window/5"]["status"] == "paused"
+    assert retained["calls"] == {"calls": d.domain.engine.recent_calls(20)}
+    assert again.send("kiosk-01", "ticket_request", {"queue": "A"}, "09:20:00")["ticket"]["no"] == "A004"
+
+
+def test_replay_keeps_decisions_even_when_the_hours_change(tmp_path):
+    from hall.settings import load_hall
+
+    hall = load_hall()
+    d = DomainDriver(tmp_path / "hub.db", hall)
+    d.send("kiosk-01", "ticket_request", {"queue": "A"}, "09:00:00")
+    hall.file.hours.__dict__["issuing"] = []  # as if hall.toml had changed before the restart
+    again = DomainDriver(tmp_path / "hub.db", hall)
+    assert again.domain.snapshot()["lines"]["A"] == ["A001"]
+
+
+def test_a_new_day_restarts_numbering_and_keeps_logins(tmp_path):
+    d = DomainDriver(tmp_path / "hub.db")
+    d.send("win-01", "login", {"window": "1", "staff": "s001"}, "08:50:00")
+    d.send("kiosk-01", "ticket_request", {"queue": "A"}, "09:00:00")
+    d.send("win-01", "call_next", {"window": "1"}, "09:01:00")
+    tomorrow = DAY + timedelta(days=1)
+    res = d.send("kiosk-01", "ticket_request", {"queue": "A"}, "09:00:00", day=tomorrow)
+    assert res["ticket"]["no"] == "A001"
+    state = d.published()
+    assert state["state/window/1"][-1] == {"window": "1", "status": "idle", "ticket": None, "staff": "s001",
+                                           "queues": ["A"]}
+    assert state["calls"][-1] == {"calls": []}
+    again = DomainDriver(tmp_path / "hub.db")
+    assert again.domain.snapshot() == d.domain.snapshot()
+    assert again.domain.engine.day == date(2026, 12, 1)
+
+
+def test_a_rolled_back_batch_is_forgotten(tmp_path):
+    d = DomainDriver(tmp_path / "hub.db")
+    d.send("kiosk-01", "ticket_request", {"queue": "A"}, "09:00:00")
+    try:
+        with d.db.atomic():
+            d.send("kiosk-01", "ticket_request", {"queue": "A"}, "09:00:01")
+            raise RuntimeError("the batch failed to commit")
+    except RuntimeError:
+        pass
+    assert d.send("kiosk-01", "ticket_request", {"queue": "A"}, "09:00:02")["ticket"]["no"] == "A002"
