@@ -1,0 +1,151 @@
+"""Attendance inside the hub: punches stored from the pipeline, days closed and evaluated as they end.
+
+`apply()` stores each punch (event id, staff, the time on the terminal, terminal, score). A punch whose staff id
+is not in the staff list is kept, flagged `unknown_staff` and logged: it was a real finger on a real terminal (a
+new colleague whose row is missing, a stale template map), so it must not vanish, but it counts for no one.
+
+`tick()` closes days. A date's evening window ends at 23:59; its absences are final only once every terminal of
+the hall has been heard from with an event stamped after that moment (their outboxes send in order, so by then
+every punch of the day is in). Terminals send a heartbeat every few minutes, so on a normal night a date closes
+within minutes. A terminal that stays silent is named in a warning (log and the retained `hub/state/attendance`)
+and the date waits; nobody is marked absent because a terminal was unplugged. Punches that reach a closed date
+later re-evaluate that person's day, marked `revised`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import date, datetime, timedelta
+
+import sqlite_utils
+
+from hub.attendance import store
+from hub.attendance.rules import Schedule, WorkCalendar, evaluate, evaluate_day
+from hub.domain import Emit, Event
+
+log = logging.getLogger("hub.attendance")
+
+SILENT_WARNING_AFTER = timedelta(hours=2)  # after the evening window, how long before a silent terminal is named
+RECHECK_EVERY = timedelta(seconds=30)       # while a date waits, how often to look for the terminals again
+
+
+class AttendanceDomain:
+    types = frozenset({"punch"})
+
+    def __init__(self, hall):
+        self.hall = hall
+        self.tz = hall.tz
+        self.schedule = Schedule.from_rules(hall.attendance)
+        self.calendar = WorkCalendar.from_rules(hall.attendance, warn=log.warning)
+        self.staff = [s.id for s in hall.staff]
+        self._known = set(self.staff)
+        self.terminals = [d.id for d in hall.devices_of("terminal")]
+        self._open: date | None = None        # the first date not yet closed
+        self._next_check: datetime | None = None
+        self._warned: set[date] = set()
+
+    # ------------------------------------------------------------ Domain
+
+    def setup(self, db: sqlite_utils.Database, emit: Emit) -> None:
+        store.create_tables(db)
+        row = db.execute("SELECT max(date) FROM attendance_dates WHERE final=1").fetchone()
+        if row and row[0]:
+            self._open = date.fromisoformat(row[0]) + timedelta(days=1)
+        else:
+            first = db.execute("SELECT min(date) FROM punches").fetchone()[0]
+            self._open = date.fromisoformat(first) if first else None
+        waiting = db.execute("SELECT date, waiting_for, warning FROM attendance_dates WHERE final=0 "
+                             "ORDER BY date LIMIT 1").fetchone()
+        if waiting:
+            emit.hub("state/attendance", {"date": waiting[0], "final": False,
+                                          "waiting_for": json.loads(waiting[1] or "[]"), "warning": waiting[2]})
+
+    def apply(self, db: sqlite_utils.Database, event: Event, emit: Emit) -> dict | None:
+        punch = event.data
+        at = punch.at.astimezone(self.tz)
+        flag = None if punch.staff in self._known else "unknown_staff"
+        if flag:
+            log.warning("punch %s from %s names unknown staff %r: kept, flagged, counted for no one",
+                        event.id, event.device, punch.staff)
+        store.insert_punch(db, event.id, punch.staff, at, event.device, punch.score, event.received_at, flag)
+        day = at.date()
+        if self._open is None or day < self._open:
+            if self._open is None:
+                self._open = day
+            elif not flag:
+                self._revise(db, punch.staff, day, event.received_at)
+        return None
+
+    def tick(self, db: sqlite_utils.Database, now: datetime, emit: Emit) -> None:
+        now = now.astimezone(self.tz)
+        if self._open is None:
+            self._open = now.date()
+            return
+        if self._next_check and now < self._next_check:
+            return
+        while self._close_moment(self._open) <= now:
+            if not self._try_close(db, self._open, now, emit):
+                self._next_check = now + RECHECK_EVERY
+                return
+            self._open += timedelta(days=1)
+        self._next_check = self._close_moment(self._open)
+
+    # ------------------------------------------------------------ closing a date
+
+    def _close_moment(self, day: date) -> datetime:
+        return datetime.combine(day, self.schedule.closes, tzinfo=self.tz)
+
+    def heard_since(self, db, terminal: str) -> datetime | None:
+        """The device time of the terminal's latest event below its committed watermark."""
+        row = db.execute(
+            "SELECT e.ts FROM events e JOIN devices d ON d.id = e.device WHERE e.device = ? AND e.seq <= d.watermark "
+            "ORDER BY e.seq DESC LIMIT 1", (terminal,)).fetchone() if "events" in db.table_names() else None
+        return datetime.fromisoformat(row[0]) if row else None
+
+    def _try_close(self, db, day: date, now: datetime, emit: Emit) -> bool:
+        closes = self._close_moment(day)
+        waiting = []
+        for terminal in self.terminals:
+            heard = self.heard_since(db, terminal)
+            if heard is None or heard < closes:
+                waiting.append(terminal)
+        key = day.isoformat()
+        if waiting:
+            warning = None
+            if now - closes >= SILENT_WARNING_AFTER:
+                warning = (f"考勤机 {'、'.join(waiting)} 自 {key} 晚间打卡时段结束后无消息，当日缺勤暂不认定 / terminals "
+                           f"{', '.join(waiting)} not heard from since the evening window of {key} closed: the "
+                           f"day's absences wait for them")
+                if day not in self._warned:
+                    log.warning(warning)
+                    self._warned.add(day)
+            db.execute("INSERT INTO attendance_dates(date, final, waiting_for, warning) VALUES (?,0,?,?) "
+                       "ON CONFLICT(date) DO UPDATE SET waiting_for=excluded.waiting_for, warning=excluded.warning",
+                       (key, json.dumps(waiting), warning))
+            emit.hub("state/attendance", {"date": key, "final": False, "waiting_for": waiting, "warning": warning})
+            return False
+        punches = store.punches_between(db, day, day, self.tz)
+        leaves = store.leave_between(db, day, day, self.tz)
+        days = evaluate(punches, leaves, staff=self.staff, dates=[day], schedule=self.schedule,
+                        calendar=self.calendar, tz=self.tz)
+        store.save_days(db, days, now)
+        db.execute("INSERT INTO attendance_dates(date, final, waiting_for, warning, closed_at) VALUES (?,1,'[]',NULL,?) "
+                   "ON CONFLICT(date) DO UPDATE SET final=1, waiting_for='[]', warning=NULL, "
+                   "closed_at=excluded.closed_at", (key, now.isoformat(timespec="seconds")))
+        counts: dict[str, int] = {}
+        for d in days:
+            counts[d.status] = counts.get(d.status, 0) + 1
+        log.info("attendance %s closed: %s", key, counts)
+        emit.hub("state/attendance", {"date": key, "final": True, "counts": counts})
+        return True
+
+    def _revise(self, db, staff: str, day: date, at: datetime) -> None:
+        final = db.execute("SELECT final FROM attendance_dates WHERE date=?", (day.isoformat(),)).fetchone()
+        if not final or not final[0]:
+            return
+        moments = [p.at for p in store.punches_between(db, day, day, self.tz) if p.staff == staff]
+        leaves = [lv for lv in store.leave_between(db, day, day, self.tz) if lv.staff == staff]
+        result = evaluate_day(self.schedule, staff, day, self.calendar.is_workday(day), moments, leaves, tz=self.tz)
+        store.save_days(db, [result], at, revised=True)
+        log.info("attendance of %s on %s revised by a late punch: now %s", staff, day, result.status)
