@@ -99,6 +99,7 @@ class DomainDriver:
         with self.db.atomic():
             self.domain.setup(self.db, self.emit)
         self._seq = 0
+        self.retain: dict[str, bool] = {}
 
     def send(self, device: str, event_type: str, data: dict, clock: str = "09:00:00",
              day: date = DAY) -> dict | None:
@@ -117,5 +118,105 @@ class DomainDriver:
         """Everything emitted since the last call, by hub topic suffix."""
         out: dict[str, list] = {}
         for parts, payload, retain in self.emit.drain():
-            out.setdefault("/".join(parts[1:]) if parts[0] == "hub" else "/".join(parts), []).append(payload)
+            suffix = "/".join(parts[1:]) if parts[0] == "hub" else "/".join(parts)
+            out.setdefault(suffix, []).append(payload)
+            self.retain[suffix] = retain
         return out
+
+
+# ---------------------------------------------------------------- a real hall for end-to-end tests
+
+def all_day_hall(dest):
+    """The shipped hall, issuing tickets all day: end-to-end tests run on the real clock, at any hour."""
+    import re
+    import shutil
+    from pathlib import Path
+
+    src = Path(__file__).resolve().parents[3] / "config"
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in ("catalogue.json", "staff.csv"):
+        shutil.copy(src / name, dest / name)
+    text = (src / "hall.toml").read_text(encoding="utf-8")
+    text, n = re.subn(r"(?m)^issuing = .*$", "issuing = []", text)
+    assert n == 1
+    (dest / "hall.toml").write_text(text, encoding="utf-8")
+    return dest / "hall.toml"
+
+
+class MosquittoTools:
+    """Drive the hall with Mosquitto's own command-line clients only, as a third-party device would."""
+
+    def __init__(self, rig):
+        self.rig = rig
+        self._seq: dict[str, int] = {}
+
+    def _envelope(self, device: str, data: dict) -> tuple[str, str]:
+        import json
+
+        from hall.protocol import envelope, new_event_id
+
+        self._seq[device] = self._seq.get(device, 0) + 1
+        event_id = new_event_id()
+        return event_id, json.dumps(envelope(event_id, self._seq[device], data), ensure_ascii=False)
+
+    def _topic(self, *parts: str) -> str:
+        return "/".join(("hall/v1", self.rig.hall.id, *parts))
+
+    def request(self, device: str, event_type: str, data: dict) -> dict:
+        """mosquitto_rr: subscribe to the device's `res`, publish the event, print the first answer."""
+        import json
+        import subprocess
+
+        event_id, body = self._envelope(device, data)
+        out = subprocess.run(
+            ["mosquitto_rr", *self.rig.mosquitto_args(device), "-t", self._topic(device, "evt", event_type),
+             "-e", self._topic(device, "res"), "-m", body, "-W", "10"],
+            capture_output=True, text=True, timeout=20)
+        assert out.returncode == 0, out.stderr
+        answer = json.loads(out.stdout.strip().splitlines()[-1])
+        assert answer.pop("re") == event_id
+        return answer
+
+    def publish(self, device: str, event_type: str, data: dict) -> str:
+        import subprocess
+
+        event_id, body = self._envelope(device, data)
+        subprocess.run(["mosquitto_pub", *self.rig.mosquitto_args(device), "-t",
+                        self._topic(device, "evt", event_type), "-m", body], check=True, timeout=20)
+        return event_id
+
+    def retained(self, suffix: str, reader: str = "display-01") -> dict:
+        """The retained message of one hub topic, read with mosquitto_sub."""
+        import json
+        import subprocess
+
+        out = subprocess.run(["mosquitto_sub", *self.rig.mosquitto_args(reader), "-t", self._topic("hub", suffix),
+                              "-C", "1", "-W", "10", "--retained-only"],
+                             capture_output=True, text=True, timeout=20)
+        assert out.returncode == 0, f"no retained message on hub/{suffix}: {out.stderr}"
+        return json.loads(out.stdout)
+
+    def follow(self, suffix: str, count: int, reader: str = "display-02"):
+        """Start mosquitto_sub on a hub topic and return once it is subscribed; .collect() gives the payloads."""
+        return _Follower(self.rig, self._topic("hub", suffix), count, reader)
+
+
+class _Follower:
+    def __init__(self, rig, topic: str, count: int, reader: str):
+        import subprocess
+
+        self.proc = subprocess.Popen(
+            # line-buffered, so the SUBACK debug line arrives as it happens
+            ["stdbuf", "-oL", "mosquitto_sub", *rig.mosquitto_args(reader), "-t", topic, "-C", str(count), "-W", "20",
+             "-d"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for line in self.proc.stdout:  # the debug lines say when the broker has granted the subscription
+            if "SUBACK" in line:
+                break
+
+    def collect(self) -> list[dict]:
+        import json
+
+        out, err = self.proc.communicate(timeout=30)
+        assert self.proc.returncode == 0, err
+        return [json.loads(line) for line in out.splitlines() if line.startswith("{")]

@@ -1,0 +1,175 @@
+"""The queue end to end: a real Mosquitto with the hall's secured config, the real hub, Mosquitto's own clients."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+
+import pytest
+
+from hall.clock import stamp
+from tests.helpers.rig import wait_for
+from tests.hub.queue.common import MosquittoTools, all_day_hall
+
+
+@pytest.fixture
+def hall_rig(make_rig, tmp_path):
+    return make_rig(config=all_day_hall(tmp_path / "config"))
+
+
+def test_take_a_ticket_call_it_and_see_the_screens_state(hall_rig):
+    hall_rig.start_hub()
+    tools = MosquittoTools(hall_rig)
+    got = tools.request("kiosk-01", "ticket_request", {"queue": "A"})
+    assert got["ok"] is True
+    ticket = got["ticket"]
+    assert (ticket["no"], ticket["queue"], ticket["windows"], ticket["ahead"]) == ("A001", "A", ["1", "2", "3"], 0)
+    assert tools.retained("state/queue/A")["waiting"] == 1
+
+    assert tools.request("win-01", "login", {"window": "1", "staff": "s001"})["ok"]
+    calls = tools.follow("call", 1)
+    called = tools.request("win-01", "call_next", {"window": "1"})
+    assert called["ok"] is True and called["ticket"]["no"] == "A001"
+    [call] = calls.collect()
+    assert {k: call[k] for k in ("ticket", "window", "queue", "recall")} == {
+        "ticket": "A001", "window": "1", "queue": "A", "recall": 0}
+    assert tools.retained("state/window/1") == {"window": "1", "status": "serving", "ticket": "A001",
+                                                "staff": "s001", "queues": ["A"]}
+    assert tools.retained("calls")["calls"] == [call]
+    assert tools.retained("state/queue/A") == {"queue": "A", "waiting": 0, "est_wait_s": 0, "last_called": "A001"}
+
+    recalled = tools.request("win-01", "recall", {"window": "1"})
+    assert recalled["ticket"]["recall"] == 1
+    assert tools.retained("calls")["calls"][0]["recall"] == 1
+    assert tools.request("win-01", "complete", {"window": "1"})["ticket"]["status"] == "done"
+    assert tools.retained("state/window/1")["status"] == "idle"
+
+
+def test_bad_window_events_are_refused_with_a_clear_code(hall_rig):
+    hall_rig.start_hub()
+    tools = MosquittoTools(hall_rig)
+    tools.request("kiosk-01", "ticket_request", {"queue": "A"})
+    refused = tools.request("win-03", "call_next", {"window": "4"})
+    assert refused["ok"] is False and refused["code"] == "forbidden"
+    assert tools.request("win-03", "call_next", {"window": "99"})["code"] == "unknown_window"
+    assert tools.request("win-03", "call_next", {"window": "3"})["ticket"]["no"] == "A001"
+    moved = tools.request("win-03", "transfer", {"window": "3", "queue": "ZZ"})
+    assert (moved["ok"], moved["code"]) == (False, "unknown_queue")
+    assert "unknown queue" in moved["error"]
+    # nothing changed: the ticket is still at window 3
+    assert tools.retained("state/window/3")["ticket"] == "A001"
+    assert tools.request("kiosk-01", "ticket_request", {"queue": "A"})["ticket"]["no"] == "A002"
+
+
+def _retained_hub_state(rig) -> dict:
+    """Every retained queue topic, read as a display reads them."""
+    seen: dict[str, dict] = {}
+    c = rig.mqtt("display-01", connect=False)
+    c.on_message = lambda cl, u, m: seen.__setitem__(m.topic, json.loads(m.payload)) if m.payload else None
+    c.on_connect = lambda cl, u, f, rc, p=None: cl.subscribe([(f"hall/v1/{rig.hall.id}/hub/state/#", 1),
+                                                              (f"hall/v1/{rig.hall.id}/hub/calls", 1)])
+    rig._connect(c)
+    expected = 1 + len(rig.hall.catalogue.windows) + len(rig.hall.catalogue.queues)
+    wait_for(lambda: len(seen) >= expected, 10, "all retained state")
+    c.disconnect()
+    c.loop_stop()
+    return seen
+
+
+def _clear_retained(rig, topics) -> None:
+    """As the hub (which is down), wipe what it left retained, so only a rebuilt hub can put it back."""
+    hub = rig.mqtt("hub", name="hub")
+    for topic in topics:
+        hub.publish(topic, b"", qos=1, retain=True).wait_for_publish(5)
+    hub.disconnect()
+    hub.loop_stop()
+
+
+def _hub_process(rig):
+    """`hall hub` as a process, awaited through a display's eyes (a second login as `hub` would evict the hub)."""
+    started = stamp()
+    status: dict = {}
+    c = rig.mqtt("display-02", connect=False)
+    c.on_message = lambda cl, u, m: status.update(json.loads(m.payload))
+    c.on_connect = lambda cl, u, f, rc, p=None: cl.subscribe(f"hall/v1/{rig.hall.id}/hub/status", 1)
+    rig._connect(c)
+    proc = rig.hub_process(wait=False)
+    wait_for(lambda: status.get("state") == "online" and status.get("ts", "") >= started, 20, "hub online")
+    c.disconnect()
+    c.loop_stop()
+    return proc
+
+
+def test_the_hub_killed_mid_day_comes_back_with_the_same_state_and_numbering(hall_rig):
+    hub = _hub_process(hall_rig)
+    kiosk = hall_rig.link("kiosk-01")
+    win = {w: hall_rig.link(f"win-0{w}") for w in ("1", "4", "7")}
+    assert kiosk.wait_connected(10)
+    for q in "AABBCCAB":
+        assert kiosk.request("ticket_request", {"queue": q})["ok"]
+    assert kiosk.request("ticket_request", {"queue": "C", "priority": True})["ticket"]["no"] == "C003"
+    assert win["1"].request("login", {"window": "1", "staff": "s001"})["ok"]
+    assert win["1"].request("call_next", {"window": "1"})["ticket"]["no"] == "A001"
+    assert win["1"].request("skip", {"window": "1"})["ok"]
+    assert win["1"].request("call_next", {"window": "1"})["ticket"]["no"] == "A002"
+    assert win["4"].request("call_next", {"window": "4"})["ticket"]["no"] == "B001"
+    assert win["4"].request("transfer", {"window": "4", "queue": "C"})["ok"]
+    assert win["7"].request("pause", {"window": "7"})["ok"]
+    assert kiosk.request("requeue", {"ticket": "A001"})["ticket"]["ahead"] == 1
+    before = _retained_hub_state(hall_rig)
+
+    hub.send_signal(signal.SIGKILL)
+    hub.wait(10)
+    _clear_retained(hall_rig, before)
+    _hub_process(hall_rig)
+    assert _retained_hub_state(hall_rig) == before
+
+    # numbering continues without gap or repeat, the lines are as they were
+    assert kiosk.request("ticket_request", {"queue": "A"})["ticket"]["no"] == "A004"
+    assert kiosk.request("ticket_request", {"queue": "C"})["ticket"]["no"] == "C004"
+    assert win["7"].request("call_next", {"window": "7"})["code"] == "paused"
+    assert win["7"].request("resume", {"window": "7"})["ok"]
+    called = [win["7"].request("call_next", {"window": "7"})["ticket"]["no"] for _ in range(5)]
+    assert called == ["C003", "B001", "C001", "C002", "C004"]
+    assert win["1"].request("call_next", {"window": "1"})["ticket"]["no"] == "A003"
+    assert win["1"].request("call_next", {"window": "1"})["ticket"]["no"] == "A001"
+
+
+def test_34_windows_calling_at_once_never_call_a_ticket_twice(hall_rig):
+    hall_rig.start_hub()
+    kiosk = hall_rig.link("kiosk-01")
+    assert kiosk.wait_connected(10)
+    queues = [q.id for q in hall_rig.hall.catalogue.queues]
+    total = 170
+    for i in range(total):
+        kiosk.send("ticket_request", {"queue": queues[i % len(queues)], "priority": i % 11 == 0})
+    assert kiosk.wait_drained(30)
+    windows = [w.id for w in hall_rig.hall.catalogue.windows]
+    links = {w: hall_rig.link(f"win-{int(w):02d}") for w in windows}
+    for link in links.values():
+        assert link.wait_connected(10)
+    called: dict[str, list[str]] = {w: [] for w in windows}
+    start = threading.Barrier(len(windows))
+
+    def serve(w: str) -> None:
+        start.wait()
+        while True:
+            res = links[w].request("call_next", {"window": w}, timeout=20)
+            assert res is not None and res["ok"], res
+            if res["ticket"] is None:
+                return
+            called[w].append(res["ticket"]["no"])
+
+    threads = [threading.Thread(target=serve, args=(w,)) for w in windows]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    everything = [no for nos in called.values() for no in nos]
+    assert len(everything) == len(set(everything)) == total
+    assert hall_rig.count("SELECT count(*) FROM calls") == total
+    assert hall_rig.count("SELECT count(DISTINCT ticket) FROM calls") == total
+    busy = sum(1 for nos in called.values() if nos)
+    assert busy >= 30  # every window with a queue of its own took part
+
