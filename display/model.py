@@ -1,0 +1,355 @@
+"""What the calling board shows, as plain data: window tiles, queue counts, the call being highlighted, the band.
+
+The board is a pure function of the hub's topics and the time. Every input is a method that takes the payload
+(and `now`, a monotonic second count, where timing matters) and returns the set of parts that changed, so the
+Kivy view redraws only those and the rules here are tested without a window or a broker:
+
+- a tile per window of the catalogue, with its ticket and status (serving, idle, paused: 暂停服务, closed);
+- the newest call highlighted: it flashes for `flash_s` seconds and then stays lit, steady. Calls that come
+  together queue up, each gets its own full flash in arrival order, so none flashes past unseen;
+- the waiting count and wait estimate per queue, the latest calls, and whether the hub is online.
+
+Change keys: "tile:<window>", "queue:<queue>", "highlight", "calls", "hub", "layout" (the catalogue changed:
+rebuild tiles and queue lines), "band" (the band's playlist changed).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from hall.catalogue import Catalogue, parse_catalogue
+from hall.errors import ConfigError
+
+log = logging.getLogger("display.model")
+
+FLASH_S = 4.0          # a new call flashes this long before the next queued one takes the highlight
+RECENT_CALLS = 6       # calls listed under the highlighted one
+STATUSES = ("serving", "idle", "paused", "closed")
+STATUS_TEXT = {
+    "serving": ("办理中", "Serving"),
+    "idle": ("空闲", "Idle"),
+    "paused": ("暂停服务", "Paused"),
+    "closed": ("未开放", "Closed"),
+}
+
+
+# ---------------------------------------------------------------- payloads of the hub's topics (validated here)
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class WindowState(_Payload):
+    window: str = Field(min_length=1)
+    status: str = Field(pattern="^(serving|idle|paused|closed)$")
+    ticket: str | None = None
+    staff: str | None = None
+    queues: list[str] = []
+
+
+class QueueState(_Payload):
+    queue: str = Field(min_length=1)
+    waiting: int = Field(ge=0)
+    est_wait_s: float | None = Field(default=None, ge=0)
+    last_called: str | None = None
+
+
+class Call(_Payload):
+    ticket: str = Field(pattern=r"^[A-Z]{1,2}\d{1,5}$")
+    window: str = Field(min_length=1)
+    queue: str | None = None
+    at: str | None = None
+    recall: int = Field(default=0, ge=0)
+
+    @property
+    def key(self) -> tuple:
+        """One call: a resent copy of the same message has the same key, a recall does not."""
+        return (self.ticket, self.window, self.recall, self.at)
+
+
+class Calls(_Payload):
+    calls: list[Call]
+
+
+def _validate(model: type[BaseModel], topic: str, payload: object) -> BaseModel | None:
+    try:
+        return model.model_validate(payload)
+    except ValidationError as err:
+        reasons = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(payload)'}: {e['msg']}" for e in err.errors())
+        log.warning("ignored %s %r: %s", topic, payload, reasons)
+        return None
+
+
+# ---------------------------------------------------------------- what the board shows
+
+@dataclass
+class Tile:
+    window: str
+    name: str
+    name_en: str
+    department: str
+    status: str = "closed"
+    ticket: str | None = None
+    staff: str | None = None
+    queues: list[str] = field(default_factory=list)
+
+    @property
+    def status_text(self) -> tuple[str, str]:
+        return STATUS_TEXT.get(self.status, STATUS_TEXT["closed"])
+
+
+@dataclass
+class QueueLine:
+    queue: str
+    prefix: str
+    name: str
+    name_en: str
+    waiting: int = 0
+    est_wait_s: float | None = None
+    last_called: str | None = None
+
+    @property
+    def est_wait_min(self) -> int | None:
+        return None if self.est_wait_s is None else int((self.est_wait_s + 59) // 60)
+
+
+@dataclass(frozen=True)
+class Highlight:
+    call: Call
+    since: float  # monotonic time the highlight began
+
+    @property
+    def ticket(self) -> str:
+        return self.call.ticket
+
+    @property
+    def window(self) -> str:
+        return self.call.window
+
+
+def window_label(window_id: str) -> tuple[str, str]:
+    return f"{window_id}号窗口", f"Window {window_id}"
+
+
+def call_sentence(ticket: str, window: str) -> tuple[str, str]:
+    """The words of a call, as the voice says them and the board writes them."""
+    return f"请 {ticket} 号到 {window} 号窗口办理", f"Ticket {ticket}, please go to window {window}"
+
+
+class BoardModel:
+    def __init__(self, catalogue: Catalogue, *, flash_s: float = FLASH_S, recent: int = RECENT_CALLS):
+        self.flash_s = flash_s
+        self.recent_size = recent
+        self.catalogue = catalogue
+        self.tiles: dict[str, Tile] = {}
+        self.queues: dict[str, QueueLine] = {}
+        self.recent: list[Call] = []
+        self.hub_online: bool | None = None  # None: not heard yet
+        self.connected = False
+        self.highlight: Highlight | None = None
+        self.pending: deque[Call] = deque()
+        self._seen: deque[tuple] = deque(maxlen=64)
+        self._layout(catalogue)
+
+    # ------------------------------------------------------------ structure
+
+    def _layout(self, catalogue: Catalogue) -> None:
+        old_tiles, old_queues = self.tiles, self.queues
+        depts = {d.id: d for d in catalogue.departments}
+        self.tiles = {}
+        for w in catalogue.windows:
+            name, name_en = window_label(w.id)
+            dept = depts.get(w.department)
+            tile = Tile(window=w.id, name=w.name or name, name_en=w.name_en or name_en,
+                        department=dept.name if dept else "", queues=list(w.queues))
+            prev = old_tiles.get(w.id)
+            if prev:
+                tile.status, tile.ticket, tile.staff = prev.status, prev.ticket, prev.staff
+            self.tiles[w.id] = tile
+        self.queues = {}
+        for q in catalogue.queues:
+            line = QueueLine(queue=q.id, prefix=q.prefix, name=q.name, name_en=q.name_en)
+            prev = old_queues.get(q.id)
+            if prev:
+                line.waiting, line.est_wait_s, line.last_called = prev.waiting, prev.est_wait_s, prev.last_called
+            self.queues[q.id] = line
+        self.catalogue = catalogue
+
+    # ------------------------------------------------------------ inputs
+
+    def apply(self, suffix: str, payload: object, now: float) -> set[str]:
+        """One message from a topic under hall/v1/{hall}/ (e.g. "hub/state/window/3")."""
+        parts = suffix.split("/")
+        if parts[:1] != ["hub"] or len(parts) < 2:
+            return set()
+        kind = parts[1]
+        if kind == "state" and len(parts) == 4 and parts[2] == "window":
+            return self.on_window_state(payload, suffix)
+        if kind == "state" and len(parts) == 4 and parts[2] == "queue":
+            return self.on_queue_state(payload, suffix)
+        if kind == "call":
+            return self.on_call(payload, now, suffix)
+        if kind == "calls":
+            return self.on_calls(payload, suffix)
+        if kind == "status":
+            state = payload.get("state") if isinstance(payload, dict) else None
+            return self.set_hub_online(state == "online")
+        if kind == "catalogue":
+            return self.on_catalogue(payload, suffix)
+        return set()
+
+    def on_window_state(self, payload: object, topic: str = "hub/state/window") -> set[str]:
+        state = _validate(WindowState, topic, payload)
+        if state is None:
+            return set()
+        tile = self.tiles.get(state.window)
+        if tile is None:  # a window the hub knows and our catalogue does not yet: show it rather than drop it
+            name, name_en = window_label(state.window)
+            tile = self.tiles[state.window] = Tile(window=state.window, name=name, name_en=name_en, department="")
+            changes = {"layout"}
+        else:
+            changes = set()
+        new = (state.status, state.ticket if state.status != "closed" else None, state.staff, list(state.queues))
+        if (tile.status, tile.ticket, tile.staff, tile.queues) != new:
+            tile.status, tile.ticket, tile.staff, tile.queues = new
+            changes.add(f"tile:{tile.window}")
+        return changes
+
+    def on_queue_state(self, payload: object, topic: str = "hub/state/queue") -> set[str]:
+        state = _validate(QueueState, topic, payload)
+        if state is None:
+            return set()
+        line = self.queues.get(state.queue)
+        changes = set()
+        if line is None:
+            line = self.queues[state.queue] = QueueLine(queue=state.queue, prefix=state.queue, name=state.queue,
+                                                        name_en="")
+            changes.add("layout")
+        new = (state.waiting, state.est_wait_s, state.last_called)
+        if (line.waiting, line.est_wait_s, line.last_called) != new:
+            line.waiting, line.est_wait_s, line.last_called = new
+            changes.add(f"queue:{line.queue}")
+        return changes
+
+    def on_call(self, payload: object, now: float, topic: str = "hub/call") -> set[str]:
+        """A ticket was just called: show it on its tile at once, and queue its highlight."""
+        call = _validate(Call, topic, payload)
+        if call is None or call.key in self._seen:
+            return set()
+        self._seen.append(call.key)
+        changes = {"calls"}
+        self._remember(call)
+        tile = self.tiles.get(call.window)
+        if tile is not None and (tile.ticket, tile.status) != (call.ticket, "serving"):
+            # the window's state topic follows; the call itself already says who is served there
+            tile.ticket, tile.status = call.ticket, "serving"
+            changes.add(f"tile:{call.window}")
+        self.pending.append(call)
+        return changes | self.tick(now)
+
+    def on_calls(self, payload: object, topic: str = "hub/calls") -> set[str]:
+        """The retained list of latest calls: fills the recent list; the newest is lit, steady, at start."""
+        calls = _validate(Calls, topic, payload)
+        if calls is None:
+            return set()
+        # hub/call and hub/calls may come in either order, so this list never marks a call as seen
+        recent = calls.calls[: self.recent_size]
+        changes = set()
+        if [c.key for c in recent] != [c.key for c in self.recent]:
+            self.recent = list(recent)
+            changes.add("calls")
+        if self.highlight is None and not self.pending and recent:
+            # not a new call: lit without flashing
+            self.highlight = Highlight(recent[0], since=float("-inf"))
+            changes.add("highlight")
+        return changes
+
+    def set_hub_online(self, online: bool) -> set[str]:
+        if self.hub_online is online:
+            return set()
+        self.hub_online = online
+        return {"hub"}
+
+    def set_connected(self, connected: bool) -> set[str]:
+        if self.connected is connected:
+            return set()
+        self.connected = connected
+        return {"hub"}
+
+    @property
+    def online(self) -> bool:
+        """Live data: connected to the broker and the hub says it is online."""
+        return bool(self.connected and self.hub_online)
+
+    def on_catalogue(self, payload: object, topic: str = "hub/catalogue") -> set[str]:
+        if not isinstance(payload, dict):
+            log.warning("ignored %s: not a JSON object", topic)
+            return set()
+        body = {k: v for k, v in payload.items() if k != "sha256"}
+        try:
+            catalogue = parse_catalogue(body, topic)
+        except ConfigError as err:
+            log.warning("ignored %s: %s", topic, err)
+            return set()
+        if catalogue == self.catalogue:
+            return set()
+        self._layout(catalogue)
+        return {"layout", "band"}
+
+    # ------------------------------------------------------------ time
+
+    def tick(self, now: float) -> set[str]:
+        """Hand the highlight to the next queued call once the current one has flashed its time."""
+        if not self.pending:
+            return set()
+        if self.highlight is not None and self.flashing(now):
+            return set()
+        call = self.pending.popleft()
+        self.highlight = Highlight(call, since=now)
+        return {"highlight"}
+
+    def flashing(self, now: float) -> bool:
+        return self.highlight is not None and now - self.highlight.since < self.flash_s
+
+    def next_deadline(self, now: float) -> float | None:
+        """When `tick` next has something to do (the end of the current flash), or None."""
+        if self.highlight is not None and self.flashing(now):
+            return self.highlight.since + self.flash_s
+        return now if self.pending else None
+
+    def _remember(self, call: Call) -> None:
+        recent = [c for c in self.recent if (c.ticket, c.window) != (call.ticket, call.window)]
+        self.recent = [call, *recent][: self.recent_size]
+
+    # ------------------------------------------------------------ views of the state
+
+    def tile_lit(self, window: str) -> bool:
+        return self.highlight is not None and self.highlight.window == window
+
+    def ordered_tiles(self) -> list[Tile]:
+        return list(self.tiles.values())
+
+    def ordered_queues(self) -> list[QueueLine]:
+        return list(self.queues.values())
+
+    def snapshot(self) -> dict:
+        """The last state, for the cache a board starts from when the broker is away."""
+        return {
+            "windows": [{"window": t.window, "status": t.status, "ticket": t.ticket, "staff": t.staff,
+                         "queues": t.queues} for t in self.tiles.values()],
+            "queues": [{"queue": q.queue, "waiting": q.waiting, "est_wait_s": q.est_wait_s,
+                        "last_called": q.last_called} for q in self.queues.values()],
+            "calls": [c.model_dump() for c in self.recent],
+        }
+
+    def restore(self, snapshot: dict) -> None:
+        for w in snapshot.get("windows", []):
+            self.on_window_state(w, "cache")
+        for q in snapshot.get("queues", []):
+            self.on_queue_state(q, "cache")
+        if snapshot.get("calls"):
+            self.on_calls({"calls": snapshot["calls"]}, "cache")
