@@ -13,6 +13,7 @@ agent runs, the commands open the sensor themselves: the port comes from `--port
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import socket
@@ -22,7 +23,6 @@ import threading
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
-import hashlib
 from pathlib import Path
 
 from devices.fingerprint.sensor import Sensor, SensorError, SensorFull
