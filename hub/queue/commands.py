@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from hall.commands import add_hall_args
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     queue = sub.add_parser("queue", help="排队叫号: simulate a scripted day, report a day · queue engine and reports")
@@ -15,14 +17,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     sim = qsub.add_parser("simulate", help="模拟一天 · run a scripted day (JSON) through the queue engine")
     sim.add_argument("file", type=Path, help="scenario JSON: date, optional hall, steps")
-    sim.add_argument("--hall", type=Path, default=None, help="hall.toml used when the scenario has no hall")
+    sim.add_argument("--config", metavar="FILE", default=None,
+                     help="hall.toml used when the scenario has no hall (default: the shipped hall)")
     sim.add_argument("--json", action="store_true", help="print the outcome as JSON")
     sim.set_defaults(func=cmd_simulate)
 
     rep = qsub.add_parser("report", help="日报 · one day's queues, windows and totals from the hub database")
     rep.add_argument("--date", required=True, help="YYYY-MM-DD, the hall's local date")
-    rep.add_argument("--data", type=Path, default=Path("var"), help="data directory holding hub.db (default ./var)")
-    rep.add_argument("--hall", type=Path, default=None, help="hall.toml (names of queues and windows)")
+    add_hall_args(rep)
     fmt = rep.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="JSON")
     fmt.add_argument("--csv", action="store_true", help="CSV: one row per queue, per window and the total")
@@ -31,10 +33,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     win = sub.add_parser("window", help="窗口叫号终端 · the keyboard window caller for a clerk's PC")
     win.add_argument("--window", required=True, help="window id, e.g. 3")
     win.add_argument("--device", default=None, help="device id (default: the window device that lists the window)")
-    win.add_argument("--data", type=Path, default=Path("var"), help="data directory (outbox, credentials)")
-    win.add_argument("--port", type=int, default=None, help="broker port (default from hall.toml)")
-    win.add_argument("--host", default=None, help="broker host (default from hall.toml)")
-    win.add_argument("--hall", type=Path, default=None, help="hall.toml")
+    add_hall_args(win)
+    win.add_argument("--port", type=int, default=None, help="broker port (default: the running hall's)")
+    win.add_argument("--host", default=None, help="broker host (default: the running hall's)")
     win.set_defaults(func=cmd_window)
 
 
@@ -50,7 +51,7 @@ def cmd_simulate(args) -> int:
     except json.JSONDecodeError as err:
         raise ConfigError(args.file, [f"line {err.lineno} column {err.colno}: not valid JSON ({err.msg})"]) from None
     scenario = parse_scenario(data, str(args.file))
-    result = run_scenario(scenario, lambda: load_hall(args.hall))
+    result = run_scenario(scenario, lambda: load_hall(args.config))
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
         return 0
@@ -67,7 +68,7 @@ def cmd_simulate(args) -> int:
 def cmd_report(args) -> int:
     from datetime import date
 
-    from hall.settings import load_hall
+    from hall.commands import hall_and_data
     from hub.queue.report import day_report, report_csv, report_text
 
     try:
@@ -76,11 +77,12 @@ def cmd_report(args) -> int:
         print(f"hall queue report: --date {args.date!r}: 日期格式应为 YYYY-MM-DD · expected YYYY-MM-DD",
               file=sys.stderr)
         return 2
-    db_path = args.data / "hub.db"
+    hall, data = hall_and_data(args)
+    db_path = data / "hub.db"
     if not db_path.exists():
         print(f"hall queue report: {db_path}: 没有中心数据库 · no hub database here", file=sys.stderr)
         return 2
-    report = day_report(db_path, day, load_hall(args.hall))
+    report = day_report(db_path, day, hall)
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=1))
     elif args.csv:
@@ -93,5 +95,8 @@ def cmd_report(args) -> int:
 def cmd_window(args) -> int:
     from devices.window_caller import run_window_caller
 
-    return run_window_caller(window=args.window, device=args.device, data_dir=args.data, port=args.port,
-                             host=args.host, hall_path=args.hall)
+    from hall.commands import hall_and_data
+
+    hall, data = hall_and_data(args)
+    return run_window_caller(hall, window=args.window, device=args.device, data_dir=data, port=args.port,
+                             host=args.host)

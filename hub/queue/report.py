@@ -1,0 +1,158 @@
+"""The day report (日报) of the queue: per queue, per window, per staff member and the hall's totals.
+
+Read from the hub database (`tickets`, `calls`, `ratings`), never from the running engine, so it can be run at
+any time, during the day or after it, while the hub keeps writing.
+
+Definitions:
+- issued: tickets issued in the queue that day; served: calls that ended done (in the queue the ticket was in
+  when called); no-show: tickets whose last call ended as a no-show and were not requeued and served since.
+- wait: from issue to the ticket's first call; handling: from a call to its completion (done calls only).
+- satisfaction (满意率): the share of ratings (好差评, 1-5) of 3 or more.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import sqlite3
+from datetime import date, datetime
+from pathlib import Path
+
+
+def _seconds(start: str | None, end: str | None) -> float | None:
+    if not start or not end:
+        return None
+    return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
+
+
+def _avg(values: list[float]) -> float | None:
+    return round(sum(values) / len(values), 1) if values else None
+
+
+def _longest(values: list[float]) -> float | None:
+    return round(max(values), 1) if values else None
+
+
+def _ratings(scores: list[int]) -> dict:
+    good = sum(1 for s in scores if s >= 3)
+    return {"ratings": len(scores), "avg_score": _avg([float(s) for s in scores]),
+            "satisfaction": round(good / len(scores), 4) if scores else None}
+
+
+def day_report(db_path: Path | str, day: date, hall) -> dict:
+    conn = sqlite3.connect(f"file:{Path(db_path)}?mode=ro", uri=True, timeout=10)
+    try:
+        return _report(conn, day.isoformat(), hall)
+    finally:
+        conn.close()
+
+
+def _report(conn: sqlite3.Connection, day: str, hall) -> dict:
+    cat = hall.catalogue
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    if not {"tickets", "calls", "ratings"} <= tables:
+        tickets, calls, ratings = [], [], []
+    else:
+        tickets = conn.execute("SELECT no, queue, origin, status, issued_at, called_at FROM tickets WHERE day=?",
+                               (day,)).fetchall()
+        calls = conn.execute("SELECT queue, window, staff, called_at, ended_at, outcome FROM calls WHERE day=?",
+                             (day,)).fetchall()
+        ratings = conn.execute("SELECT window, staff, score FROM ratings WHERE day=?", (day,)).fetchall()
+
+    def waits(rows) -> list[float]:
+        return [w for w in (_seconds(r[4], r[5]) for r in rows) if w is not None]
+
+    def handling(rows) -> list[float]:
+        return [h for h in (_seconds(r[3], r[4]) for r in rows if r[5] == "done") if h is not None]
+
+    queues = []
+    for q in cat.queues:
+        issued = [t for t in tickets if t[2] == q.id]
+        served = [c for c in calls if c[0] == q.id and c[5] == "done"]
+        queues.append({
+            "queue": q.id, "name": q.name, "name_en": q.name_en,
+            "issued": len(issued), "served": len(served),
+            "no_show": sum(1 for t in tickets if t[1] == q.id and t[3] == "no_show"),
+            "avg_wait_s": _avg(waits(issued)), "longest_wait_s": _longest(waits(issued)),
+            "avg_handling_s": _avg(handling(served)),
+        })
+    windows = []
+    for w in cat.windows:
+        mine = [c for c in calls if c[1] == w.id]
+        windows.append({
+            "window": w.id, "name": w.name, "name_en": w.name_en,
+            "called": len(mine), "served": sum(1 for c in mine if c[5] == "done"),
+            "no_show": sum(1 for c in mine if c[5] == "no_show"),
+            "avg_handling_s": _avg(handling(mine)),
+            **_ratings([r[2] for r in ratings if r[0] == w.id]),
+        })
+    staff = []
+    for sid in sorted({c[2] for c in calls if c[2]} | {r[1] for r in ratings if r[1]}):
+        mine = [c for c in calls if c[2] == sid]
+        member = hall.staff_member(sid)
+        staff.append({
+            "staff": sid, "name": member.name if member else "",
+            "served": sum(1 for c in mine if c[5] == "done"), "avg_handling_s": _avg(handling(mine)),
+            **_ratings([r[2] for r in ratings if r[1] == sid]),
+        })
+    all_waits = waits(tickets)
+    totals = {
+        "issued": len(tickets), "served": sum(1 for c in calls if c[5] == "done"),
+        "no_show": sum(1 for t in tickets if t[3] == "no_show"),
+        "unserved": sum(1 for t in tickets if t[3] in ("waiting", "called")),
+        "avg_wait_s": _avg(all_waits), "longest_wait_s": _longest(all_waits),
+        "avg_handling_s": _avg(handling(calls)),
+        **_ratings([r[2] for r in ratings]),
+    }
+    return {"hall": hall.id, "name": hall.info.name, "date": day, "queues": queues, "windows": windows,
+            "staff": staff, "totals": totals}
+
+
+CSV_FIELDS = ["section", "id", "name", "issued", "called", "served", "no_show", "avg_wait_s", "longest_wait_s",
+              "avg_handling_s", "ratings", "avg_score", "satisfaction"]
+
+
+def report_csv(report: dict) -> str:
+    """One row per queue, per window, per staff member and the day's total (section: queue/window/staff/total)."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in report["queues"]:
+        writer.writerow({"section": "queue", "id": row["queue"], **row})
+    for row in report["windows"]:
+        writer.writerow({"section": "window", "id": row["window"], **row})
+    for row in report["staff"]:
+        writer.writerow({"section": "staff", "id": row["staff"], **row})
+    writer.writerow({"section": "total", "id": report["date"], "name": report["name"], **report["totals"]})
+    return out.getvalue()
+
+
+def _m(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds / 60:.1f}"
+
+
+def _pct(share: float | None) -> str:
+    return "-" if share is None else f"{share * 100:.1f}%"
+
+
+def report_text(report: dict) -> str:
+    t = report["totals"]
+    lines = [
+        f"{report['name']} 排队日报 · queue report {report['date']}",
+        f"取号 issued {t['issued']}  办结 served {t['served']}  过号 no-show {t['no_show']}  "
+        f"未办 unserved {t['unserved']}  平均等候 avg wait {_m(t['avg_wait_s'])} min  "
+        f"最长等候 longest {_m(t['longest_wait_s'])} min  平均办理 avg handling {_m(t['avg_handling_s'])} min  "
+        f"满意率 satisfaction {_pct(t['satisfaction'])} ({t['ratings']})",
+        "",
+        "业务类别 queue          取号 issued  办结 served  过号 no-show  平均等候 wait  最长 longest  平均办理 handling",
+    ]
+    for q in report["queues"]:
+        if q["issued"] or q["served"]:
+            lines.append(f"{q['queue']:<3} {q['name']:<12} {q['issued']:>6} {q['served']:>10} {q['no_show']:>11} "
+                         f"{_m(q['avg_wait_s']):>12} {_m(q['longest_wait_s']):>11} {_m(q['avg_handling_s']):>14}")
+    lines += ["", "窗口 window   叫号 called  办结 served  过号 no-show  平均办理 handling  评价 ratings  满意率 satisfaction"]
+    for w in report["windows"]:
+        if w["called"] or w["ratings"]:
+            lines.append(f"{w['window']:<10} {w['called']:>8} {w['served']:>10} {w['no_show']:>11} "
+                         f"{_m(w['avg_handling_s']):>14} {w['ratings']:>10} {_pct(w['satisfaction']):>14}")
+    return "\n".join(lines) + "\n"
