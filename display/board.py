@@ -432,9 +432,10 @@ class BoardController:
             self._tick_ev.cancel()
             self._tick_ev = None
         if deadline is not None:
-            self._tick_ev = self.Clock.schedule_once(self._on_tick, max(0.0, deadline - now))
+            self._tick_ev = self.Clock.schedule_once(self.tick, max(0.0, deadline - now))
 
-    def _on_tick(self, _dt):
+    def tick(self, _dt=None):
+        """The current flash is over: light the next queued call, or leave this one lit, steady."""
         self._tick_ev = None
         now = self.clock()
         changes = self.model.tick(now)
@@ -530,7 +531,7 @@ def _watch_connection(link, callback):
 # ---------------------------------------------------------------- app
 
 def BoardApp(hall, *, playlist: Playlist | None = None, link=None, voice=None, cache: Path | None = None,
-             flash_s: float | None = None):
+             flash_s: float | None = None, clock=time.monotonic):
     """The board as a Kivy App. `BoardApp(...).build()` returns the root widget without running the app."""
     from kivy.app import App
 
@@ -544,7 +545,7 @@ def BoardApp(hall, *, playlist: Playlist | None = None, link=None, voice=None, c
             self.model = BoardModel(hall.catalogue, **kw)
             root = BoardScreen(hall_name=hall.info.name, hall_name_en=hall.info.name_en)
             self.controller = BoardController(self.model, root, playlist or load_playlist(), hall_name=hall.info.name,
-                                              voice=voice, link=link, cache=cache, tz=hall.tz)
+                                              voice=voice, link=link, cache=cache, tz=hall.tz, clock=clock)
             self.controller.start()
             self.board = root
             return root
