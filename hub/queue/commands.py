@@ -94,7 +94,6 @@ def cmd_report(args) -> int:
 
 def cmd_window(args) -> int:
     from devices.window_caller import run_window_caller
-
     from hall.commands import hall_and_data
 
     hall, data = hall_and_data(args)
