@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "hub.attendance.commands",  # attendance evaluate|report, staff, terminal
     "kiosk.commands",         # kiosk
     "display.commands",       # display, voice build, led
+    "devices.commands",       # caller, led (hall bus masters)
 ]
 
 
