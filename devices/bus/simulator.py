@@ -327,6 +327,17 @@ class BusSimulator:
         return sim
 
     @classmethod
+    def for_caller(cls, hall, device_id: str, raters: bool = True) -> BusSimulator:
+        """The keypads and rating pads of one caller bus of the hall, at their default addresses."""
+        from devices.caller import CallerLayout
+
+        device = hall.device(device_id)
+        if device is None or device.kind != "caller":
+            raise ValueError(f"{device_id!r} is not a caller device of hall {hall.id}")
+        layout = CallerLayout.for_windows(device.windows, raters=raters)
+        return cls.for_callers(layout.keypads.values(), layout.rating_pads.values())
+
+    @classmethod
     def for_callers(cls, keypads: Iterable[int], rating_pads: Iterable[int] = ()) -> BusSimulator:
         sim = cls()
         for a in keypads:

@@ -45,11 +45,17 @@ class _Step:
 class Traffic:
     """Presses keys on a BusSimulator's keypads (and scores on their rating pads) until stopped."""
 
-    def __init__(self, sim, keypads: dict[int, int | None], *, speed: float = 60.0, seed: int | None = None,
-                 habits: ClerkHabits | None = None):
-        """keypads: keypad address → its rating pad's address (or None)."""
+    def __init__(self, sim, keypads: dict[int, int | None] | None = None, *, speed: float = 60.0,
+                 seed: int | None = None, habits: ClerkHabits | None = None):
+        """keypads: keypad address → its rating pad's address (or None). By default every keypad of the
+        simulator, with the rating pad at 100 + its address when the simulator has one there."""
         if speed <= 0:
             raise ValueError("speed must be positive")
+        from devices.bus.simulator import SimKeypad, SimRatingPad
+
+        if keypads is None:
+            keypads = {a: (a + 100 if isinstance(sim.devices.get(a + 100), SimRatingPad) else None)
+                       for a, d in sim.devices.items() if isinstance(d, SimKeypad)}
         self.sim = sim
         self.keypads = dict(keypads)
         self.speed = speed
