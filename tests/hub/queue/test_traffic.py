@@ -1,0 +1,62 @@
+"""Simulated traffic through a real broker and hub: tickets issued, called, served, rated; nothing called twice."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from hall.settings import load_hall
+from hub.queue.traffic import HallTraffic
+from tests.helpers.rig import wait_for
+from tests.hub.queue.common import all_day_hall
+
+
+class _FakeLink:
+    def __init__(self, hall, device_id):
+        self.device = hall.device(device_id)
+
+    def on_answer(self, callback):
+        pass
+
+
+def test_the_day_has_a_shape_and_every_window_a_clerk():
+    hall = load_hall()
+    links = [_FakeLink(hall, "win-03"), _FakeLink(hall, "caller-01"), _FakeLink(hall, "caller-02")]
+    traffic = HallTraffic(hall, [_FakeLink(hall, "kiosk-01")], links, speed=60, seed=1)
+    assert set(traffic.clerks) == {w.id for w in hall.catalogue.windows}
+    assert traffic.clerks["3"].link is links[0] and traffic.clerks["4"].link is links[1]
+    assert traffic.clerks["1"].staff == "s001"
+    day = datetime(2026, 11, 30, tzinfo=hall.tz)
+    assert traffic.intensity(day.replace(hour=9)) == 1.4
+    assert traffic.intensity(day.replace(hour=11, minute=10)) == 0.6
+    assert traffic.intensity(day.replace(hour=12)) == 0.0
+    assert traffic.intensity(day.replace(hour=15)) == 1.0
+    # about 500 tickets in a day's issuing hours, most in the busy queues
+    assert sum(traffic._per_second.values()) * traffic._issuing_seconds() == pytest.approx(500)
+    assert traffic._per_second["A"] > traffic._per_second["K"]
+
+
+def test_traffic_plays_a_busy_hall_through_the_hub(make_rig, tmp_path):
+    rig = make_rig(config=all_day_hall(tmp_path / "config"))
+    rig.start_hub()
+    kiosk = rig.link("kiosk-01")
+    callers = [rig.link("caller-01"), rig.link("caller-02")]
+    for link in (kiosk, *callers):
+        assert link.wait_connected(10)
+    traffic = HallTraffic(rig.hall, [kiosk], callers, speed=900, seed=7, no_show=0.2, rating=0.8).start()
+    try:
+        wait_for(lambda: traffic.stats["served"] >= 15 and traffic.stats["no_show"] >= 2, 60, "a busy hall")
+    finally:
+        traffic.stop()
+    for link in (kiosk, *callers):
+        assert link.wait_drained(20)
+    assert traffic.stats["issued"] >= 15 and traffic.stats["refused"] == 0
+    assert rig.count("SELECT count(*) FROM tickets") == traffic.stats["requested"]  # all day, no caps: all issued
+    assert rig.count("SELECT count(*) FROM calls WHERE outcome='done'") >= 15
+    # a ticket is called again only after it came back (requeued or transferred)
+    assert rig.count("SELECT count(*) FROM (SELECT count(*) times, t.requeues + t.transfers back FROM calls c "
+                     "JOIN tickets t ON t.day = c.day AND t.no = c.ticket GROUP BY c.day, c.ticket "
+                     "HAVING times > 1 + back)") == 0
+    assert rig.count("SELECT count(*) FROM ratings WHERE staff IS NOT NULL") == traffic.stats["ratings"] > 0
+    assert rig.count("SELECT count(DISTINCT staff) FROM calls") > 3
