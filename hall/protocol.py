@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, ValidationError
 from ulid import ULID
 
 from hall.clock import stamp
@@ -71,19 +71,25 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$")
+
+
+def _rfc3339(value: Any) -> Any:
+    """Times on the wire are RFC 3339 strings with an offset; numbers and naive times are refused."""
+    if not isinstance(value, str) or not RFC3339.match(value):
+        raise ValueError("an RFC 3339 time with a UTC offset, e.g. 2026-11-30T08:59:12.345+08:00")
+    return value
+
+
+Rfc3339 = Annotated[datetime, BeforeValidator(_rfc3339)]
+
+
 class Envelope(_Strict):
     v: Literal[1]
     id: str = Field(min_length=8, max_length=64, pattern=r"^[0-9A-Za-z-]+$")
     seq: StrictInt = Field(ge=1)
-    ts: datetime
+    ts: Rfc3339
     data: dict[str, Any]
-
-    @field_validator("ts")
-    @classmethod
-    def _aware(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
-            raise ValueError("an RFC 3339 time with a UTC offset")
-        return value
 
 
 def new_event_id() -> str:
@@ -139,15 +145,8 @@ class Rating(_Strict):
 
 class Punch(_Strict):
     staff: StaffId
-    at: datetime
+    at: Rfc3339
     score: StrictInt | None = Field(default=None, ge=0)
-
-    @field_validator("at")
-    @classmethod
-    def _aware(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
-            raise ValueError("an RFC 3339 time with a UTC offset")
-        return value
 
 
 class Health(BaseModel):
@@ -201,15 +200,18 @@ def _pydantic_message(err: ValidationError, prefix: str) -> str:
     parts = []
     for e in err.errors()[:5]:
         loc = ".".join(str(p) for p in (prefix, *e["loc"]) if p != "")
-        msg = "field required" if e["type"] == "missing" else e["msg"]
+        msg = "field required" if e["type"] == "missing" else e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
             msg = "unknown field"
         parts.append(f"{loc}: {msg}")
     return "; ".join(parts)
 
 
-def decode_event(topic: Topic, payload: bytes) -> tuple[Envelope, BaseModel]:
-    """Validate one event message from the wire. Raises ProtocolError with the code and a reason that names the field."""
+def decode_event(topic: Topic, payload: bytes, kind: str | None = None) -> tuple[Envelope, BaseModel]:
+    """Validate one event message from the wire. Raises ProtocolError with the code and a reason that names the field.
+
+    With the sending device's kind, a type that kind may not send is refused before its payload is looked at.
+    """
     if len(payload) > MAX_PAYLOAD:
         raise ProtocolError(INVALID_ENVELOPE, f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD}")
     try:
@@ -232,6 +234,8 @@ def decode_event(topic: Topic, payload: bytes) -> tuple[Envelope, BaseModel]:
     model = EVENT_MODELS.get(event_type)
     if model is None:
         raise ProtocolError(UNKNOWN_TYPE, f"unknown event type {event_type!r}")
+    if kind is not None and event_type not in KIND_EVENTS.get(kind, ()):
+        raise ProtocolError(FORBIDDEN, f"a {kind} may not send {event_type!r} events")
     for key in DEVICE_KEYS:
         named = env.data.get(key)
         if named is not None and named != topic.device:

@@ -22,10 +22,8 @@ from hall.clock import now as clock_now
 from hall.clock import stamp
 from hall.mqtt import connect, login, new_client, resolve_endpoint
 from hall.protocol import (
-    FORBIDDEN,
     INVALID_ENVELOPE,
     INVALID_JSON,
-    KIND_EVENTS,
     QOS,
     REQUEST_TYPES,
     UNKNOWN_DEVICE,
@@ -310,26 +308,22 @@ class Hub:
                          f"device {topic.device!r} is not in the hall config")
             return None
         try:
-            env, data = decode_event(topic, payload)
+            env, data = decode_event(topic, payload, device.kind)
         except ProtocolError as err:
             env_id, env_seq = _peek_id_seq(payload)
-            if env_id and self._already(env_id, seen_now):
-                return self._duplicate(device.id, env_id, env_seq, emit)
-            # only a valid envelope's seq is trusted to move the device's watermark
             if err.code in (INVALID_JSON, INVALID_ENVELOPE):
+                # only a valid envelope's id and seq are trusted: to recognise a resend, to move the watermark
                 env_seq = None
+            elif self._already(env_id, seen_now):
+                return self._duplicate(device.id, env_id, env_seq, emit)
             self._reject(topic_str, device.id, payload, err.code, str(err), env_id, env_seq, emit)
-            if env_id:
+            if env_seq is not None:
                 seen_now.add(env_id)
             return self._commit_seq(device.id, env_seq)
         event_type = topic.event_type
         if self._already(env.id, seen_now):
             return self._duplicate(device.id, env.id, env.seq, emit)
         seen_now.add(env.id)
-        if event_type not in KIND_EVENTS.get(device.kind, ()):
-            self._reject(topic_str, device.id, payload, FORBIDDEN,
-                         f"a {device.kind} may not send {event_type!r} events", env.id, env.seq, emit)
-            return self._commit_seq(device.id, env.seq)
         self._check_clock(device.id, env.ts, received)
         event = Event(id=env.id, device=device.id, kind=device.kind, type=event_type, seq=env.seq, ts=env.ts,
                       received_at=received, data=data, raw=env.data)
@@ -359,7 +353,8 @@ class Hub:
             return True
         if self.db.execute("SELECT 1 FROM events WHERE id=?", (event_id,)).fetchone():
             return True
-        return self.db.execute("SELECT 1 FROM rejected WHERE event_id=?", (event_id,)).fetchone() is not None
+        return self.db.execute("SELECT 1 FROM rejected WHERE event_id=? AND seq IS NOT NULL",
+                               (event_id,)).fetchone() is not None
 
     def _duplicate(self, device: str, event_id: str, seq: int | None, emit: Emit) -> str:
         """A resend: store nothing, answer again as before, and acknowledge again."""
