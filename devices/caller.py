@@ -173,7 +173,7 @@ class CallerAgent:
 
     def __init__(self, hall, device_id: str, master: BusMaster, link, layout: CallerLayout | None = None, *,
                  key_poll_s: float = 0.25, rating_poll_s: float = 1.0, recheck_s: float = 5.0,
-                 refresh_s: float = 60.0):
+                 refresh_s: float = 60.0, summary_s: float = 300.0):
         device = hall.device(device_id)
         if device is None or device.kind != "caller":
             raise ValueError(f"{device_id!r} is not a caller device in {hall.path}")
@@ -189,6 +189,8 @@ class CallerAgent:
         self.rating_poll_s = rating_poll_s
         self.recheck_s = recheck_s
         self.refresh_s = refresh_s
+        self.summary_s = summary_s  # the bus's retry figures go into a health event this often, when changed
+        self._summary_sent: dict | None = None
         queues = {w.id: list(w.queues) for w in hall.catalogue.windows}
         staff = [s.id for s in hall.staff]
         self.sessions = {w: KeypadSession(w, staff, queues) for w in self.layout.keypads}
@@ -274,6 +276,7 @@ class CallerAgent:
     def _run(self) -> None:
         next_rating = 0.0
         next_refresh = time.monotonic() + self.refresh_s
+        next_summary = time.monotonic() + self.summary_s
         while not self._stop.is_set():
             started = time.monotonic()
             for window, addr in self.layout.keypads.items():
@@ -288,6 +291,9 @@ class CallerAgent:
                 next_refresh = started + self.refresh_s
                 self._shown.clear()
                 self._mark_all_dirty()
+            if started >= next_summary:
+                next_summary = started + self.summary_s
+                self._send_summary()
             self._push_views()
             rest = self.key_poll_s - (time.monotonic() - started)
             if rest > 0:
@@ -363,6 +369,15 @@ class CallerAgent:
                 self._shown.pop(window, None)  # show it once the keypad answers again
                 with self._lock:
                     self._dirty.add(window)
+
+    def _send_summary(self) -> None:
+        summary = self.master.stats.summary()
+        trouble = {k: v for k, v in summary.items() if k != "requests"}
+        if trouble == self._summary_sent:
+            return
+        self._summary_sent = trouble
+        if any(trouble.values()):  # a bus that never needed a retry has nothing to report
+            self.link.send("health", {"caller": {"bus": summary}})
 
     def _send(self, event_type: str, data: dict) -> None:
         log.info("%s: %s %s", self.device_id, event_type, data)

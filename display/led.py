@@ -42,6 +42,7 @@ DEFAULT_LED = Path(__file__).resolve().parent.parent / "config" / "led.toml"
 CALL_DEBOUNCE_S = 5.0   # the same call announced twice within this is one call (a resent message)
 RECHECK_S = 10.0        # a screen that stopped answering is tried again this often
 TIME_SYNC_S = 3600.0    # screens keep their own clock; set it again every hour
+SUMMARY_S = 300.0       # the bus's retry figures go into a health event this often, when they changed
 
 
 # ---------------------------------------------------------------- config
@@ -513,7 +514,7 @@ class LedAgent:
     """Follows hub/call, hub/state/window/+ and hub/catalogue; keeps every screen showing what it should."""
 
     def __init__(self, hall, device_id: str, link, config: LedConfig, drivers: dict[str, object], *,
-                 recheck_s: float = RECHECK_S, clock=time.monotonic):
+                 recheck_s: float = RECHECK_S, summary_s: float = SUMMARY_S, clock=time.monotonic):
         device = hall.device(device_id)
         if device is None or device.kind != "led":
             raise ValueError(f"{device_id!r} is not an led device in {hall.path}")
@@ -532,6 +533,9 @@ class LedAgent:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._time_synced = -TIME_SYNC_S
+        self.summary_s = summary_s
+        self._summary_at = clock() + summary_s
+        self._summary_sent: dict | None = None
 
     def start(self) -> LedAgent:
         self.link.subscribe("hub/call", self._on_call)
@@ -588,6 +592,9 @@ class LedAgent:
                 if self._stop.is_set():
                     return
                 self._apply(slot)
+            if now >= self._summary_at:
+                self._summary_at = now + self.summary_s
+                self._send_summary()
             luma = [d for d in self.drivers.values() if isinstance(d, LumaDriver)]
             for d in luma:
                 d.tick()
@@ -681,6 +688,18 @@ class LedAgent:
         data = {"led": {slot.screen.label: status}}
         self.stats.health_events.append(data)
         self.link.send("health", data)
+
+    def _send_summary(self) -> None:
+        bus = self.drivers.get("bus")
+        if bus is None:
+            return
+        summary = bus.master.stats.summary()
+        trouble = {k: v for k, v in summary.items() if k != "requests"}
+        if trouble == self._summary_sent:
+            return
+        self._summary_sent = trouble
+        if any(trouble.values()):  # a bus that never needed a retry has nothing to report
+            self.link.send("health", {"led": {"bus": summary}})
 
     def health(self) -> dict[str, str]:
         return {slot.screen.label: slot.health for slot in self.slots.values()}

@@ -86,6 +86,11 @@ class BusStats:
     bad_frames: int = 0
     per_address_retries: dict[int, int] = field(default_factory=dict)
 
+    def summary(self) -> dict[str, int]:
+        """The figures a `health` event carries: how hard the bus had to work to be heard."""
+        return {"requests": self.requests, "retries": self.retries, "no_answer": self.no_answer,
+                "refused": self.refused, "bad_frames": self.bad_frames}
+
 
 class BusMaster:
     """Talks to the devices on one bus. Thread-safe: callers queue on a lock, so one request is outstanding.

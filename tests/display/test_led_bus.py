@@ -104,7 +104,11 @@ def test_dropped_frames_are_retried(led):
     link.deliver("hub/call", CALL)
     sim.wait(lambda: sim.screen(3).text)
     assert [o for a, _, _, o in sim.stats.log if a == 3].count("dropped") == 2
-    assert not link.events("health")
+    assert not link.events("health")  # retried and answered: no screen is in trouble
+    agent.clock.ahead += 301  # five minutes on, the bus's figures are reported
+    agent._wake.set()
+    (_, health), = link.wait_events(1, "health")
+    assert health["led"]["bus"]["retries"] >= 2 and health["led"]["bus"]["no_answer"] == 0
 
 
 def test_a_silent_screen_is_reported_in_health_and_caught_up_when_it_returns(led):

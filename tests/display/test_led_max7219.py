@@ -97,7 +97,7 @@ def test_the_agent_drives_spi_screens_like_bus_screens(tmp_path):
     link = FakeLink()
     agent = LedAgent(hall, "led-01", link, config, {"max7219": LumaDriver(config.screens, make)}).start()
     try:
-        assert wait_until(lambda: lit(devices[3].image) > 100)  # the welcome
+        assert wait_until(lambda: devices[3].image is not None and lit(devices[3].image) > 100)  # the welcome
         link.deliver("hub/call", {"ticket": "A012", "window": "3", "queue": "A", "at": "t", "recall": 0})
         screen = agent.drivers["max7219"].screens[3]
         assert wait_until(lambda: screen.message is not None)

@@ -174,3 +174,8 @@ def test_no_key_is_lost_or_doubled_when_replies_are_garbled(bus):
     assert [t for t, d in link.events() if d.get("window") == "3"] == ["call_next", "recall", "complete"]
     assert agent.health.get("keypad 3", "ok") == "ok"
     assert len(got) == 3
+    agent._send_summary()  # what the bus thread does every five minutes
+    (_, health), = link.events("health")
+    assert health["caller"]["bus"]["retries"] >= 3
+    agent._send_summary()
+    assert len(link.events("health")) == 1  # nothing new, nothing sent
