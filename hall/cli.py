@@ -14,12 +14,12 @@ from hall import __version__
 from hall.errors import ConfigError
 
 COMMAND_MODULES = [
-    "hall.commands",          # config check, catalogue check, guide search, up, stats
+    "hall.commands",          # config check, up, stats
     "hub.commands",           # hub, broker, devices provision|revoke|rotate
     "hub.queue.commands",     # queue simulate|report, window
     "hub.attendance.commands",  # attendance evaluate|report, staff, terminal
-    "kiosk.commands",         # kiosk
-    "display.commands",       # display, voice build, led
+    "kiosk.commands",         # kiosk, catalogue check|generate, guide search
+    "display.commands",       # display, voice build|say
     "devices.commands",       # caller, led (hall bus masters)
 ]
 

@@ -49,6 +49,8 @@ def register(sub) -> None:
     p.add_argument("--speed", type=float, default=60.0,
                    help="simulated minutes per real minute for the hall's day (default 60)")
     p.add_argument("--insecure", action="store_true", help="no broker logins or ACL (for trying things out)")
+    p.add_argument("--real-hours", action="store_true",
+                   help="issue tickets only in the configured issuing hours (default: at any hour, for a demo)")
     p.set_defaults(func=cmd_up)
 
 
@@ -98,4 +100,4 @@ def cmd_up(args) -> int:
 
     hall, data = hall_and_data(args)
     return run_up(hall, data, port=args.port, duration=args.duration, headless=args.headless,
-                  speed=args.speed, secure=not args.insecure)
+                  speed=args.speed, secure=not args.insecure, real_hours=args.real_hours)

@@ -85,6 +85,7 @@ class Hub:
         self._failure: BaseException | None = None
         self.connected = False
         self.counts = {"stored": 0, "duplicates": 0, "rejected": 0}
+        self._skewed: set[str] = set()
         self._writer = threading.Thread(target=self._run_writer, name="hub-writer", daemon=True)
         self.client = None
 
@@ -388,8 +389,13 @@ class Hub:
     def _check_clock(self, device: str, ts: datetime, received: datetime) -> None:
         skew = (ts - received).total_seconds()
         flagged = abs(skew) > SKEW_LIMIT
-        if flagged:
-            log.warning("device %s clock is off by %.1f s", device, skew)
+        if flagged != (device in self._skewed):  # say it when it starts and when it ends, not per event
+            if flagged:
+                self._skewed.add(device)
+                log.warning("device %s clock is off by %.1f s (a Pi without network time?)", device, skew)
+            else:
+                self._skewed.discard(device)
+                log.info("device %s clock is back within %.0f s", device, SKEW_LIMIT)
         self._ensure_device(device)
         self.db.execute("UPDATE devices SET clock_skew_s=?, skew_flagged=?, last_seen=? WHERE id=?",
                         (round(skew, 3), int(flagged), received.isoformat(timespec="milliseconds"), device))
