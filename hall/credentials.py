@@ -31,9 +31,10 @@ class Secrets:
 
     def save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        lines = ["# Broker logins of this hall. Keep secret: mode 0600, never in git.", "[passwords]"]
+        lines = ["# Broker logins of this hall. Keep secret: mode 0600, never in git.",
+                 "revoked = [" + ", ".join(f'"{r}"' for r in sorted(self.revoked)) + "]", "", "[passwords]"]
         lines += [f'"{k}" = "{v}"' for k, v in sorted(self.passwords.items())]
-        lines += ["", "revoked = [" + ", ".join(f'"{r}"' for r in sorted(self.revoked)) + "]", ""]
+        lines += [""]
         tmp = self.path.with_suffix(".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as f:

@@ -120,21 +120,17 @@ def write_passwd(sec: Secrets, files: BrokerFiles) -> None:
 
 
 def acl_text(hall: Hall) -> str:
+    """One block per login: the hub reads and writes the hall; a device writes only its own events and status and
+    reads only its own answers and the hub's state. Anything not listed is denied."""
     root = f"hall/v1/{hall.id}"
-    return "\n".join([
-        f"# Generated from {hall.path.name}: each device writes only its own topics and reads the hub's.",
-        f"user {HUB_ID}",
-        f"topic readwrite {root}/#",
-        "",
-        "# every login, by its own name (the user name is also the client id)",
-        f"pattern write {root}/%u/evt/#",
-        f"pattern write {root}/%u/status",
-        f"pattern read {root}/%u/ack",
-        f"pattern read {root}/%u/err",
-        f"pattern read {root}/%u/res",
-        f"pattern read {root}/hub/#",
-        "",
-    ])
+    lines = [f"# Generated from {hall.path.name}: each device writes only its own topics and reads the hub's.",
+             f"user {HUB_ID}", f"topic readwrite {root}/#", ""]
+    for d in hall.devices:
+        mine = f"{root}/{d.id}"
+        lines += [f"user {d.id}", f"topic write {mine}/evt/#", f"topic write {mine}/status",
+                  f"topic read {mine}/ack", f"topic read {mine}/err", f"topic read {mine}/res",
+                  f"topic read {root}/hub/#", ""]
+    return "\n".join(lines)
 
 
 def write_acl(hall: Hall, files: BrokerFiles) -> None:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from hall.errors import ConfigError
 from hall.settings import CONFIG_DIR, load_hall
+from tests.helpers.cli import run_hall
 
 
 @pytest.fixture
@@ -26,9 +25,8 @@ def edit(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new, 1), encoding="utf-8")
 
 
-def check(path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "hall.cli", "config", "check", str(path)],
-                          capture_output=True, text=True)
+def check(path):
+    return run_hall("config", "check", str(path))
 
 
 def test_the_shipped_hall_is_the_miluo_centre():

@@ -129,7 +129,7 @@ class HallRig:
     def link(self, device_id: str, start: bool = True, **kw):
         from hall.link import DeviceLink
 
-        link = DeviceLink(self.hall, device_id, self.data_dir, port=self.port, **kw)
+        link = DeviceLink(self.hall, device_id, self.data_dir, **{"port": self.port, **kw})
         self._links.append(link)
         return link.start() if start else link
 
