@@ -49,6 +49,7 @@ WHITE = (1, 1, 1, 1)
 SOFT = (0.78, 0.84, 0.92, 1)
 DIM = (0.55, 0.58, 0.62, 1)
 PANEL = (0.071, 0.149, 0.275, 1)
+NAVY = (0.043, 0.098, 0.188, 1)
 
 
 def board_font() -> str:
@@ -80,13 +81,14 @@ def _load_kv():
 
 def _widgets():
     """The widget classes, defined on first use so importing this module does not start Kivy."""
-    global WindowTile, QueueRow, NowCalling, Band, BoardScreen
+    global WindowTile, QueueRow, NowCalling, Band, StaticLayer, BoardScreen
     if "BoardScreen" in globals():
         return
     from kivy.animation import Animation
     from kivy.clock import Clock
     from kivy.core.text import Label as CoreLabel
-    from kivy.graphics import Color, InstructionGroup, PopMatrix, PushMatrix, Rectangle, Translate
+    from kivy.graphics import (Canvas, ClearBuffers, ClearColor, Color, Fbo, InstructionGroup, PopMatrix,
+                               PushMatrix, Rectangle, Translate)
     from kivy.properties import (BooleanProperty, ListProperty, NumericProperty, ObjectProperty,
                                  StringProperty)
     from kivy.uix.boxlayout import BoxLayout
@@ -184,11 +186,9 @@ def _widgets():
 
         def __init__(self, **kw):
             super().__init__(**kw)
-            # in the main canvas, after the background kv draws in canvas.before: only the text moves
             self._translate = Translate(0, 0)
             self._strip = InstructionGroup()
-            for instruction in (PushMatrix(), self._translate, self._strip, PopMatrix()):
-                self.canvas.add(instruction)
+            self.attach(self.canvas)
             self._textures: list = []
             self._anim = None
             self._next_ev = None
@@ -196,6 +196,17 @@ def _widgets():
             self.speed = 120.0
             self.gap = 1.0
             self.bind(pos=self._place, size=self._place)
+
+        def attach(self, canvas):
+            """Draw the moving text in this canvas (the board's top layer; by default the band's own)."""
+            group = getattr(self, "_group", None)
+            if group is not None:
+                group.remove(self._text_layer)
+            self._text_layer = InstructionGroup()
+            for instruction in (PushMatrix(), self._translate, self._strip, PopMatrix()):
+                self._text_layer.add(instruction)
+            canvas.add(self._text_layer)
+            self._group = canvas
 
         def start(self, playlist: BandPlaylist, speed: float, gap: float):
             self.playlist, self.speed, self.gap = playlist, speed, gap
@@ -262,6 +273,46 @@ def _widgets():
         def on_offset(self, *_):
             self._move()
 
+    class StaticLayer(FloatLayout):
+        """Draws its children into an off-screen buffer, redrawn only when one of them changes.
+
+        Each frame of the scrolling band then costs one full-screen texture plus the band's text, instead of
+        every tile, label and panel of the board again.
+        """
+
+        def __init__(self, **kw):
+            self.canvas = Canvas()
+            with self.canvas:
+                self.fbo = Fbo(size=(max(1, self.width), max(1, self.height)))
+                Color(1, 1, 1, 1)
+                self.fbo_rect = Rectangle(texture=self.fbo.texture)
+            with self.fbo:
+                ClearColor(*NAVY)
+                ClearBuffers()
+            super().__init__(**kw)
+
+        def add_widget(self, widget, *args, **kw):
+            canvas, self.canvas = self.canvas, self.fbo
+            try:
+                return super().add_widget(widget, *args, **kw)
+            finally:
+                self.canvas = canvas
+
+        def remove_widget(self, widget, *args, **kw):
+            canvas, self.canvas = self.canvas, self.fbo
+            try:
+                return super().remove_widget(widget, *args, **kw)
+            finally:
+                self.canvas = canvas
+
+        def on_size(self, _, size):
+            self.fbo.size = (max(1, int(size[0])), max(1, int(size[1])))
+            self.fbo_rect.texture = self.fbo.texture
+            self.fbo_rect.size = size
+
+        def on_pos(self, _, pos):
+            self.fbo_rect.pos = pos
+
     class BoardScreen(FloatLayout):
         u = NumericProperty(1)
         tile_cols = NumericProperty(7)
@@ -278,6 +329,7 @@ def _widgets():
             self.queue_rows: dict[str, QueueRow] = {}
             self.bind(size=self._scale)
             self._scale()
+            self.ids.band.attach(self.canvas.after)  # the moving text is drawn over the static layer
 
         def _scale(self, *_):
             self.u = max(0.3, min(self.width / 1920.0, self.height / 1080.0))
@@ -299,12 +351,11 @@ def _widgets():
                 self.bind(u=row.setter("u"))
                 self.queue_rows[line.queue] = row
                 qgrid.add_widget(row)
-            rows = (len(model.queues) + 1) // 2
-            qgrid.rows = max(rows, 1)
+            qgrid.rows = max(1, -(-len(model.queues) // qgrid.cols))
 
     from kivy.factory import Factory
 
-    for cls in (WindowTile, QueueRow, NowCalling, Band, BoardScreen):
+    for cls in (WindowTile, QueueRow, NowCalling, Band, StaticLayer, BoardScreen):
         Factory.register(cls.__name__, cls=cls)
 
 
@@ -335,7 +386,6 @@ class BoardController:
         self._tick_ev = None
         self._save_ev = None
         self._clock_ev = None
-        self._flash_on = False
         self.band = BandPlaylist(playlist.items(model.catalogue, hall_name))
 
     # ------------------------------------------------------------ life
@@ -343,7 +393,6 @@ class BoardController:
     def start(self):
         view = self.view
         view.model = self.model
-        view.rebuild(self.model)
         self._restore()
         self.refresh({"layout", "hub", "highlight", "calls"})
         self._tick_clock()
@@ -403,7 +452,6 @@ class BoardController:
         if "band" in changes:
             self.band.replace(self.playlist.items(model.catalogue, self.hall_name))
         if "highlight" in changes:
-            self._flash_on = model.flashing(self.clock())
             self._schedule_flash()
             changes = changes | {f"tile:{w}" for w in view.tiles}  # the old lit tile goes back to normal
         now = self.clock()
@@ -414,15 +462,19 @@ class BoardController:
             elif kind == "queue" and ident in view.queue_rows and ident in model.queues:
                 view.queue_rows[ident].show(model.queues[ident])
         if changes & {"highlight", "calls"}:
-            view.ids.now.show(model.highlight, model.recent, self._flash_on and model.flashing(now))
+            view.ids.now.show(model.highlight, model.recent, self.flash_on(now))
         if "hub" in changes:
             view.link_text = _link_text(model)
         self._schedule_tick(now)
 
+    def flash_on(self, now: float) -> bool:
+        """Bright or normal: the flash's phase follows the time since the call was lit."""
+        hl = self.model.highlight
+        return self.model.flashing(now) and int((now - hl.since) / FLASH_PERIOD) % 2 == 0
+
     def _show_tile(self, window: str, now: float):
         lit = self.model.tile_lit(window)
-        self.view.tiles[window].show(self.model.tiles[window], lit, lit and self._flash_on and
-                                     self.model.flashing(now))
+        self.view.tiles[window].show(self.model.tiles[window], lit, lit and self.flash_on(now))
 
     # ------------------------------------------------------------ timers (each armed only when needed)
 
@@ -454,23 +506,23 @@ class BoardController:
         now = self.clock()
         if not self.model.flashing(now):
             self._flash_ev = None
-            self._flash_on = False
             self.refresh({"highlight"})
             return False
-        self._flash_on = not self._flash_on
         hl = self.model.highlight
-        if hl is not None and hl.window in self.view.tiles:
+        if hl.window in self.view.tiles:
             self._show_tile(hl.window, now)
-        self.view.ids.now.show(hl, self.model.recent, self._flash_on)
+        self.view.ids.now.show(hl, self.model.recent, self.flash_on(now))
         return True
 
     def _tick_clock(self, *_):
         moment = datetime.now(self.tz)
         view = self.view
-        view.clock_text = moment.strftime("%H:%M:%S")
+        view.clock_text = moment.strftime("%H:%M")
         view.date_text = (f"{moment.year}年{moment.month}月{moment.day}日 星期{WEEKDAYS[moment.weekday()]}"
                           f"  {WEEKDAYS_EN[moment.weekday()]} {moment.day} {moment.strftime('%b')}")
-        self._clock_ev = self.Clock.schedule_once(self._tick_clock, 1.0 - moment.microsecond / 1e6 + 0.01)
+        # once a minute: each change redraws the board's static layer
+        left = 60 - moment.second - moment.microsecond / 1e6
+        self._clock_ev = self.Clock.schedule_once(self._tick_clock, left + 0.01)
 
     # ------------------------------------------------------------ cache
 

@@ -106,13 +106,13 @@ class BoardOnScreen:
 
 @pytest.fixture
 def make_board(screen, board_hall, tmp_path):
-    """make_board(size=(1920, 1080), catalogue=None, link=None, voice=None) → a board shown on the test window."""
+    """make_board(size=(1280, 720), catalogue=None, link=None, voice=None) → a board shown on the test window."""
     from display.board import BoardApp
     from display.playlist import load_playlist
 
     made = []
 
-    def make(size=(1920, 1080), *, catalogue=None, link=None, voice=None, clock=None, cache: Path | None = None,
+    def make(size=(1280, 720), *, catalogue=None, link=None, voice=None, clock=None, cache: Path | None = None,
              playlist=None):
         hall = board_hall
         if catalogue is not None:

@@ -1,0 +1,188 @@
+"""The calling board on a real Kivy window (Xvfb in CI): state topics and calls drive the tiles; nothing is cut off
+at 1920×1080 or 1280×720; the offline mark; screenshots for docs/screenshots/."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from display import board as b
+from tests.helpers.display import call, guide_catalogue, hall_day
+from tests.helpers.kivy import SCREENSHOTS
+
+pytestmark = pytest.mark.gui
+
+
+def labels(widget):
+    from kivy.uix.label import Label
+
+    if isinstance(widget, Label):
+        yield widget
+    for child in widget.children:
+        yield from labels(child)
+
+
+def cut_off(root) -> list[str]:
+    """Labels whose whole text does not fit their box (Kivy would shorten it with '…' or overflow it)."""
+    out = []
+    for label in labels(root):
+        if not label.text or label.opacity == 0:
+            continue
+        core = label._label
+        lines = label.text.split("\n")
+        width = max(core.get_extents(line)[0] for line in lines)
+        height = sum(core.get_extents(line)[1] for line in lines) * (label.line_height if len(lines) > 1 else 1)
+        room_w = label.width - 2 * label.padding[0] if label.text_size[0] is not None else width
+        if width > room_w + 1 or height > label.height + 2:
+            out.append(f"{label.text[:30]!r}: {width:.0f}×{height:.0f} in {label.width:.0f}×{label.height:.0f}")
+    return out
+
+
+def busy_morning(board, hall):
+    board.feed(hall_day(hall))
+    board.controller.apply("hub/status", {"state": "online"})
+    board.controller.refresh(board.model.set_connected(True))
+    board.controller.apply("hub/call", call("B012", "12"))
+    board.screen.pump(2)
+
+
+def band_in_view(board):
+    """Stop the band where its text fills the screen (the shot must not depend on timing)."""
+    band = board.root.ids.band
+    band.stop()
+    band.offset = -0.6 * band.width
+    board.screen.pump(2)
+
+
+def test_state_topics_fill_every_tile_and_queue(make_board, board_hall):
+    board = make_board((1920, 1080))
+    busy_morning(board, board_hall)
+    root = board.root
+    assert len(root.tiles) == 34 and root.ids.tiles.cols == 7
+    one = board.tile("1")
+    assert (one.ticket, one.status_zh, one.status_en) == ("A001", "办理中", "Serving")
+    assert one.ids.ticket.text == "A001" and one.ids.name.text == "1号窗口"
+    paused = board.tile("6")
+    assert (paused.ids.ticket.text, paused.ids.status.text) == ("—", "暂停服务  Paused")
+    assert board.tile("8").ids.status.text == "未开放  Closed"
+    assert board.tile("4").ids.status.text == "空闲  Idle"
+    row = root.queue_rows["B"]
+    assert (row.ids.waiting.text, row.ids.wait.text) == ("5 人", "约 25 分钟")
+    assert root.queue_rows["A"].ids.waiting.text == "0 人" and root.queue_rows["A"].ids.wait.text == ""
+    assert root.ids.hall_name.text == "汨罗市政务服务中心"
+    assert root.link_text == ""
+
+
+def test_a_call_lights_its_tile_flashes_then_stays_lit(make_board, board_hall):
+    board = make_board()
+    busy_morning(board, board_hall)
+    tile, now = board.tile("12"), board.root.ids.now
+    assert tile.ticket == "B012" and tile.lit and tile.flash_on and tile.bg == list(b.FLASH_BG)
+    assert now.ids.ticket.text == "B012" and now.ids.sentence.text == "请 B012 号到 12 号窗口办理"
+    assert "C015" in now.ids.recent.text  # the retained list, below the call being made
+    # two more calls at once: both tiles show their tickets now, the highlights wait their turn
+    board.controller.apply("hub/call", call("A020", "3"))
+    board.controller.apply("hub/call", call("C016", "8"))
+    assert board.tile("3").ticket == "A020" and board.tile("8").ticket == "C016"
+    assert tile.lit and not board.tile("3").lit
+    board.clock.advance(b.FLASH_PERIOD * 0 + 4.0)
+    board.controller.tick()
+    assert not tile.lit and board.tile("3").lit and board.tile("3").flash_on
+    assert now.ids.ticket.text == "A020"
+    board.clock.advance(4.0)
+    board.controller.tick()
+    assert board.tile("8").lit and now.ids.ticket.text == "C016"
+    board.clock.advance(4.0)
+    board.controller.tick()
+    eight = board.tile("8")
+    assert eight.lit and not eight.flash_on and eight.bg == list(b.LIT_BG)  # steady
+    assert not now.flash_on
+
+
+def test_a_recall_says_so(make_board, board_hall):
+    board = make_board()
+    busy_morning(board, board_hall)
+    board.clock.advance(5)
+    board.controller.tick()
+    board.controller.apply("hub/call", call("B012", "12", recall=1))
+    board.screen.pump(1)
+    assert board.root.ids.now.recall and board.tile("12").flash_on
+
+
+def test_offline_mark_follows_the_hub_status_and_the_connection(make_board, board_hall):
+    board = make_board()
+    busy_morning(board, board_hall)
+    mark = board.root.ids.offline
+    assert mark.opacity == 0
+    board.controller.apply("hub/status", {"state": "offline"})
+    board.screen.pump(1)
+    assert mark.opacity == 1 and mark.text.startswith("离线") and "Offline" in mark.text
+    assert board.tile("1").ticket == "A001"  # the last state stays on screen
+    board.controller.apply("hub/status", {"state": "online"})
+    assert board.root.link_text == ""
+    board.controller.refresh(board.model.set_connected(False))
+    assert board.root.link_text.startswith("离线")
+
+
+def test_messages_from_the_network_thread_reach_the_screen(make_board, board_hall):
+    board = make_board()
+    t = threading.Thread(target=board.controller.feed, args=("hub/state/window/20", {
+        "window": "20", "status": "serving", "ticket": "J033", "staff": "s100", "queues": ["J"]}))
+    t.start()
+    t.join()
+    board.screen.until(lambda: board.tile("20").ids.ticket.text == "J033", message="tile 20 shows J033")
+
+
+def test_a_new_catalogue_relays_the_tiles_and_the_band(make_board, board_hall):
+    board = make_board()
+    wire = guide_catalogue(board_hall).wire()
+    wire["windows"] = [w for w in wire["windows"] if w["id"] != "34"]
+    wire["queues"] = [q for q in wire["queues"] if q["id"] != "W"]
+    for w in wire["windows"]:
+        w["backup"] = [q for q in w["backup"] if q != "W"]
+    board.controller.apply("hub/catalogue", wire)
+    board.screen.pump(2)
+    assert "34" not in board.root.tiles and len(board.root.ids.tiles.children) == 33
+    assert [i.key for i in board.controller.band.items if i.kind == "guide"] == ["guide:scjg-001", "guide:bdc-002"]
+
+
+def test_a_restarted_board_shows_the_last_state_from_its_cache(make_board, board_hall, tmp_path):
+    cache = tmp_path / "board.json"
+    first = make_board(cache=cache)
+    busy_morning(first, board_hall)
+    first.close()  # saves
+    assert cache.exists()
+    again = make_board(cache=cache)
+    assert again.tile("1").ticket == "A001" and again.root.ids.now.ids.ticket.text == "B012"
+    assert again.root.link_text  # not live until the hub is heard
+
+
+def test_the_band_scrolls_one_item_with_one_translate(make_board, board_hall):
+    board = make_board(catalogue=guide_catalogue(board_hall))
+    band = board.root.ids.band
+    assert band.text.startswith("欢迎来到")
+    textures = list(band._textures)
+    start = band.offset
+    board.screen.until(lambda: band.offset < start - 10, message="the band moved")
+    assert band._textures == textures  # moved, not rendered again
+    assert all(t.width <= b.TEXTURE_LIMIT for t in textures)
+    assert band._translate.x == round(band.right + band.offset)
+
+
+@pytest.mark.parametrize("size", [(1920, 1080), (1280, 720)])
+def test_nothing_is_cut_off_and_screenshot(make_board, board_hall, size):
+    board = make_board(size, catalogue=guide_catalogue(board_hall))
+    busy_morning(board, board_hall)
+    board.controller.apply("hub/call", call("A020", "3"))
+    board.controller.apply("hub/call", call("C016", "8"))
+    board.clock.advance(4.0)
+    board.controller.tick()  # A020 flashing; B012 lit before it
+    band_in_view(board)
+    assert board.root.size == list(size)
+    problems = cut_off(board.root)
+    assert problems == [], "\n".join(problems)
+    for tile in board.root.tiles.values():  # every tile inside the window, none overlapping the band
+        assert tile.x >= 0 and tile.right <= size[0] and tile.y >= board.root.ids.band.top
+    shot = board.screen.shot(SCREENSHOTS / f"board-{size[0]}x{size[1]}.png")
+    assert shot.stat().st_size > 50_000
