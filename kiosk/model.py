@@ -1,0 +1,376 @@
+"""The kiosk's flows as plain objects, tested without a window: browsing guides, search (查询), taking a ticket (取号).
+
+The Kivy layer (kiosk/app.py) draws what these hold and forwards taps to them. Work that blocks (the ticket request,
+the printer) runs in worker threads; results come back through `call`, which the Kivy layer sets to schedule on
+its clock and tests leave as a direct call.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from devices.printer import OFFLINE, OK, PAPER_LOW, PAPER_OUT, PrinterError, TicketContent
+from hall.catalogue import Catalogue, Department, Queue, ServiceItem
+from hall.search import Hit, SearchIndex
+from kiosk.i18n import tr
+
+log = logging.getLogger("kiosk")
+
+Call = Callable[..., None]
+
+
+def _direct(fn, *args) -> None:
+    fn(*args)
+
+
+# ---------------------------------------------------------------- guides
+
+@dataclass
+class Guide:
+    """A service guide laid out for reading: title lines and sections of (heading, text)."""
+    service: ServiceItem
+    title: str
+    subtitle: str
+    sections: list[tuple[str, str]]
+
+
+def days_text(days: int | None, lang: str) -> str:
+    if days is None:
+        return tr("no_limit", lang)
+    if days == 0:
+        return tr("on_the_spot", lang)
+    return tr("days", lang, n=days)
+
+
+def make_guide(catalogue: Catalogue, service: ServiceItem, lang: str = "zh") -> Guide:
+    dept = catalogue.department(service.department)
+    queue = catalogue.queue(service.queue)
+    if lang == "en":
+        title, subtitle = service.name_en or service.name, service.name
+        dept_name = f"{dept.name_en} · {dept.name}" if dept else service.department
+        queue_name = f"{queue.prefix} · {queue.name_en or queue.name}" if queue else service.queue
+    else:
+        title, subtitle = service.name, service.name_en
+        dept_name = f"{dept.name} · {dept.name_en}" if dept else service.department
+        queue_name = f"{queue.prefix} · {queue.name}" if queue else service.queue
+    windows = "、".join(service.windows) if lang != "en" else ", ".join(service.windows)
+    limits = "    ".join([tr("legal_limit", lang, d=days_text(service.time_limit_days, lang)),
+                          tr("promised", lang, d=days_text(service.promised_days, lang))])
+    sections = [
+        (tr("department", lang), f"{dept_name}\n{tr('queue', lang)}：{queue_name}"),
+        (tr("conditions", lang), service.conditions),
+        (tr("materials", lang), "\n".join(f"{i}．{m}" for i, m in enumerate(service.materials, 1))),
+        (tr("process", lang), "\n".join(f"{i}．{p}" for i, p in enumerate(service.process, 1))),
+        (tr("time_limit", lang), limits),
+        (tr("fee", lang), service.fee),
+        (tr("windows", lang), tr("window_list", lang, w=windows) if service.windows else ""),
+        (tr("basis", lang), service.basis),
+    ]
+    return Guide(service, title, subtitle, [(h, t) for h, t in sections if t])
+
+
+# ---------------------------------------------------------------- search (查询)
+
+class SearchFlow:
+    """The search screen: a query typed on the kiosk keyboard and the results as you type."""
+
+    KEYS = "qwertyuiopasdfghjklzxcvbnm1234567890"
+    POPULAR = ["身份证", "社保卡", "营业执照", "公积金提取", "结婚登记", "护照", "驾驶证", "医保报销", "不动产", "户口"]
+
+    def __init__(self, index: SearchIndex, limit: int = 50, on_change: Callable[[], None] | None = None):
+        self.index = index
+        self.limit = limit
+        self.query = ""
+        self.results: list[Hit] = []
+        self.on_change = on_change
+
+    def _changed(self) -> None:
+        self.results = self.index.search(self.query, self.limit) if self.query.strip() else []
+        if self.on_change:
+            self.on_change()
+
+    def type(self, key: str) -> None:
+        if len(self.query) < 40:
+            self.query += key
+        self._changed()
+
+    def space(self) -> None:
+        if self.query and not self.query.endswith(" "):
+            self.query += " "
+            self._changed()
+
+    def backspace(self) -> None:
+        self.query = self.query[:-1]
+        self._changed()
+
+    def clear(self) -> None:
+        self.query = ""
+        self._changed()
+
+    def set_query(self, text: str) -> None:
+        self.query = text
+        self._changed()
+
+
+# ---------------------------------------------------------------- taking a ticket (取号)
+
+IDLE, REQUESTING, WAITING, ISSUED, REFUSED = "idle", "requesting", "waiting", "issued", "refused"
+PRINTING, PRINTED, NO_PRINTER = "printing", "printed", "none"
+
+
+@dataclass
+class TicketState:
+    state: str = IDLE
+    ticket: dict | None = None
+    code: str = ""
+    error: str = ""
+    printer: str = ""          # printing, printed, paper_low, paper_out, offline, none
+    late: bool = False         # the answer came after the request had timed out
+    history: list[str] = field(default_factory=list)
+
+
+class TicketFlow:
+    """取号: request a ticket from the hub through the device link, show it, print it.
+
+    A request that times out is not lost: the event stays in the link's outbox and the flow waits (请稍候); the
+    hub's answer, whenever it comes, is shown and printed. A printer that is out of paper or off never costs the
+    citizen the ticket: the number is on the screen and the kiosk reports the printer in a `health` event.
+    """
+
+    def __init__(self, link, *, content_for: Callable[[dict], TicketContent], printer=None, timeout: float = 5.0,
+                 call: Call = _direct, on_change: Callable[[TicketState], None] | None = None, store=None):
+        self.link = link
+        self.printer = printer
+        self.content_for = content_for
+        self.timeout = timeout
+        self.call = call
+        self.on_change = on_change
+        self.store = store
+        self.s = TicketState()
+        self._lock = threading.Lock()
+        self._running = 0          # link.request() calls in progress
+        self._late = 0             # requests that timed out and whose answer has not come yet
+        self._settled: set[str] = set()
+        self._deferred: list[tuple[str, dict]] = []
+        self._reported: str | None = None
+        if link is not None and hasattr(link, "on_answer"):
+            link.on_answer(self._on_answer)
+
+    # ------------------------------------------------------------ what the screens ask
+
+    @property
+    def hub_online(self) -> bool:
+        return bool(self.link is not None and getattr(self.link, "hub_online", False))
+
+    def unavailable(self) -> str | None:
+        """Why a ticket cannot be taken now (an i18n key), or None."""
+        if not self.hub_online:
+            return "ticket_unavailable"
+        if self.s.state in (REQUESTING, WAITING):
+            return "ticket_busy"
+        return None
+
+    def take(self, service: str | None = None, queue: str | None = None) -> bool:
+        """Ask the hub for a ticket for a service item or a queue. False (nothing sent) when unavailable."""
+        if self.unavailable():
+            return False
+        data = {"service": service} if service else {"queue": queue}
+        data["channel"] = "kiosk"
+        self._set(TicketState(REQUESTING, history=[REQUESTING]))
+        threading.Thread(target=self._request, args=(data,), name="ticket-request", daemon=True).start()
+        return True
+
+    def reset(self) -> None:
+        """The citizen is done (or walked away). A ticket still on its way keeps coming: see _late."""
+        if self.s.state != WAITING:
+            self._set(TicketState())
+
+    # ------------------------------------------------------------ worker threads
+
+    def _request(self, data: dict) -> None:
+        with self._lock:
+            self._running += 1
+        try:
+            answer = self.link.request("ticket_request", data, self.timeout)
+        except Exception:
+            log.exception("kiosk: ticket request failed")
+            answer = None
+        with self._lock:
+            self._running -= 1
+            if answer is not None:
+                self._settled.add(answer.get("re"))
+            else:
+                self._late += 1
+            deferred = []
+            if self._running == 0:
+                deferred, self._deferred = self._deferred, []
+        self.call(self._answered, answer, False)
+        for event_id, late_answer in deferred:
+            self._consider_late(event_id, late_answer)
+
+    def _on_answer(self, event_id: str, answer: dict) -> None:
+        """Every answer on our `res` topic (network thread). Those request() returned are settled; another one is
+        the late answer to a request that timed out."""
+        if "ticket" not in answer and "code" not in answer:
+            return
+        with self._lock:
+            if self._running:
+                self._deferred.append((event_id, answer))  # request() may be about to return it
+                return
+        self._consider_late(event_id, answer)
+
+    def _consider_late(self, event_id: str, answer: dict) -> None:
+        with self._lock:
+            if event_id in self._settled or self._late == 0:
+                return
+            self._settled.add(event_id)
+            self._late -= 1
+        self.call(self._answered, answer, True)
+
+    # ------------------------------------------------------------ results (in the UI thread)
+
+    def _answered(self, answer: dict | None, late: bool) -> None:
+        if answer is None:
+            self._set(self._next(WAITING))
+            return
+        if not answer.get("ok"):
+            if late and self.s.state != WAITING:
+                return  # a refusal nobody is waiting for
+            self._set(self._next(REFUSED, code=answer.get("code", ""), error=answer.get("error", ""), late=late))
+            return
+        ticket = answer.get("ticket") or {}
+        shown = not late or self.s.state == WAITING
+        printer = PRINTING if self.printer is not None else NO_PRINTER
+        if shown:
+            self._set(self._next(ISSUED, ticket=ticket, printer=printer, late=late))
+        if self.printer is not None:
+            threading.Thread(target=self._print, args=(ticket, shown), name="ticket-print", daemon=True).start()
+        elif self.store is not None:
+            self.store.record_ticket(ticket, NO_PRINTER)
+
+    def _print(self, ticket: dict, shown: bool) -> None:
+        try:
+            status = self.printer.print_ticket(self.content_for(ticket))
+            result = PRINTED if status == OK else status
+        except PrinterError as err:
+            status = result = err.status
+        except Exception:
+            log.exception("kiosk: printing failed")
+            status = result = OFFLINE
+        if self.store is not None:
+            self.store.record_ticket(ticket, result)
+        self.report_printer(status)
+        if shown:
+            self.call(self._printed, ticket.get("no"), result)
+
+    def _printed(self, no: str | None, result: str) -> None:
+        if self.s.ticket and self.s.ticket.get("no") == no:
+            self._set(self._next(self.s.state, printer=result))
+
+    def report_printer(self, status: str) -> None:
+        """Tell the hub about the printer when its state changes (a `health` event, durable in the outbox)."""
+        with self._lock:
+            if status == self._reported:
+                return
+            self._reported = status
+        if self.link is not None:
+            try:
+                self.link.send("health", {"printer": status})
+            except Exception:
+                log.exception("kiosk: could not queue a health event")
+
+    def check_printer(self) -> str:
+        """Query the printer and report it (call from a worker thread)."""
+        status = self.printer.status() if self.printer is not None else NO_PRINTER
+        self.report_printer(status)
+        return status
+
+    # ------------------------------------------------------------ state
+
+    def _next(self, state: str, **kw) -> TicketState:
+        s = self.s
+        values = {"ticket": s.ticket, "code": s.code, "error": s.error, "printer": s.printer, "late": s.late, **kw}
+        return TicketState(state, history=[*s.history, state], **values)
+
+    def _set(self, s: TicketState) -> None:
+        self.s = s
+        if self.on_change:
+            self.on_change(s)
+
+
+PRINTER_PROBLEMS = (PAPER_OUT, OFFLINE)
+PRINTER_OK = (PRINTED, PAPER_LOW)
+
+
+def ticket_id(hall_id: str, ticket: dict) -> str:
+    """What the QR code on a ticket says: the hall, the day and the number."""
+    day = (ticket.get("issued_at") or "")[:10].replace("-", "")
+    return f"{hall_id}:{day}:{ticket.get('no', '')}"
+
+
+def ticket_content(hall, catalogue: Catalogue, ticket: dict) -> TicketContent:
+    """The printed ticket for an answer from the hub: the chosen service's materials are its one-time notice."""
+    service = catalogue.service(ticket.get("service") or "") if ticket.get("service") else None
+    queue = catalogue.queue(ticket.get("queue") or "")
+    if service is not None:
+        name, name_en, materials = service.name, service.name_en, list(service.materials)
+    elif queue is not None:
+        name, name_en, materials = queue.name, queue.name_en, []
+    else:
+        name, name_en, materials = ticket.get("queue", ""), "", []
+    issued = ticket.get("issued_at") or ""
+    try:
+        issued = datetime.fromisoformat(issued.replace("Z", "+00:00")).astimezone(hall.tz).strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        pass
+    return TicketContent(hall_name=hall.info.name, hall_name_en=hall.info.name_en, no=ticket.get("no", ""),
+                         service=name, service_en=name_en, windows=list(ticket.get("windows") or []),
+                         ahead=ticket.get("ahead"), est_wait_s=ticket.get("est_wait_s"), issued_at=issued,
+                         materials=materials, qr=ticket_id(hall.id, ticket))
+
+
+# ---------------------------------------------------------------- the kiosk as a whole
+
+class KioskModel:
+    """What every screen reads: the catalogue and its index, the language, the hub's state, the flows."""
+
+    def __init__(self, hall, catalogue: Catalogue, index: SearchIndex, *, link=None, printer=None,
+                 request_timeout: float = 5.0, call: Call = _direct, store=None):
+        self.hall = hall
+        self.catalogue = catalogue
+        self.index = index
+        self.link = link
+        self.lang = "zh"
+        self.store = store
+        self.search = SearchFlow(index)
+        self.ticket = TicketFlow(link, printer=printer, timeout=request_timeout, call=call, store=store,
+                                 content_for=lambda t: ticket_content(self.hall, self.catalogue, t))
+
+    def set_catalogue(self, catalogue: Catalogue, index: SearchIndex) -> None:
+        self.catalogue = catalogue
+        self.index = index
+        self.search.index = index
+        self.search.set_query(self.search.query)
+
+    def departments(self) -> list[Department]:
+        return self.catalogue.departments_with_services()
+
+    def services(self, dept_id: str) -> list[ServiceItem]:
+        return self.catalogue.services_of(dept_id)
+
+    def queues(self) -> list[Queue]:
+        """Queues a citizen can take a ticket for directly: those some window serves."""
+        served = {q for w in self.catalogue.windows for q in w.queues}
+        return [q for q in self.catalogue.queues if q.id in served]
+
+    def guide(self, service_id: str) -> Guide | None:
+        service = self.catalogue.service(service_id)
+        return make_guide(self.catalogue, service, self.lang) if service else None
+
+    def toggle_language(self) -> str:
+        self.lang = "en" if self.lang == "zh" else "zh"
+        return self.lang

@@ -1,0 +1,295 @@
+"""The kiosk's screens: behaviour only; each screen's layout is its own .kv file in kiosk/kv/."""
+
+from __future__ import annotations
+
+from kivy.clock import Clock
+from kivy.properties import BooleanProperty, ListProperty, NumericProperty, ObjectProperty, StringProperty
+from kivy.uix.recycleview import RecycleView
+
+from kiosk.i18n import tr
+from kiosk.model import IDLE, ISSUED, PRINTED, PRINTING, REFUSED, REQUESTING, WAITING, TicketState
+from kiosk.ui import GREEN, GREEN_DOWN, PLACEHOLDER, KButton, KioskScreen, KLabel, ListRow, _esc
+
+
+def _windows(ticket: dict, lang: str) -> str:
+    ws = ticket.get("windows") or []
+    return ("、" if lang != "en" else ", ").join(ws)
+
+
+class RowList(RecycleView):
+    """A long list of rows (services, search results) that only builds the rows on screen."""
+    ui = ObjectProperty(PLACEHOLDER, rebind=True)
+
+
+class Row(ListRow):
+    action = ObjectProperty(None, allownone=True)
+
+    def on_release(self):
+        if self.action:
+            self.action(self.key)
+
+
+# ---------------------------------------------------------------- home
+
+class HomeScreen(KioskScreen):
+    hall_name = StringProperty("")
+    hall_name_en = StringProperty("")
+    ticket_reason = StringProperty("")
+
+    def refresh(self) -> None:
+        reason = self.kiosk.model.ticket.unavailable()
+        self.ticket_reason = "" if reason in (None, "ticket_busy") else reason
+
+
+# ---------------------------------------------------------------- 取号: choose a queue
+
+class QueuesScreen(KioskScreen):
+    buttons = ObjectProperty({})
+
+    def refresh(self) -> None:
+        ui, model = self.ui, self.kiosk.model
+        grid = self.ids.grid
+        grid.clear_widgets()
+        self.buttons = {}
+        reason = model.ticket.unavailable()
+        self.title = ui.t("choose_queue")
+        for q in model.queues():
+            text = ui.pair(f"{q.prefix}  {q.name}", f"{q.prefix}  {q.name_en}")
+            b = KButton(ui=ui, text=text, size_hint_y=None, height=ui.u * 3.8, disabled=bool(reason),
+                        bg=GREEN, bg_down=GREEN_DOWN)
+            b.bind(on_release=lambda _b, qid=q.id: self.kiosk.take_ticket(queue=qid))
+            self.buttons[q.id] = b
+            grid.add_widget(b)
+
+
+# ---------------------------------------------------------------- 办事指南: departments, services, guide
+
+class DepartmentsScreen(KioskScreen):
+    buttons = ObjectProperty({})
+
+    def refresh(self) -> None:
+        ui, model = self.ui, self.kiosk.model
+        grid = self.ids.grid
+        grid.clear_widgets()
+        self.buttons = {}
+        self.title = ui.t("choose_department")
+        for d in model.departments():
+            n = len(model.services(d.id))
+            count = tr("services_count", ui.lang, n=n)
+            text = ui.pair(d.name, d.name_en) + f"\n[size={int(ui.u * 0.58)}][color=#5a6b80]{count}[/color][/size]"
+            if ui.lang == "en":
+                text = ui.pair(d.name, d.name_en) + f"\n[size={int(ui.u * 0.58)}]{count}[/size]"
+            b = KButton(ui=ui, text=text, size_hint_y=None, height=ui.u * 5.0, bg=(1, 1, 1, 1),
+                        bg_down=(0.86, 0.9, 0.96, 1))
+            b.bind(on_release=lambda _b, did=d.id: self.kiosk.open_services(did))
+            self.buttons[d.id] = b
+            grid.add_widget(b)
+
+
+class ServicesScreen(KioskScreen):
+    department = StringProperty("")
+    rows = ListProperty([])
+
+    def refresh(self) -> None:
+        ui, model = self.ui, self.kiosk.model
+        dept = model.catalogue.department(self.department)
+        if dept is not None:
+            self.title = dept.name_en if ui.lang == "en" else dept.name
+        self.rows = [{"key": s.id, "text": ui.pair(s.name, s.name_en), "ui": ui, "action": self.kiosk.open_guide}
+                     for s in model.services(self.department)]
+
+
+class GuideScreen(KioskScreen):
+    service = StringProperty("")
+    ticket_text = StringProperty("")
+    ticket_disabled = BooleanProperty(False)
+
+    def refresh(self) -> None:
+        ui, model = self.ui, self.kiosk.model
+        guide = model.guide(self.service)
+        body = self.ids.body
+        body.clear_widgets()
+        if guide is None:
+            return
+        self.title = ui.t("guides")
+        u = ui.u
+        body.add_widget(KLabel(ui=ui, text=f"[b]{_esc(guide.title)}[/b]", scale=1.3))
+        if guide.subtitle:
+            body.add_widget(KLabel(ui=ui, text=f"[color=#5a6b80]{_esc(guide.subtitle)}[/color]", scale=0.8))
+        for heading, text in guide.sections:
+            body.add_widget(KLabel(ui=ui, text=f"[b][color=#17549e]■ {_esc(heading)}[/color][/b]", scale=0.95,
+                                   padding=(0, u * 0.6, 0, u * 0.1)))
+            body.add_widget(KLabel(ui=ui, text=_esc(text), scale=0.8, line_height=1.15))
+        self.update_ticket_button()
+        self.ids.scroll.scroll_y = 1
+
+    def update_ticket_button(self) -> None:
+        reason = self.kiosk.model.ticket.unavailable()
+        self.ticket_disabled = bool(reason)
+        self.ticket_text = self.ui.both(reason or "take_for_service")
+
+
+# ---------------------------------------------------------------- 查询: search
+
+class SearchScreen(KioskScreen):
+    query = StringProperty("")
+    status = StringProperty("")
+    rows = ListProperty([])
+    showing_popular = BooleanProperty(True)
+
+    def on_kv_post(self, base_widget):
+        self._chips_built = None
+
+    def refresh(self) -> None:
+        ui, flow = self.ui, self.kiosk.model.search
+        self.title = ui.t("search_title")
+        self.query = flow.query
+        self.showing_popular = not flow.query.strip()
+        if self.showing_popular:
+            self.status = ui.t("search_hint")
+        elif flow.results:
+            self.status = ui.t("search_results", n=len(flow.results))
+        else:
+            self.status = ui.t("search_none")
+        cat = self.kiosk.model.catalogue
+        rows = []
+        for hit in flow.results:
+            s = cat.service(hit.id)
+            dept = cat.department(hit.department)
+            dept_name = (dept.name_en if ui.lang == "en" else dept.name) if dept else hit.department
+            if ui.lang == "en" and s is not None:
+                name, second = s.name_en or s.name, f"{s.name} · {dept_name}"
+            else:
+                name, second = hit.name, dept_name
+            rows.append({"key": hit.id, "ui": ui, "action": self.kiosk.open_guide,
+                         "text": f"{_esc(name)}\n[size={int(ui.u * 0.62)}][color=#5a6b80]{_esc(second)}"
+                                 f"[/color][/size]"})
+        self.rows = rows
+        self._build_chips()
+
+    def _build_chips(self) -> None:
+        ui = self.ui
+        if self._chips_built == (ui.lang, ui.u):
+            return
+        self._chips_built = (ui.lang, ui.u)
+        box = self.ids.chips
+        box.clear_widgets()
+        for word in self.kiosk.model.search.POPULAR:
+            b = KButton(ui=ui, text=word, size_hint=(None, None), height=ui.u * 2.4, scale=0.9,
+                        width=ui.u * (len(word) * 1.15 + 1.6), bg=(1, 1, 1, 1), bg_down=(0.86, 0.9, 0.96, 1))
+            b.bind(on_release=lambda _b, w=word: self.kiosk.model.search.set_query(w))
+            box.add_widget(b)
+
+
+# ---------------------------------------------------------------- the ticket
+
+class TicketScreen(KioskScreen):
+    state = StringProperty(IDLE)
+    heading = StringProperty("")
+    number = StringProperty("")
+    service_name = StringProperty("")
+    windows_line = StringProperty("")
+    ahead_line = StringProperty("")
+    wait_line = StringProperty("")
+    printer_line = StringProperty("")
+    printer_problem = BooleanProperty(False)
+    countdown = NumericProperty(0)
+    countdown_line = StringProperty("")
+
+    def show(self, s: TicketState) -> None:
+        ui, lang = self.ui, self.ui.lang
+        self.state = s.state
+        t = s.ticket or {}
+        self.number = t.get("no", "") if s.state == ISSUED else ""
+        self.service_name = self.windows_line = self.ahead_line = self.wait_line = self.printer_line = ""
+        self.printer_problem = False
+        if s.state == REQUESTING:
+            self.heading = ui.both("requesting")
+        elif s.state == WAITING:
+            self.heading = f"[b]{ui.t('please_wait')}[/b]\n[size={int(ui.u * 0.8)}]{ui.t2('please_wait')}[/size]"
+            self.service_name = ui.both("please_wait_detail")
+        elif s.state == REFUSED:
+            self.heading = ui.both("refused")
+            key = f"refused_{s.code}"
+            try:
+                self.service_name = ui.both(key)
+            except KeyError:
+                self.service_name = _esc(s.error or s.code)
+        elif s.state == ISSUED:
+            self.heading = ui.both("your_number")
+            cat = self.kiosk.model.catalogue
+            svc = cat.service(t.get("service") or "") if t.get("service") else None
+            q = cat.queue(t.get("queue") or "")
+            if svc is not None:
+                self.service_name = ui.pair(svc.name, svc.name_en)
+            elif q is not None:
+                self.service_name = ui.pair(q.name, q.name_en)
+            ws = _windows(t, lang)
+            if ws:
+                self.windows_line = ui.both("go_to_windows", w=ws)
+            ahead = t.get("ahead")
+            if ahead is not None:
+                self.ahead_line = ui.both("ahead_one" if ahead == 1 else "ahead", n=ahead)
+            wait = t.get("est_wait_s")
+            if wait is not None:
+                minutes = round(wait / 60)
+                m_zh = tr("no_wait", "zh") if wait <= 0 else tr("minutes", "zh", n=max(minutes, 1))
+                m_en = tr("no_wait", "en") if wait <= 0 else tr("minutes", "en", n=max(minutes, 1))
+                self.wait_line = ui.pair(tr("est_wait", "zh", m=m_zh), tr("est_wait", "en", m=m_en))
+            self.printer_line, self.printer_problem = self._printer_text(s.printer)
+        else:
+            self.heading = ""
+
+    def _printer_text(self, printer: str) -> tuple[str, bool]:
+        ui = self.ui
+        if printer == PRINTING:
+            return ui.both("printing"), False
+        if printer == PRINTED:
+            return ui.both("printed"), False
+        if printer == "paper_low":
+            return ui.both("paper_low"), False
+        if printer in ("paper_out", "offline"):
+            cause = "paper_out" if printer == "paper_out" else "printer_offline"
+            return (f"[b]{ui.t('printer_attention')}[/b] ({ui.t(cause)})\n"
+                    f"[size={int(ui.u * 0.62)}]{ui.t2('printer_attention')} ({ui.t2(cause)})[/size]"), True
+        return ui.both("no_printer"), False
+
+    def start_countdown(self, seconds: float) -> None:
+        self.stop_countdown()
+        self.countdown = seconds
+        self._tick_event = Clock.schedule_interval(self._tick, 1.0)
+        self._update_countdown_line()
+
+    def stop_countdown(self) -> None:
+        ev = getattr(self, "_tick_event", None)
+        if ev is not None:
+            ev.cancel()
+        self._tick_event = None
+        self.countdown_line = ""
+
+    def _tick(self, dt) -> None:
+        self.countdown = max(self.countdown - dt, 0)
+        self._update_countdown_line()
+        if self.countdown <= 0:
+            self.stop_countdown()
+            self.kiosk.home()
+
+    def _update_countdown_line(self) -> None:
+        s = max(int(round(self.countdown)), 0)
+        self.countdown_line = self.ui.both("returning", s=s)
+
+    def on_leave(self, *args):
+        self.stop_countdown()
+
+
+SCREENS = {
+    "home": HomeScreen,
+    "queues": QueuesScreen,
+    "departments": DepartmentsScreen,
+    "services": ServicesScreen,
+    "guide": GuideScreen,
+    "search": SearchScreen,
+    "ticket": TicketScreen,
+}
+
+__all__ = ["SCREENS", "Row", "RowList", "REFUSED"]
