@@ -24,9 +24,11 @@ the class of the ticket before it), but an ordinary ticket never goes ahead of a
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import cached_property
 
 # ticket status
 WAITING = "waiting"
@@ -109,7 +111,15 @@ class Layout:
 
     def windows_serving(self, queue_id: str) -> list[str]:
         """Windows whose own queues include this one; backup windows are not promised on a ticket."""
-        return [w.id for w in self.windows.values() if queue_id in w.queues]
+        return list(self._serving.get(queue_id, ()))
+
+    @cached_property
+    def _serving(self) -> dict[str, tuple[str, ...]]:
+        out: dict[str, list[str]] = {}
+        for w in self.windows.values():
+            for q in w.queues:
+                out.setdefault(q, []).append(w.id)
+        return {q: tuple(ws) for q, ws in out.items()}
 
 
 def layout_from_hall(hall) -> Layout:
@@ -167,6 +177,7 @@ class Call:
     recalls: int = 0
     ended_at: datetime | None = None
     outcome: str | None = None  # done, no_show, transferred
+    _wire: tuple | None = field(default=None, repr=False, compare=False)
 
     @property
     def handling_s(self) -> float | None:
@@ -175,9 +186,12 @@ class Call:
         return (self.ended_at - self.called_at).total_seconds()
 
     def wire(self) -> dict:
-        """One entry of the `hub/call` stream and the retained `hub/calls` list."""
-        return {"ticket": self.ticket, "window": self.window, "queue": self.queue,
-                "at": self.announced_at.isoformat(timespec="milliseconds"), "recall": self.recalls}
+        """One entry of the `hub/call` stream and the retained `hub/calls` list (made once per announcement)."""
+        key = (self.announce_seq, self.recalls)
+        if self._wire is None or self._wire[0] != key:
+            self._wire = (key, {"ticket": self.ticket, "window": self.window, "queue": self.queue,
+                                "at": self.announced_at.isoformat(timespec="milliseconds"), "recall": self.recalls})
+        return self._wire[1]
 
 
 @dataclass
@@ -258,7 +272,8 @@ class QueueEngine:
         self.tickets: dict[str, Ticket] = {}
         self.calls: list[Call] = []
         self._order = 0      # issue and transfer order
-        self._announces = 0  # announcement order, newest last
+        self._announces = 0  # announcement order
+        self._announced: dict[int, Call] = {}  # by call number, in announcement order (newest last)
 
     def next_day(self, day: date) -> QueueEngine:
         """The same hall the next day: empty lines, numbering from 1; staff stay logged in until they log out."""
@@ -327,6 +342,7 @@ class QueueEngine:
         call = Call(n=len(self.calls) + 1, ticket=ticket.no, queue=ticket.queue, window=window_id, staff=desk.staff,
                     called_at=at, announced_at=at, announce_seq=self._announces)
         self.calls.append(call)
+        self._announced[call.n] = call
         desk.call = call
         out.ticket, out.call, out.announce = ticket, call, call
         out.tickets.append(ticket)
@@ -355,6 +371,7 @@ class QueueEngine:
         call.announced_at = at
         self._announces += 1
         call.announce_seq = self._announces
+        self._announced[call.n] = self._announced.pop(call.n)
         return Outcome(ok=True, ticket=self.tickets[call.ticket], call=call, announce=call, calls=[call],
                        windows={window_id})
 
@@ -478,7 +495,7 @@ class QueueEngine:
 
     def open_windows(self, queue_id: str) -> int:
         """Windows serving the queue now; before anyone opens, those the hall staffs for it (so never 0)."""
-        serving = [self.windows[w] for w in self.layout.windows_serving(queue_id)]
+        serving = [self.windows[w] for w in self.layout._serving.get(queue_id, ())]
         open_now = sum(1 for d in serving if d.open and not d.paused)
         if open_now:
             return open_now
@@ -506,8 +523,7 @@ class QueueEngine:
 
     def recent_calls(self, limit: int = 20) -> list[dict]:
         """The latest announcements, newest first; a recall moves its call back to the top."""
-        latest = sorted(self.calls, key=lambda c: c.announce_seq, reverse=True)[:limit]
-        return [c.wire() for c in latest]
+        return [c.wire() for c in itertools.islice(reversed(self._announced.values()), limit)]
 
     def snapshot(self) -> dict:
         """Everything that decides what happens next, as plain data (tests compare rebuilt engines with it)."""

@@ -1,0 +1,329 @@
+"""Queue benchmark: 34 windows calling at once through a real broker and a real hub (not a test).
+
+    .venv/bin/python bench/queue.py [--windows 34] [--calls 20] [--kiosks 3] [--keep DIR]
+
+Sets up a throw-away hall (the shipped one, issuing all day) with its generated, secured Mosquitto config, runs
+`hall hub` as its own process, then measures in one run, on the same broker:
+
+1. the raw MQTT round trip: bursts in which N clients publish at QoS 1 at once and a subscriber receives them
+   (bench-only topics);
+2. ticket_request → res: kiosks issuing the tickets the windows will call, each waiting for its answer;
+3. call_next published → `hub/call` received by a display: bursts in which all N windows call at the same moment
+   (the worst case of a real hall, where each window calls every few minutes).
+
+Every client of the bench (its own login, its own connection) is driven from one thread by one select loop, so
+the harness adds no thread switching of its own to what it measures. It prints p50/p99 of each path and the
+ratio of the call path to the raw round trip. Aim: call p99 < 25 ms and < 3 × raw.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import selectors
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import paho.mqtt.client as mqtt  # noqa: E402
+from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
+
+from hall.clock import stamp  # noqa: E402
+from hall.credentials import Endpoint, Secrets  # noqa: E402
+from hall.protocol import dumps, envelope, new_event_id  # noqa: E402
+from hall.settings import load_hall  # noqa: E402
+from hub import broker  # noqa: E402
+
+RAW_USERS = [f"raw-{i:02d}" for i in range(1, 35)]
+
+
+def bench_config(dest: Path) -> Path:
+    """The shipped hall, issuing all day, plus bench-only logins for the raw round trip."""
+    src = ROOT / "config"
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in ("catalogue.json", "staff.csv"):
+        shutil.copy(src / name, dest / name)
+    text = (src / "hall.toml").read_text(encoding="utf-8")
+    text = re.sub(r"(?m)^issuing = .*$", "issuing = []", text)
+    extra = "".join(f'  {{ id = "{u}", kind = "display" }},\n' for u in [*RAW_USERS, "raw-sink"])
+    text = text.replace("devices = [\n", "devices = [\n" + extra, 1)
+    (dest / "hall.toml").write_text(text, encoding="utf-8")
+    return dest / "hall.toml"
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    k = max(0, min(len(ordered) - 1, round(p / 100 * len(ordered) + 0.5) - 1))
+    return ordered[k]
+
+
+def ms(values_s: list[float]) -> tuple[float, float]:
+    return percentile(values_s, 50) * 1000, percentile(values_s, 99) * 1000
+
+
+# ---------------------------------------------------------------- one thread, one select loop, many clients
+
+class Loop:
+    """paho clients on an external select loop (paho's on_socket_* hooks), all in the calling thread."""
+
+    def __init__(self):
+        self.sel = selectors.DefaultSelector()
+        self.clients: list[mqtt.Client] = []
+        self._misc = time.monotonic()
+
+    def client(self, user: str, password: str, port: int, on_message: Callable | None = None) -> mqtt.Client:
+        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=user, protocol=mqtt.MQTTv5)
+        c.username_pw_set(user, password)
+        c.max_inflight_messages_set(1000)
+        c.on_socket_open = self._opened
+        c.on_socket_close = lambda cl, u, sock: self.sel.unregister(sock)
+        c.on_socket_register_write = lambda cl, u, sock: self.sel.modify(
+            sock, selectors.EVENT_READ | selectors.EVENT_WRITE, cl)
+        c.on_socket_unregister_write = lambda cl, u, sock: self.sel.modify(sock, selectors.EVENT_READ, cl)
+        c.user_data_set({"connected": False, "subscribed": 0})
+        c.on_connect = lambda cl, u, f, rc, p=None: u.update(connected=not rc.is_failure)
+        c.on_subscribe = lambda cl, u, mid, rcs, p=None: u.update(subscribed=u["subscribed"] + 1)
+        if on_message:
+            c.on_message = on_message
+        c.connect("127.0.0.1", port, keepalive=60)
+        self.clients.append(c)
+        self.until(lambda: c.user_data_get()["connected"], 10, f"{user} connected")
+        return c
+
+    def _opened(self, cl, userdata, sock) -> None:
+        # small messages both ways: without this, Nagle and delayed ACKs add ~40 ms stalls on the client side
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sel.register(sock, selectors.EVENT_READ, cl)
+
+    def subscribe(self, c: mqtt.Client, topic: str) -> None:
+        before = c.user_data_get()["subscribed"]
+        c.subscribe(topic, qos=1)
+        self.until(lambda: c.user_data_get()["subscribed"] > before, 10, f"subscription to {topic}")
+
+    def step(self, timeout: float = 0.05) -> None:
+        for key, events in self.sel.select(timeout):
+            if events & selectors.EVENT_READ:
+                key.data.loop_read(100)
+            if events & selectors.EVENT_WRITE:
+                key.data.loop_write()
+        if time.monotonic() - self._misc > 1.0:
+            self._misc = time.monotonic()
+            for c in self.clients:
+                c.loop_misc()
+
+    def until(self, done: Callable[[], bool], timeout: float, what: str) -> None:
+        end = time.monotonic() + timeout
+        while not done():
+            if time.monotonic() > end:
+                raise RuntimeError(f"{what}: not within {timeout} s")
+            self.step()
+
+    def close(self) -> None:
+        for c in self.clients:
+            c.disconnect()
+        for _ in range(20):
+            self.step(0.01)
+
+
+# ---------------------------------------------------------------- the three measurements
+
+def raw_round_trip(loop: Loop, port: int, secrets: Secrets, n: int, rounds: int) -> list[float]:
+    """Bursts: n clients publish at the same moment, a sink times every arrival; `rounds` bursts."""
+    sent: dict[str, float] = {}
+    samples: list[float] = []
+    heard = [0]
+
+    def on_message(cl, u, m):
+        samples.append(time.perf_counter() - sent[m.topic.split("/")[1]])
+        heard[0] += 1
+
+    sink = loop.client("raw-sink", secrets.password("raw-sink"), port, on_message)
+    loop.subscribe(sink, "bench/+/ping")
+    publishers = {user: loop.client(user, secrets.password(user), port) for user in RAW_USERS[:n]}
+    for r in range(rounds + 1):
+        if r == 1:
+            samples.clear()  # the first burst warms the path up
+        expected = heard[0] + n
+        for user, c in publishers.items():
+            sent[user] = time.perf_counter()
+            c.publish(f"bench/{user}/ping", b"x", qos=1)
+        loop.until(lambda expected=expected: heard[0] >= expected, 30, "a burst of raw messages")
+        settle(loop)
+    return samples
+
+
+def settle(loop: Loop, seconds: float = 0.05) -> None:
+    """A breath between bursts: windows call every few minutes, not in a tight loop."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        loop.step(0.01)
+
+
+class Device:
+    """A hall device speaking the wire protocol by hand on the shared loop: envelopes out, answers in."""
+
+    def __init__(self, loop: Loop, hall_id: str, user: str, password: str, port: int,
+                 on_answer: Callable[[Device, dict, float], None]):
+        self.hall_id, self.user, self.seq = hall_id, user, 0
+        self.on_answer = on_answer
+        self.sent_at: dict[str, float] = {}
+        self.c = loop.client(user, password, port, self._on_message)
+        loop.subscribe(self.c, f"hall/v1/{hall_id}/{user}/res")
+
+    def request(self, event_type: str, data: dict) -> float:
+        self.seq += 1
+        event_id = new_event_id()
+        body = dumps(envelope(event_id, self.seq, data))
+        t0 = self.sent_at[event_id] = time.perf_counter()
+        self.c.publish(f"hall/v1/{self.hall_id}/{self.user}/evt/{event_type}", body, qos=1)
+        return t0
+
+    def _on_message(self, cl, u, m):
+        t = time.perf_counter()
+        answer = json.loads(m.payload)
+        t0 = self.sent_at.pop(answer.get("re"), None)
+        if t0 is not None:
+            self.on_answer(self, answer, t - t0)
+
+
+def issue_tickets(loop: Loop, hall, port: int, secrets: Secrets, plan: list[str], kiosks: int) -> list[float]:
+    samples: list[float] = []
+    todo = list(plan)
+    done = [0]
+
+    def answered(dev: Device, answer: dict, elapsed: float) -> None:
+        if not answer.get("ok"):
+            raise RuntimeError(f"ticket refused: {answer}")
+        samples.append(elapsed)
+        done[0] += 1
+        if todo:
+            dev.request("ticket_request", {"queue": todo.pop()})
+
+    devices = [Device(loop, hall.id, f"kiosk-{i:02d}", secrets.password(f"kiosk-{i:02d}"), port, answered)
+               for i in range(1, kiosks + 1)]
+    for dev in devices:
+        if todo:
+            dev.request("ticket_request", {"queue": todo.pop()})
+    loop.until(lambda: done[0] >= len(plan), 300, "tickets issued")
+    return samples
+
+
+def call_windows(loop: Loop, hall, port: int, secrets: Secrets, windows: list[str], rounds: int,
+                 display: mqtt.Client) -> list[float]:
+    """Bursts: every window calls next at the same moment; a display times each call's announcement."""
+    published: dict[str, float] = {}
+    heard: dict[tuple[str, str], float] = {}
+    answered: dict[str, str | None] = {}
+
+    def on_call(cl, u, m):
+        call = json.loads(m.payload)
+        heard[(call["window"], call["ticket"])] = time.perf_counter()
+
+    display.on_message = on_call
+    loop.subscribe(display, f"hall/v1/{hall.id}/hub/call")
+
+    def on_answer(dev: Device, answer: dict, elapsed: float) -> None:
+        if not answer.get("ok"):
+            raise RuntimeError(f"call_next refused: {answer}")
+        answered[dev.window] = (answer.get("ticket") or {}).get("no")
+
+    devices = []
+    for w in windows:
+        user = f"win-{int(w):02d}"
+        dev = Device(loop, hall.id, user, secrets.password(user), port, on_answer)
+        dev.window = w
+        devices.append(dev)
+    samples: list[float] = []
+    for r in range(rounds + 1):
+        answered.clear()
+        for dev in devices:
+            published[dev.window] = dev.request("call_next", {"window": dev.window})
+        loop.until(lambda: len(answered) == len(devices), 60, "a burst of calls answered")
+        called = [(w, no) for w, no in answered.items() if no]
+        loop.until(lambda called=called: all(k in heard for k in called), 10, "calls heard on hub/call")
+        if r:  # the first burst warms the path up
+            samples += [heard[(w, no)] - published[w] for w, no in called]
+        settle(loop)
+    return samples
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--windows", type=int, default=34)
+    ap.add_argument("--calls", type=int, default=20, help="timed bursts: each window calls once per burst")
+    ap.add_argument("--kiosks", type=int, default=3)
+    ap.add_argument("--keep", type=Path, help="keep the hall's data directory here")
+    args = ap.parse_args(argv)
+
+    work = Path(tempfile.mkdtemp(prefix="hall-bench-"))
+    data = args.keep or work / "var"
+    hall = load_hall(bench_config(work / "config"))
+    files = broker.BrokerFiles(data)
+    broker.provision(hall, files)
+    # bench-only: each raw client may publish under bench/<its login>/, the sink may read all of bench/
+    with files.acl.open("a", encoding="utf-8") as acl:
+        acl.write("\npattern write bench/%u/#\nuser raw-sink\ntopic read bench/#\n")
+    port = broker.free_port()
+    broker.write_config(hall, files, port, bind="127.0.0.1")
+    Endpoint(port=port).save(data)
+    mosq = broker.start_mosquitto(files, port)
+    secrets = Secrets.load(files.secrets)
+    loop = Loop()
+    hub = None
+    try:
+        windows = [w.id for w in hall.catalogue.windows][: args.windows]
+        raw = raw_round_trip(loop, port, secrets, len(windows), args.calls)
+
+        started = stamp()
+        status: dict = {}
+        display = loop.client("display-01", secrets.password("display-01"), port,
+                              lambda cl, u, m: status.update(json.loads(m.payload)))
+        loop.subscribe(display, f"hall/v1/{hall.id}/hub/status")
+        hub = subprocess.Popen([sys.executable, "-m", "hall.cli", "hub", "--config", str(hall.path), "--data",
+                                str(data), "--port", str(port)], cwd=ROOT, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+        loop.until(lambda: status.get("state") == "online" and status.get("ts", "") >= started, 30, "hub online")
+
+        # tickets for every window's own queue, in proportion to the windows serving it
+        plan = [hall.catalogue.window(w).queues[0] for w in windows for _ in range(args.calls + 1)]
+        issued = issue_tickets(loop, hall, port, secrets, plan, args.kiosks)
+        called = call_windows(loop, hall, port, secrets, windows, args.calls, display)
+        loop.close()
+
+        raw50, raw99 = ms(raw)
+        call50, call99 = ms(called)
+        iss50, iss99 = ms(issued)
+        print(f"hallkit queue benchmark: {len(windows)} windows, {len(called)} calls timed, {len(issued)} tickets; "
+              f"Mosquitto on 127.0.0.1:{port}, hub as `hall hub`")
+        print(f"  raw MQTT round trip, {len(windows)} clients    p50 {raw50:7.2f} ms   p99 {raw99:7.2f} ms")
+        print(f"  call_next → hub/call, {len(windows)} windows   p50 {call50:7.2f} ms   p99 {call99:7.2f} ms")
+        print(f"  ticket_request → res, {args.kiosks} kiosks     p50 {iss50:7.2f} ms   p99 {iss99:7.2f} ms")
+        print(f"  call ÷ raw                         p50 ×{call50 / raw50:6.1f}      p99 ×{call99 / raw99:6.1f}")
+        print(f"  aim: call p99 < 25 ms: {'met' if call99 < 25 else 'missed'}; "
+              f"call p99 < 3 × raw p99 ({3 * raw99:.2f} ms): {'met' if call99 < 3 * raw99 else 'missed'}")
+        return 0
+    finally:
+        if hub is not None and hub.poll() is None:
+            hub.send_signal(signal.SIGTERM)
+            try:
+                hub.wait(10)
+            except subprocess.TimeoutExpired:
+                hub.kill()
+        mosq.terminate()
+        mosq.wait(10)
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
