@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 import signal
 import sys
 
@@ -36,6 +37,12 @@ def register(sub) -> None:
         add_hall_args(d)
         d.add_argument("device")
         d.set_defaults(func=cmd_revoke if name == "revoke" else cmd_rotate)
+    d = dsub.add_parser("export", help="a data directory for one device's Pi: its login, the broker's address, the CA")
+    add_hall_args(d)
+    d.add_argument("device")
+    d.add_argument("--host", required=True, help="the hall server's address as the device sees it")
+    d.add_argument("--out", type=Path, required=True, help="folder to create (copy it to the device)")
+    d.set_defaults(func=cmd_export)
     d = dsub.add_parser("list", help="devices with their kind and login state")
     add_hall_args(d)
     d.set_defaults(func=cmd_devices_list)
@@ -120,6 +127,34 @@ def cmd_rotate(args) -> int:
     reloaded = broker.reload(files)
     print(f"new password for {args.device} in {files.secrets}"
           + ("; broker reloaded" if reloaded else "; takes effect at the broker's next reload"))
+    return 0
+
+
+def cmd_export(args) -> int:
+    from hall.credentials import Endpoint, Secrets
+    from hub import broker
+
+    hall, data = hall_and_data(args)
+    if hall.device(args.device) is None:
+        print(f"hall devices export: {args.device!r} is not in {hall.path}", file=sys.stderr)
+        return 2
+    files = broker.BrokerFiles(data)
+    password = Secrets.load(files.secrets).password(args.device)
+    if password is None:
+        print(f"hall devices export: {args.device} has no login; run 'hall devices provision' "
+              f"(or 'rotate' a revoked one)", file=sys.stderr)
+        return 2
+    out = args.out
+    Secrets(out / "secrets.toml", {args.device: password}).save()
+    ca = None
+    if files.ca.exists() and hall.broker.tls:
+        (out / "broker").mkdir(parents=True, exist_ok=True)
+        ca = out / "broker" / "ca.crt"
+        ca.write_bytes(files.ca.read_bytes())
+    Endpoint(host=args.host, port=hall.broker.port, tls_ca=str(ca) if ca else None,
+             tls_port=hall.broker.tls_port if ca else None).save(out)
+    print(f"{out}: login of {args.device} (secrets.toml, mode 0600), broker {args.host}"
+          + (" over TLS with the hall CA" if ca else "") + f"; run it there with --data {out.name}")
     return 0
 
 

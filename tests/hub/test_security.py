@@ -185,3 +185,26 @@ def test_generated_acl_gives_each_login_only_its_own_topics(rig):
     assert "pattern" not in acl
     conf = rig.files.conf.read_text()
     assert "allow_anonymous false" in conf and "use_username_as_clientid true" in conf
+
+
+def test_export_gives_a_device_only_its_own_login(rig, tmp_path):
+    out = tmp_path / "kiosk-pi"
+    result = run_hall("devices", "export", "kiosk-01", "--host", "127.0.0.1", "--out", str(out),
+                      "--data", str(rig.data_dir))
+    assert result.returncode == 0, result.stderr
+    exported = Secrets.load(out / "secrets.toml")
+    assert exported.passwords == {"kiosk-01": rig.password("kiosk-01")}
+    assert stat.S_IMODE(os.stat(out / "secrets.toml").st_mode) == 0o600
+    # the exported folder is all a device needs: it connects and delivers with it
+    from hall.credentials import Endpoint
+    ep = Endpoint.load(out)
+    Endpoint(host=ep.host, port=rig.port).save(out)  # the rig's broker listens on a test port
+    rig.start_hub()
+    from hall.link import DeviceLink
+    link = DeviceLink(rig.hall, "kiosk-01", out).start()
+    try:
+        assert link.wait_connected(10)
+        link.send("health", {"exported": True})
+        assert link.wait_drained(10)
+    finally:
+        link.stop()
