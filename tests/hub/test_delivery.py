@@ -151,3 +151,33 @@ def test_a_device_that_starts_counting_again_is_accepted(rig):
     assert link.wait_drained(10)
     assert rig.count("SELECT count(*) FROM events WHERE device='kiosk-03'") == 8
     assert rig.count("SELECT seq_restarts FROM devices WHERE id='kiosk-03'") == 1
+
+
+def test_an_unacknowledged_event_is_sent_again_after_the_timeout(rig):
+    # a hub that said "online" and then vanished without a session: the broker keeps nothing for it
+    ghost = rig.mqtt("hub", name="hub")
+    ghost.publish(f"hall/v1/{rig.hall.id}/hub/status", json.dumps({"state": "online"}), qos=1,
+                  retain=True).wait_for_publish(5)
+    link = rig.link("kiosk-01", start=False)
+    link.RESEND_AFTER = 1.0
+    link.start()
+    assert link.wait_connected(10)
+    link.send("health", {"lost": "once"})
+    time.sleep(0.5)  # published into the void
+    ghost.disconnect()
+    rig.start_hub()
+    assert link.wait_drained(15)
+    assert rig.count("SELECT count(*) FROM events") == 1
+
+
+def test_a_device_whose_clock_is_off_is_flagged(rig):
+    rig.start_hub()
+    kiosk = rig.mqtt("kiosk-01")
+    from datetime import timedelta
+
+    from hall.clock import now
+    late = (now() - timedelta(seconds=90)).isoformat(timespec="milliseconds")
+    kiosk.publish(evt_topic(rig.hall.id, "kiosk-01", "health"), json.dumps(envelope(new_event_id(), 1, {}, late)), qos=1)
+    wait_for(lambda: rig.count("SELECT count(*) FROM events") == 1, 10, "stored")
+    assert rig.count("SELECT skew_flagged FROM devices WHERE id='kiosk-01'") == 1
+    assert rig.count("SELECT CAST(clock_skew_s AS INTEGER) FROM devices WHERE id='kiosk-01'") in (-90, -89)
