@@ -147,3 +147,13 @@ def test_a_rolled_back_batch_is_forgotten(tmp_path):
     except RuntimeError:
         pass
     assert d.send("kiosk-01", "ticket_request", {"queue": "A"}, "09:00:02")["ticket"]["no"] == "A002"
+
+
+def test_a_ticket_for_a_service_item_goes_to_its_queue(tmp_path):
+    d = DomainDriver(tmp_path / "hub.db")
+    item = next(s for s in d.hall.catalogue.services if s.queue == "C")
+    res = d.send("kiosk-01", "ticket_request", {"service": item.id, "priority": True}, "09:00:00")
+    assert (res["ticket"]["no"], res["ticket"]["service"], res["ticket"]["priority"]) == ("C001", item.id, True)
+    assert res["ticket"]["windows"] == (item.windows or d.hall.catalogue.windows_serving("C"))
+    row = next(d.db.query("SELECT service, priority, device, channel FROM tickets WHERE no='C001'"))
+    assert row == {"service": item.id, "priority": 1, "device": "kiosk-01", "channel": "kiosk"}
