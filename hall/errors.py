@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import difflib
 from pathlib import Path
-
 from typing import get_args, get_origin
 
 from pydantic import BaseModel, ValidationError

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 import signal
 import sys
+from pathlib import Path
 
 from hall.commands import add_hall_args, hall_and_data
 

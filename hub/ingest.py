@@ -29,7 +29,6 @@ from hall.protocol import (
     UNKNOWN_DEVICE,
     ProtocolError,
     decode_event,
-    device_topic,
     dumps,
     hub_topic,
     parse_topic,

@@ -1,4 +1,3 @@
-from tests.helpers.rig import wait_for
 
 
 def test_event_stored_once_and_acknowledged(rig):
