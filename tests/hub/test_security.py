@@ -6,6 +6,7 @@ import json
 import os
 import ssl
 import stat
+import subprocess
 import time
 
 import paho.mqtt.client as mqtt
@@ -208,3 +209,26 @@ def test_export_gives_a_device_only_its_own_login(rig, tmp_path):
         assert link.wait_drained(10)
     finally:
         link.stop()
+
+
+def test_hall_broker_runs_mosquitto_secured_from_the_hall_config(tmp_path):
+    import signal
+    import sys
+
+    from tests.helpers.rig import ROOT
+
+    data = tmp_path / "server"
+    port = broker.free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "hall.cli", "broker", "--data", str(data), "--port", str(port),
+                             "--bind", "127.0.0.1"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        wait_for(lambda: broker.port_in_use(port), 10, "broker listening")
+        conf = (data / "broker" / "mosquitto.conf").read_text()
+        assert "persistence true" in conf and "autosave_interval 10" in conf
+        assert "max_queued_messages 1000000" in conf and "allow_anonymous false" in conf
+        secrets = Secrets.load(data / "secrets.toml")
+        assert _try_connect(port, "kiosk-01", secrets.password("kiosk-01")) == "ok"
+        assert _try_connect(port, None, None, client_id="anyone") != "ok"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(10)
