@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     sim.set_defaults(func=cmd_simulate)
 
     rep = qsub.add_parser("report", help="日报 · one day's queues, windows and totals from the hub database")
-    rep.add_argument("--date", required=True, help="YYYY-MM-DD, the hall's local date")
+    rep.add_argument("--date", required=True, help="YYYY-MM-DD (the hall's local date), today or yesterday")
     add_hall_args(rep)
     fmt = rep.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="JSON")
@@ -66,18 +66,22 @@ def cmd_simulate(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from datetime import date
+    from datetime import date, timedelta
 
+    from hall.clock import now
     from hall.commands import hall_and_data
     from hub.queue.report import day_report, report_csv, report_text
 
-    try:
-        day = date.fromisoformat(args.date)
-    except ValueError:
-        print(f"hall queue report: --date {args.date!r}: 日期格式应为 YYYY-MM-DD · expected YYYY-MM-DD",
-              file=sys.stderr)
-        return 2
     hall, data = hall_and_data(args)
+    if args.date in ("today", "yesterday"):
+        day = now(hall.tz).date() - timedelta(days=args.date == "yesterday")
+    else:
+        try:
+            day = date.fromisoformat(args.date)
+        except ValueError:
+            print(f"hall queue report: --date {args.date!r}: 日期格式应为 YYYY-MM-DD · expected YYYY-MM-DD, "
+                  "today or yesterday", file=sys.stderr)
+            return 2
     db_path = data / "hub.db"
     if not db_path.exists():
         print(f"hall queue report: {db_path}: 没有中心数据库 · no hub database here", file=sys.stderr)

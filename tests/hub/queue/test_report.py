@@ -10,6 +10,7 @@ import sys
 
 import pytest
 
+from hall.clock import now
 from hall.settings import load_hall
 from hub.queue.report import day_report
 from tests.helpers.rig import ROOT
@@ -72,6 +73,9 @@ def test_the_command_prints_json_and_csv(day_db):
     assert rows[-1]["section"] == "total" and rows[-1]["issued"] == "4" and rows[-1]["satisfaction"] == "0.5"
     text = _hall("queue", "report", "--date", DAY.isoformat(), "--data", str(day_db)).stdout
     assert "排队日报" in text and "queue report" in text
+    before = now().date().isoformat()
+    today = json.loads(_hall("queue", "report", "--date", "today", "--data", str(day_db), "--json").stdout)
+    assert today["date"] in (before, now().date().isoformat())
 
 
 def test_the_command_names_what_is_wrong(tmp_path):
