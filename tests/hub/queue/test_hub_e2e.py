@@ -44,6 +44,10 @@ def test_take_a_ticket_call_it_and_see_the_screens_state(hall_rig):
     assert tools.retained("calls")["calls"][0]["recall"] == 1
     assert tools.request("win-01", "complete", {"window": "1"})["ticket"]["status"] == "done"
     assert tools.retained("state/window/1")["status"] == "idle"
+    # a rating pad's score through the keypad bus master, fire and forget
+    tools.publish("caller-01", "rating", {"window": "1", "score": 4})
+    wait_for(lambda: hall_rig.count("SELECT count(*) FROM ratings WHERE window='1' AND ticket='A001' "
+                                    "AND staff='s001' AND score=4"), 10, "the rating stored")
 
 
 def test_bad_window_events_are_refused_with_a_clear_code(hall_rig):
