@@ -120,8 +120,8 @@ class WindowPanel:
                 continue
             minutes = round(st.get("est_wait_s", 0) / 60)
             last = st.get("last_called") or "—"
-            lines.append(f"{label}: 等候 {st.get('waiting', 0)} 人 waiting · 约 {minutes} 分钟 est. min · "
-                         f"最近叫号 last called {last}")
+            lines.append(f"{label}: 等候 {st.get('waiting', 0)} 人 waiting · 约 {minutes} 分钟 min · "
+                         f"最近 last {last}")
         return lines
 
     def waiting(self) -> int:
@@ -196,6 +196,7 @@ class HubChanged(Message):
 
 class WindowCallerApp(App):
     TITLE = "窗口叫号 · Window caller"
+    ENABLE_COMMAND_PALETTE = False  # every action has its own key; the footer keeps room for them
     CSS = """
     #connection { height: 1; padding: 0 1; }
     #ticket { height: 5; content-align: center middle; text-style: bold; background: $boost; }
