@@ -183,7 +183,8 @@ class TerminalAgent:
                          f"belongs to no one on this terminal: ask the operator")
             self._health({"sensor": "ok", "unmapped_position": match.position, "at": stamp(at, self.hall.tz)})
             return self._record(Outcome("unmapped", at, position=match.position, score=match.score))
-        event_id = self.link.send("punch", {"staff": staff, "at": stamp(at, self.hall.tz), "score": match.score})
+        event_id = self.link.send("punch", {"staff": staff, "at": stamp(at, self.hall.tz), "score": match.score},
+                                  ts=stamp(at, self.hall.tz))
         member = self.hall.staff_member(staff)
         name = f" {member.name}" if member else ""
         offline = "" if getattr(self.link, "hub_online", True) else \
@@ -200,7 +201,8 @@ class TerminalAgent:
 
     def _health(self, data: dict) -> None:
         try:
-            self.link.send("health", data)
+            # stamped with the terminal's own clock, which the hub reads as "heard from up to then"
+            self.link.send("health", data, ts=stamp(self.clock(), self.hall.tz))
         except Exception as err:  # the outbox is local; a failure here must not stop punches
             self.console(f"健康上报失败 / health report failed: {err}")
 

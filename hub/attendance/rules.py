@@ -242,8 +242,10 @@ def evaluate_day(schedule: Schedule, staff: str, day: date, workday: bool, momen
     slots: dict[str, SlotResult] = {}
     for slot in schedule.slots:
         inside = [m for m in merged if slot.holds(m.time())]
-        scheduled = datetime.combine(day, slot.scheduled, tzinfo=tz)
-        covered = any(leave.covers(scheduled) for leave in leaves)
+        covered = False
+        if leaves:
+            scheduled = datetime.combine(day, slot.scheduled, tzinfo=tz)
+            covered = any(leave.covers(scheduled) for leave in leaves)
         if not inside:
             slots[slot.name] = SlotResult("leave" if covered else "missing")
             continue

@@ -29,7 +29,7 @@ class RecordingLink:
     def __init__(self):
         self.sent: list[tuple[str, dict]] = []
 
-    def send(self, event_type, data):
+    def send(self, event_type, data, ts=None):
         self.sent.append((event_type, data))
         return f"evt-{len(self.sent):04d}"
 

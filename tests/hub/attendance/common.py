@@ -48,3 +48,25 @@ def run_cli(argv: list[str]) -> int:
     commands.register(parser.add_subparsers())
     args = parser.parse_args(argv)
     return int(args.func(args) or 0)
+
+
+def fill_hub_db(path, hall, first: date, last: date, *, seed: int = 7, staff=None, final_through: date | None = None):
+    """A hub database holding planned punches for every day from first to last, closed through final_through."""
+    import sqlite_utils
+
+    from devices.fingerprint.traffic import plan_period
+    from hub.attendance import store
+    from hub.attendance.rules import WorkCalendar, date_range
+
+    db = sqlite_utils.Database(path)
+    store.create_tables(db)
+    people = staff or [s.id for s in hall.staff]
+    plan = plan_period(people, first, last, tz=hall.tz, is_workday=WorkCalendar().is_workday, seed=seed)
+    db.execute("PRAGMA synchronous=OFF")  # test data: speed over durability
+    with db.atomic():
+        for i, p in enumerate(plan):
+            store.insert_punch(db, f"e{i:07d}", p.staff, p.at, "fp-01", 100, p.at, None)
+        for d in date_range(first, final_through or last):
+            db.execute("INSERT OR REPLACE INTO attendance_dates(date, final) VALUES (?, 1)", (d.isoformat(),))
+    db.close()
+    return plan

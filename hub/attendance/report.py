@@ -1,0 +1,338 @@
+"""Monthly and bimonthly attendance reports (月度/双月考勤讲评): per person, per window, the ranking, the red flag
+window (红旗窗口) and service star (服务标兵) candidates, and the bottom of the ranking.
+
+The figures come from the punches in the hub's database, evaluated by the same rules as everything else, with the
+leave in its `leave` table (and an optional leave CSV). A person's score is Tally.score (100 for a clean period).
+A window's figures add up the people assigned to it in the staff list; its score is their mean.
+
+Absences count only on dates the hub has closed (every terminal heard from after the evening window). On other
+dates a day with no punch is *pending*, counted apart and named in the warnings with the terminals it waits for.
+
+Candidates, per period (the hall names 12 red flag windows and 42 service stars a year, so one window and 3.5
+people a month):
+- red flag windows: windows without an absent day, by composite = 70 % attendance score + 30 % share of good
+  ratings (好评, 3 and above) from the queue's `ratings` table when there are any, else the attendance score;
+- service stars: window staff with score ≥ 95 and no absent day, by the same composite over their own ratings
+  (the window's when they have fewer than 5);
+- the bottom: the 3 lowest windows and the 5 lowest people among those who lost points.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sqlite3
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from hub.attendance import store
+from hub.attendance.files import CsvError, read_leave
+from hub.attendance.rules import Schedule, Tally, WorkCalendar, date_range, evaluate
+
+RED_FLAG_PER_YEAR = 12
+STARS_PER_YEAR = 42
+STAR_MIN_SCORE = 95.0
+OWN_RATINGS_MIN = 5
+BOTTOM_WINDOWS = 3
+BOTTOM_PEOPLE = 5
+
+
+class ReportError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Period:
+    kind: str      # month or bimonth
+    start: str     # YYYY-MM
+    first: date
+    last: date
+
+    @classmethod
+    def of(cls, start: str, months: int) -> Period:
+        first = date.fromisoformat(start + "-01")
+        year, month = first.year, first.month + months
+        year, month = year + (month - 1) // 12, (month - 1) % 12 + 1
+        return cls("month" if months == 1 else "bimonth", start, first, date(year, month, 1) - timedelta(days=1))
+
+    @property
+    def months(self) -> int:
+        return 1 if self.kind == "month" else 2
+
+    @property
+    def label(self) -> str:
+        if self.kind == "month":
+            return f"{self.first.year}年{self.first.month}月"
+        return f"{self.first.year}年{self.first.month}–{self.last.month}月"
+
+
+def _ratings(db: sqlite3.Connection, first: date, last: date) -> tuple[dict, dict]:
+    """Good-rating share per window and per staff, from the queue's ratings table when it exists."""
+    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    if "ratings" not in tables:
+        return {}, {}
+    columns = {r[1] for r in db.execute("PRAGMA table_info(ratings)")}
+    if not {"window", "score"} <= columns:
+        return {}, {}
+    where, params = "", ()
+    if "day" in columns:
+        where, params = "WHERE day BETWEEN ? AND ?", (first.isoformat(), last.isoformat())
+    staff_col = "staff" if "staff" in columns else "NULL"
+    by_window: dict[str, list[int]] = {}
+    by_staff: dict[str, list[int]] = {}
+    for window, staff, score in db.execute(f"SELECT window, {staff_col}, score FROM ratings {where}", params):
+        if score is None:
+            continue
+        by_window.setdefault(str(window), []).append(int(score))
+        if staff:
+            by_staff.setdefault(str(staff), []).append(int(score))
+
+    def summary(scores: list[int]) -> dict:
+        return {"ratings": len(scores), "good_rate": round(sum(s >= 3 for s in scores) / len(scores), 4),
+                "mean": round(sum(scores) / len(scores), 2)}
+
+    return ({w: summary(s) for w, s in by_window.items()}, {p: summary(s) for p, s in by_staff.items()})
+
+
+def _rank(rows: list[dict], key) -> None:
+    """Competition ranking (1, 1, 3): equal keys share a rank."""
+    rows.sort(key=key)
+    previous, rank = None, 0
+    for i, row in enumerate(rows, start=1):
+        k = key(row)[:-1]  # the last element is only the stable tie-break
+        if k != previous:
+            rank, previous = i, k
+        row["rank"] = rank
+
+
+def _composite(score: float, satisfaction: dict | None) -> float:
+    if not satisfaction:
+        return score
+    return round(0.7 * score + 30.0 * satisfaction["good_rate"], 2)
+
+
+def build_report(hall, data_dir: Path | str, start: str, months: int = 1, *, leave_path: Path | None = None,
+                 progress: Callable[[str], None] | None = None, today: date | None = None) -> dict:
+    period = Period.of(start, months)
+    db_path = Path(data_dir) / "hub.db"
+    if not db_path.exists():
+        raise ReportError(f"找不到考勤数据库 {db_path} / no hub database at {db_path}")
+    say = progress or (lambda text: None)
+    tz = hall.tz
+    today = today or datetime.now(tz).date()
+    last = min(period.last, today)
+    warnings: list[str] = []
+    if last < period.first:
+        raise ReportError(f"{period.start} 尚未开始 / the period {period.start} has not begun")
+    import sqlite_utils
+
+    db = sqlite_utils.Database(db_path)
+    try:
+        if "punches" not in db.table_names():
+            raise ReportError(f"{db_path} 中没有打卡表 / {db_path} has no punches table (has the hub run?)")
+        punches = store.punches_between(db, period.first, last, tz)
+        leaves = store.leave_between(db, period.first, last, tz)
+        states = store.date_states(db, period.first, last)
+        satisfaction_w, satisfaction_s = _ratings(db.conn, period.first, last)
+        unknown = db.execute("SELECT count(*), count(DISTINCT staff) FROM punches WHERE flag='unknown_staff' AND "
+                             "date BETWEEN ? AND ?", (period.first.isoformat(), last.isoformat())).fetchone()
+    finally:
+        db.close()
+    if leave_path:
+        try:
+            leaves += read_leave(leave_path, tz)
+        except CsvError as err:
+            raise ReportError("\n".join(err.problems)) from None
+    if unknown[0]:
+        warnings.append(f"有 {unknown[0]} 次打卡的工号不在人员名单中（{unknown[1]} 个工号），未计入 / {unknown[0]} punches "
+                        f"by {unknown[1]} staff ids not in the staff list were not counted")
+    calendar = WorkCalendar.from_rules(hall.attendance, warn=warnings.append)
+    schedule = Schedule.from_rules(hall.attendance)
+    dates = date_range(period.first, last)
+    pending_dates = [d for d in dates if not states.get(d, {}).get("final")]
+    waiting = sorted({t for d in pending_dates for t in states.get(d, {}).get("waiting_for", [])})
+    if pending_dates:
+        warnings.append(f"{len(pending_dates)} 天尚未结算（{pending_dates[0]} 起），其缺勤暂不计 / {len(pending_dates)} days "
+                        f"not closed yet (from {pending_dates[0]}): their absences are pending"
+                        + (f"; 等待考勤机 waiting for terminals {', '.join(waiting)}" if waiting else ""))
+
+    staff = hall.staff
+    by_staff: dict[str, list] = {}
+    for punch in punches:
+        by_staff.setdefault(punch.staff, []).append(punch)
+    leave_of: dict[str, list] = {}
+    for leave in leaves:
+        leave_of.setdefault(leave.staff, []).append(leave)
+    pending = set(pending_dates)
+    people = []
+    step = max(1, len(staff) // 10)
+    for i, member in enumerate(staff, start=1):
+        days = evaluate(by_staff.get(member.id, ()), leave_of.get(member.id, ()), staff=[member.id], dates=dates,
+                        schedule=schedule, calendar=calendar, tz=tz)
+        tally = Tally(member.id)
+        pending_days = 0
+        for day in days:
+            if day.status == "absent" and day.date in pending:
+                pending_days += 1
+                continue
+            tally.add(day)
+        people.append(_person_row(member, tally, pending_days, satisfaction_s.get(member.id)))
+        if i % step == 0 or i == len(staff):
+            say(f"评估考勤 {i}/{len(staff)} 人 / evaluated {i} of {len(staff)} people")
+
+    windows = _window_rows(hall, people, satisfaction_w)
+    _rank(people, lambda r: (-r["score"], r["absent_days"], r["late_minutes"] + r["early_minutes"], r["staff"]))
+    _rank(windows, lambda r: (-r["score"], -(r["attendance_rate"] or 0), _window_order(r["window"])))
+
+    red_flag = [w for w in windows if w["absent_days"] == 0 and w["people"]]
+    red_flag.sort(key=lambda w: (-w["composite"], w["rank"]))
+    stars = [p for p in people if p["role"] == "window" and p["score"] >= STAR_MIN_SCORE and p["absent_days"] == 0
+             and p["expected_days"] > 0]
+    window_sat = {w["window"]: w.get("satisfaction") for w in windows}
+    for p in stars:
+        own = p.get("satisfaction")
+        sat = own if own and own["ratings"] >= OWN_RATINGS_MIN else window_sat.get(p["window"])
+        p["star_composite"] = _composite(p["score"], sat)
+    stars.sort(key=lambda p: (-p["star_composite"], p["rank"], p["staff"]))
+    lost = [p for p in people if p["score"] < 100]
+    report = {
+        "hall": {"id": hall.id, "name": hall.info.name, "name_en": hall.info.name_en},
+        "period": {"kind": period.kind, "start": period.start, "label": period.label,
+                   "first": period.first.isoformat(), "last": period.last.isoformat(),
+                   "evaluated_through": last.isoformat()},
+        "pending_dates": [d.isoformat() for d in pending_dates],
+        "warnings": warnings,
+        "people": people,
+        "windows": windows,
+        "red_flag_windows": [_brief_window(w) for w in red_flag[:round(RED_FLAG_PER_YEAR * period.months / 12)]],
+        "service_stars": [_brief_person(p, extra=("star_composite",))
+                          for p in stars[:round(STARS_PER_YEAR * period.months / 12)]],
+        "bottom": {"windows": [_brief_window(w) for w in windows[::-1][:BOTTOM_WINDOWS] if w["score"] < 100],
+                   "people": [_brief_person(p) for p in lost[::-1][:BOTTOM_PEOPLE]]},
+    }
+    return report
+
+
+def _window_order(window: str | None):
+    return (0, int(window)) if window and window.isdigit() else (1, window or "")
+
+
+def _person_row(member, t: Tally, pending_days: int, satisfaction: dict | None) -> dict:
+    row = {"staff": member.id, "name": member.name, "window": member.window, "role": member.role,
+           "workdays": t.workdays, "expected_days": t.expected_days, "ok_days": t.ok_days,
+           "late": t.late, "late_minutes": t.late_minutes, "early": t.early, "early_minutes": t.early_minutes,
+           "missing": t.missing, "absent_days": t.absent_days, "leave_days": t.leave_days,
+           "pending_days": pending_days, "rest_punch_days": t.rest_punch_days,
+           "attendance_rate": t.attendance_rate, "score": t.score}
+    if satisfaction:
+        row["satisfaction"] = satisfaction
+    return row
+
+
+def _window_rows(hall, people: list[dict], satisfaction: dict) -> list[dict]:
+    departments = {d.id: d.name for d in hall.catalogue.departments}
+    rows = []
+    for w in hall.catalogue.windows:
+        mine = [p for p in people if p["window"] == w.id]
+        expected = sum(p["expected_days"] for p in mine)
+        ok = sum(p["ok_days"] for p in mine)
+        row = {"window": w.id, "name": w.name, "department": departments.get(w.department, w.department),
+               "people": len(mine)}
+        for key in ("workdays", "expected_days", "ok_days", "late", "late_minutes", "early", "early_minutes",
+                    "missing", "absent_days", "leave_days", "pending_days"):
+            row[key] = sum(p[key] for p in mine)
+        row["attendance_rate"] = round(ok / expected, 4) if expected else None
+        row["score"] = round(sum(p["score"] for p in mine) / len(mine), 1) if mine else 0.0
+        if w.id in satisfaction:
+            row["satisfaction"] = satisfaction[w.id]
+        row["composite"] = _composite(row["score"], satisfaction.get(w.id))
+        rows.append(row)
+    return rows
+
+
+def _brief_window(w: dict) -> dict:
+    keys = ("window", "name", "department", "people", "score", "attendance_rate", "absent_days", "late",
+            "early", "missing", "rank", "composite", "satisfaction")
+    return {k: w[k] for k in keys if k in w}
+
+
+def _brief_person(p: dict, extra: tuple = ()) -> dict:
+    keys = ("staff", "name", "window", "score", "rank", "late", "late_minutes", "early", "early_minutes",
+            "missing", "absent_days", *extra, "satisfaction")
+    return {k: p[k] for k in keys if k in p}
+
+
+# ---------------------------------------------------------------- writing
+
+PEOPLE_COLUMNS = [
+    ("rank", "排名", "Rank", 6), ("staff", "工号", "Staff", 8), ("name", "姓名", "Name", 9),
+    ("window", "窗口", "Window", 6), ("workdays", "应出勤天数", "Workdays", 10),
+    ("ok_days", "正常天数", "OK days", 9), ("late", "迟到次数", "Late", 9),
+    ("late_minutes", "迟到分钟", "Late min", 9), ("early", "早退次数", "Early", 9),
+    ("early_minutes", "早退分钟", "Early min", 9), ("missing", "缺卡次数", "Missing punches", 9),
+    ("absent_days", "旷工天数", "Absent days", 9), ("leave_days", "请假天数", "Leave days", 9),
+    ("pending_days", "待结算天数", "Pending days", 10), ("attendance_rate", "出勤率", "Attendance", 9),
+    ("score", "考勤得分", "Score", 9),
+]
+WINDOW_COLUMNS = [
+    ("rank", "排名", "Rank", 6), ("window", "窗口", "Window", 6), ("name", "窗口名称", "Window name", 10),
+    ("department", "部门", "Department", 22), ("people", "人数", "People", 6),
+    ("workdays", "应出勤人天", "Person-days", 10), ("ok_days", "正常人天", "OK person-days", 10),
+    ("late", "迟到次数", "Late", 9), ("late_minutes", "迟到分钟", "Late min", 9), ("early", "早退次数", "Early", 9),
+    ("early_minutes", "早退分钟", "Early min", 9), ("missing", "缺卡次数", "Missing punches", 9),
+    ("absent_days", "旷工人天", "Absent", 9), ("leave_days", "请假人天", "Leave", 9),
+    ("attendance_rate", "出勤率", "Attendance", 9), ("score", "平均得分", "Mean score", 9),
+    ("good_rate", "满意率", "Satisfaction", 9),
+]
+
+
+def _cell(row: dict, key: str):
+    if key == "good_rate":
+        sat = row.get("satisfaction")
+        return sat["good_rate"] if sat else None
+    return row.get(key)
+
+
+def write_report(report: dict, fmt: str, out: Path | str) -> None:
+    if fmt == "json":
+        text = json.dumps(report, ensure_ascii=False, indent=1) + "\n"
+        if str(out) == "-":
+            sys.stdout.write(text)
+        else:
+            Path(out).write_text(text, encoding="utf-8")
+    elif fmt == "csv":
+        _write_csv(report, out)
+    elif fmt == "xlsx":
+        if str(out) == "-":
+            raise ReportError("Excel 报表需要 --out 文件名 / an xlsx report needs --out FILE")
+        from hub.attendance.excel import write_xlsx
+
+        write_xlsx(report, Path(out))
+    else:
+        raise ReportError(f"unknown format {fmt!r}")
+
+
+def _csv_text(columns, rows) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow([f"{zh} {en}" for _, zh, en, _ in columns])
+    for row in rows:
+        w.writerow(["" if _cell(row, k) is None else _cell(row, k) for k, *_ in columns])
+    return buf.getvalue()
+
+
+def _write_csv(report: dict, out: Path | str) -> None:
+    """People in OUT, windows in OUT's stem + '-windows.csv' (both with a BOM so Excel reads the Chinese)."""
+    people = _csv_text(PEOPLE_COLUMNS, report["people"])
+    windows = _csv_text(WINDOW_COLUMNS, report["windows"])
+    if str(out) == "-":
+        sys.stdout.write(people + "\n" + windows)
+        return
+    out = Path(out)
+    out.write_text("\ufeff" + people, encoding="utf-8")
+    out.with_name(out.stem + "-windows.csv").write_text("\ufeff" + windows, encoding="utf-8")
+
