@@ -65,6 +65,14 @@ def register(subparsers) -> None:
     rp.add_argument("--out", type=Path, required=True, help="file to write ('-' for standard output, json/csv only)")
     rp.set_defaults(func=cmd_report)
 
+    lv = att_sub.add_parser("leave", help="导入已批准的请假 / import approved leave into the hub database",
+                            description="Add the rows of a leave CSV (staff,start,end,kind) to the hub's leave "
+                                        "table, which day closing and the reports apply.")
+    lv.add_argument("file", type=Path, help="CSV with header staff,start,end,kind (请假/公出/调休)")
+    lv.add_argument("--data", type=Path, default=DEFAULT_DATA, help="data directory holding hub.db (default ./var)")
+    lv.add_argument("--config", type=Path, help="hall.toml (default: the shipped hall)")
+    lv.set_defaults(func=cmd_leave)
+
     # ---------------------------------------------------------- hall staff
     st = subparsers.add_parser("staff", help="指纹登记与模板管理 / fingerprint enrolment and templates")
     st_sub = st.add_subparsers(dest="staff_command", metavar="ACTION")
@@ -174,6 +182,23 @@ def cmd_report(args) -> int:
         return 1
     if str(args.out) != "-":
         _say(f"已写入 {args.out} / written {args.out}")
+    return 0
+
+
+def cmd_leave(args) -> int:
+    from hub.attendance.files import CsvError
+    from hub.attendance.store import import_leave
+
+    hall = _hall(args)
+    try:
+        added, strangers = import_leave(hall, args.data, args.file)
+    except CsvError as err:
+        for problem in err.problems:
+            _say(f"hall attendance leave: 错误 / error: {problem}")
+        return 1
+    if strangers:
+        _say(f"警告：以下工号不在人员名单中 / warning: not in the staff list: {', '.join(strangers)}")
+    _say(f"已导入 {added} 条请假 / {added} leave rows imported into {args.data / 'hub.db'}")
     return 0
 
 

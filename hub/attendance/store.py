@@ -110,3 +110,29 @@ def date_states(db, first: date, last: date) -> dict[date, dict]:
         out[date.fromisoformat(d)] = {"final": bool(final), "waiting_for": json.loads(waiting or "[]"),
                                       "warning": warning}
     return out
+
+
+def import_leave(hall, data_dir, path) -> tuple[int, list[str]]:
+    """Add a leave CSV to the hub's leave table; a row already there (same staff, start, end) is not added twice.
+    Returns the rows added and the staff ids not in the staff list (imported all the same)."""
+    from pathlib import Path
+
+    from hub.attendance.files import read_leave
+
+    leaves = read_leave(Path(path), hall.tz)
+    db_path = Path(data_dir) / "hub.db"
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite_utils.Database(db_path)
+    try:
+        create_tables(db)
+        added = 0
+        with db.atomic():
+            for lv in leaves:
+                start, end = lv.start.isoformat(), lv.end.isoformat()
+                if db.execute("SELECT 1 FROM leave WHERE staff=? AND start=? AND end=?", (lv.staff, start, end)).fetchone():
+                    continue
+                db.execute("INSERT INTO leave(staff, start, end, kind) VALUES (?,?,?,?)", (lv.staff, start, end, lv.kind))
+                added += 1
+    finally:
+        db.close()
+    return added, sorted({lv.staff for lv in leaves if hall.staff_member(lv.staff) is None})

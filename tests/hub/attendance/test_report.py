@@ -217,3 +217,20 @@ def test_a_month_of_the_whole_hall(hall, tmp_path):
     assert scores == sorted(scores, reverse=True)
     assert len(report["red_flag_windows"]) == 1 and len(report["service_stars"]) == 4
     assert sum(p["ok_days"] for p in report["people"]) > 0.7 * sum(p["workdays"] for p in report["people"])
+
+
+def test_leave_import_then_report(window_one, tmp_path, capsys):
+    leave = tmp_path / "leave.csv"
+    leave.write_text("staff,start,end,kind\ns005,2026-11-01,2026-11-30,请假\ns777,2026-11-02,2026-11-02,公出\n",
+                     encoding="utf-8")
+    assert run_cli(["attendance", "leave", str(leave), "--data", str(window_one)]) == 0
+    assert run_cli(["attendance", "leave", str(leave), "--data", str(window_one)]) == 0  # twice: no duplicates
+    err = capsys.readouterr().err
+    assert "2 leave rows imported" in err and "0 leave rows imported" in err and "s777" in err
+    code, out, _ = report_cli(capsys, "--month", "2026-11", "--data", window_one, "--out", "-")
+    s5 = person(json.loads(out), "s005")
+    assert (s5["leave_days"], s5["absent_days"], s5["score"]) == (s5["workdays"], 0, 100.0) and s5["workdays"]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("staff,start,end,kind\ns005,2026-11-01,2026-10-30,请假\n", encoding="utf-8")
+    assert run_cli(["attendance", "leave", str(bad), "--data", str(window_one)]) == 1
+    assert "line 2: end" in capsys.readouterr().err
