@@ -53,7 +53,7 @@ class Feed:
 
     def punch(self, staff: str, when: str, device: str = "fp-01", delay: timedelta = timedelta(0)) -> str:
         moment = at(when)
-        return self.event(device, "punch", PunchData(staff=staff, at=moment, score=120), moment, moment + delay)
+        return self.event(device, "punch", PunchData(staff=staff, at=moment.isoformat(), score=120), moment, moment + delay)
 
     def heartbeat(self, device: str, when: str) -> None:
         self.event(device, "health", {"sensor": "ok"}, at(when))
