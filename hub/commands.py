@@ -61,6 +61,8 @@ def cmd_hub(args) -> int:
     hub = Hub(hall, data, host=args.host, port=args.port, subscribe_prefix=share).start()
     signal.signal(signal.SIGTERM, lambda *_: hub._stop.set())
     print(f"hub: hall {hall.id} on {hub.endpoint.host}:{hub.endpoint.port}, journal {hub.db_path}", flush=True)
+    if hub.wait_ready(60):
+        print("hub: online", flush=True)
     hub.run_forever()
     return 0
 
