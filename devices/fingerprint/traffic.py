@@ -21,7 +21,8 @@ port=None, realistic_timing=False, staff=None, console=None, heartbeat=None).
 - host/port: the broker (default: what the data directory records, then the hall config);
 - heartbeat: real seconds between terminal heartbeats (default: 300 / speed, at least 2 s).
 
-run(duration=None) blocks; stop() ends it. `stats` counts the touches made per kind of outcome.
+run(duration=None) blocks; stop() ends it; wait_drained(timeout) waits until the hub has every punch made so far.
+`stats` counts the touches made and the outcomes by kind (punch, unmatched, …); `clock()` is the simulated time.
 
 The plan of a day is `plan_day()`, pure and seedable, also used by the benchmark and the report tests.
 """
@@ -193,6 +194,11 @@ class Traffic:
 
     def run(self, duration: float | None = None) -> None:
         self._stop.wait(duration)
+
+    def wait_drained(self, timeout: float = 10.0) -> bool:
+        """Until every terminal's outbox is empty (the hub has every punch made so far)."""
+        deadline = time.monotonic() + timeout
+        return all(agent.link.wait_drained(max(0.0, deadline - time.monotonic())) for agent in self.agents.values())
 
     def stop(self) -> None:
         self._stop.set()
