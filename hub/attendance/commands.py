@@ -56,12 +56,13 @@ def register(subparsers) -> None:
                                         "per person and per window, the ranking, red flag window and service "
                                         "star candidates and the bottom of the ranking.")
     period = rp.add_mutually_exclusive_group(required=True)
-    period.add_argument("--month", type=_month, metavar="YYYY-MM")
+    period.add_argument("--month", type=_month, metavar="YYYY-MM", help="one calendar month")
     period.add_argument("--bimonth", type=_month, metavar="YYYY-MM", help="two months starting with this one")
     rp.add_argument("--data", type=Path, default=DEFAULT_DATA, help="data directory holding hub.db (default ./var)")
     rp.add_argument("--config", type=Path, help="hall.toml (default: the shipped hall)")
     rp.add_argument("--leave", type=Path, help="extra leave CSV (staff,start,end,kind) besides the hub's leave table")
-    rp.add_argument("--format", choices=("json", "csv", "xlsx"), default="json")
+    rp.add_argument("--format", choices=("json", "csv", "xlsx"), default="json",
+                    help="json (default), csv (people; windows in OUT-windows.csv) or xlsx (with charts)")
     rp.add_argument("--out", type=Path, required=True, help="file to write ('-' for standard output, json/csv only)")
     rp.set_defaults(func=cmd_report)
 
@@ -87,8 +88,8 @@ def register(subparsers) -> None:
         p.add_argument("--password", type=lambda s: int(s, 0), default=0, help="sensor password (default 0)")
 
     en = st_sub.add_parser("enroll", help="登记指纹（按两次）/ enrol a finger (two scans)")
-    en.add_argument("staff")
-    en.add_argument("--terminal", required=True, metavar="DEVICE")
+    en.add_argument("staff", help="staff id from the staff list (e.g. s023)")
+    en.add_argument("--terminal", required=True, metavar="DEVICE", help="the terminal to enrol on (e.g. fp-01)")
     en.add_argument("--finger", default="", help="which finger, for the record (e.g. right-index)")
     en.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for each scan")
     terminal_options(en)
@@ -96,12 +97,13 @@ def register(subparsers) -> None:
 
     ls = st_sub.add_parser("list", help="列出已登记指纹 / list enrolled fingers")
     ls.add_argument("--terminal", metavar="DEVICE", help="one terminal (default: every terminal of the hall)")
-    ls.add_argument("--json", action="store_true")
-    terminal_options(ls)
+    ls.add_argument("--json", action="store_true", help="print JSON (otherwise a table)")
+    ls.add_argument("--data", type=Path, default=DEFAULT_DATA, help="data directory (default ./var)")
+    ls.add_argument("--config", type=Path, help="hall.toml (default: the shipped hall)")
     ls.set_defaults(func=cmd_list)
 
     rm = st_sub.add_parser("remove", help="删除指纹 / remove a person's fingers")
-    rm.add_argument("staff")
+    rm.add_argument("staff", help="staff id")
     rm.add_argument("--terminal", required=True, metavar="DEVICE", action="append",
                     help="terminal to remove from (repeat, or 'all')")
     terminal_options(rm, many=True)
@@ -110,8 +112,9 @@ def register(subparsers) -> None:
     cp = st_sub.add_parser("copy", help="复制指纹模板到其他考勤机 / copy templates to other terminals",
                            description="Download a person's templates from one terminal, upload them to others "
                                        "and verify each by a match. Reports each terminal's result.")
-    cp.add_argument("staff")
-    cp.add_argument("--from", dest="source", required=True, metavar="DEVICE")
+    cp.add_argument("staff", help="staff id")
+    cp.add_argument("--from", dest="source", required=True, metavar="DEVICE",
+                    help="the terminal that holds the person's templates")
     cp.add_argument("--to", dest="targets", required=True, action="append", metavar="DEVICE",
                     help="target terminal (repeat, or 'all')")
     terminal_options(cp, many=True)
@@ -122,7 +125,7 @@ def register(subparsers) -> None:
                                description="Wait for a finger, identify it, send the punch to the hub.")
     tm.add_argument("--device", required=True, help="this terminal's device id (e.g. fp-01)")
     tm.add_argument("--port", default="/dev/ttyUSB0", help="the sensor's serial port (default /dev/ttyUSB0)")
-    tm.add_argument("--baud", type=int, default=57600)
+    tm.add_argument("--baud", type=int, default=57600, help="serial speed, a multiple of 9600 (default 57600)")
     tm.add_argument("--password", type=lambda s: int(s, 0), default=0, help="sensor password (default 0)")
     tm.add_argument("--data", type=Path, default=DEFAULT_DATA, help="data directory (default ./var)")
     tm.add_argument("--config", type=Path, help="hall.toml (default: the shipped hall)")

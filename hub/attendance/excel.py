@@ -62,7 +62,7 @@ def _title(ws, report: dict, title_zh: str, title_en: str, columns: int) -> None
 def _table(ws, top: int, columns: list[tuple], rows: list[dict], *, zebra: bool = True) -> int:
     """Headers at `top` (Chinese) and `top + 1` (English), rows below; returns the next free row."""
     widths = {}
-    for c, (key, zh, en, width) in enumerate(columns, start=1):
+    for c, (_key, zh, en, width) in enumerate(columns, start=1):
         head = ws.cell(top, c, zh)
         head.font, head.fill, head.alignment, head.border = HEADER, HEADER_FILL, CENTER, BOX
         sub = ws.cell(top + 1, c, en)

@@ -123,7 +123,7 @@ def test_template_index_pages_and_positions(sensor_sim):
     sim = sensor_sim("r307")
     f = connect(sim)
     for position in (0, 7, 8, 255, 256, 999):
-        sim.touch("s%03d" % position)
+        sim.touch(f"s{position:03d}")
         capture(f)
         assert f.storeTemplate(position) == position
     page0, page1, page3 = f.getTemplateIndex(0), f.getTemplateIndex(1), f.getTemplateIndex(3)
@@ -219,8 +219,11 @@ def test_security_level_and_bad_register(sim):
     f = connect(sim)
     f.setSecurityLevel(5)
     assert f.getSecurityLevel() == 5
-    with pytest.raises(Exception):
+    with pytest.raises(ValueError, match="parameter number is invalid"):  # the library checks it first
         f.setSystemParameter(9, 1)
+    sim.fail_next(p.SET_SYS_PARA, p.BAD_REGISTER)  # a module that does not have the register
+    with pytest.raises(Exception, match="Invalid register number"):  # noqa: B017 (the library raises Exception)
+        f.setSecurityLevel(4)
 
 
 def test_flash_error_and_forced_codes(sim):

@@ -1,0 +1,48 @@
+"""docs/attendance.md documents every attendance, staff and terminal command and each of their options."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from hub.attendance import commands
+
+DOC = (Path(__file__).resolve().parents[3] / "docs" / "attendance.md").read_text(encoding="utf-8")
+
+
+def _parsers() -> dict[str, argparse.ArgumentParser]:
+    root = argparse.ArgumentParser(prog="hall")
+    commands.register(root.add_subparsers())
+    found = {}
+
+    def walk(parser, prefix):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, child in action.choices.items():
+                    found[f"{prefix} {name}".strip()] = child
+                    walk(child, f"{prefix} {name}")
+
+    walk(root, "")
+    return found
+
+
+def test_every_command_and_option_is_documented():
+    parsers = _parsers()
+    assert {"attendance evaluate", "attendance report", "attendance leave", "staff enroll", "staff list",
+            "staff remove", "staff copy", "terminal"} <= set(parsers)
+    for name, parser in parsers.items():
+        if name in ("attendance", "staff"):
+            continue
+        assert f"### `hall {name}`" in DOC, f"hall {name} has no section"
+        section = DOC.split(f"### `hall {name}`")[1].split("\n## ")[0].split("\n### ")[0]
+        for action in parser._actions:
+            for opt in action.option_strings:
+                if opt not in ("-h", "--help"):
+                    assert opt in section, f"hall {name} {opt} is not documented in its section"
+            if action.option_strings and action.dest != "help":
+                assert action.help, f"hall {name} {action.option_strings[0]} has no help text"
+
+
+def test_every_slot_status_and_day_status_is_documented():
+    for word in ("`ok`", "`late`", "`early`", "`missing`", "`leave`", "`rest`", "`absent`", "`abnormal`"):
+        assert word in DOC
