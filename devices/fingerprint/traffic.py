@@ -7,7 +7,7 @@ so a day can pass in minutes.
     traffic = Traffic(hall, data_dir, speed=720)   # 720: a day in two minutes
     traffic.start()       # sensors on pseudo-terminals, staff enrolled, one terminal agent per sensor
     traffic.run(60)       # block for 60 real seconds (None: until stop() from another thread)
-    traffic.stop()        # agents, links and sensors stopped; nothing queued is lost (outboxes are on disk)
+    traffic.stop()        # up to 5 s to hand punches over, then agents, links and sensors stop (outboxes stay on disk)
 
 Constructor: Traffic(hall, data_dir, *, terminals=None, speed=60.0, start=None, seed=None, host=None,
 port=None, realistic_timing=False, staff=None, console=None, heartbeat=None).
@@ -15,8 +15,9 @@ port=None, realistic_timing=False, staff=None, console=None, heartbeat=None).
   own pty, with every person's finger enrolled (sensor flash and template map under DATA/devices/{id}/);
 - speed: simulated seconds per real second. The terminals' clocks run at this speed, so punches and heartbeats
   carry simulated times;
-- start: the simulated clock's starting moment (aware datetime; default: now). The hub closes a date by its own
-  clock, so to see days closed quickly start a little in the past (e.g. two days back at speed 720);
+- start: the simulated clock's starting moment (aware datetime). Default: now during a working day's hours,
+  otherwise 08:20 of the latest workday, so that punches show at once (busy_start). The terminals stamp their
+  events with the simulated time, which the hub will flag as clock skew when it differs from its own;
 - seed: makes the day plans repeatable; staff: the people who punch (default: the hall's staff list);
 - host/port: the broker (default: what the data directory records, then the hall config);
 - heartbeat: real seconds between terminal heartbeats (default: 300 / speed, at least 2 s).
@@ -114,6 +115,21 @@ def plan_period(staff: list[str], first: date, last: date, *, tz, is_workday: Ca
     return out
 
 
+def busy_start(moment: datetime, is_workday: Callable[[date], bool]) -> datetime:
+    """Where a simulation should start to show punches at once: `moment` itself during a working day's hours,
+    otherwise 08:20 of the latest workday that has begun (so a demo at night or at a weekend is not silent)."""
+    day = moment.date()
+    if is_workday(day) and clock_time(7, 30) <= moment.time() <= clock_time(17, 30):
+        return moment
+    if not (is_workday(day) and moment.time() > clock_time(17, 30)):
+        day -= timedelta(days=1)
+        for _ in range(30):
+            if is_workday(day):
+                break
+            day -= timedelta(days=1)
+    return datetime.combine(day, clock_time(8, 20), tzinfo=moment.tzinfo)
+
+
 class SimulatedClock:
     """Hall time running `speed` times faster than the real clock from `start`."""
 
@@ -142,7 +158,11 @@ class Traffic:
         if not self.terminals:
             raise ValueError("the hall config has no terminal devices")
         self.speed = float(speed)
-        self.clock = SimulatedClock((start or now(hall.tz)).astimezone(hall.tz), self.speed)
+        if start is None:
+            from hub.attendance.rules import WorkCalendar
+
+            start = busy_start(now(hall.tz), WorkCalendar.from_rules(hall.attendance).is_workday)
+        self.clock = SimulatedClock(start.astimezone(hall.tz), self.speed)
         self.seed = seed if seed is not None else random.randrange(1 << 30)
         self.host, self.port = host, port
         self.realistic_timing = realistic_timing
@@ -201,11 +221,15 @@ class Traffic:
         deadline = time.monotonic() + timeout
         return all(agent.link.wait_drained(max(0.0, deadline - time.monotonic())) for agent in self.agents.values())
 
-    def stop(self) -> None:
+    def stop(self, drain: float = 5.0) -> None:
+        """Stop touching, give the terminals up to `drain` seconds to hand their punches to the hub (what is left
+        stays in their outboxes on disk for next time), then stop agents and sensors."""
         self._stop.set()
         if self._thread:
             self._thread.join(10)
             self._thread = None
+        if drain and self.agents:
+            self.wait_drained(drain)
         for agent in self.agents.values():
             agent.stop()
         for sim in self.sims.values():

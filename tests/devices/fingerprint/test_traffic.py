@@ -54,3 +54,15 @@ def test_traffic_punches_reach_the_hub_with_simulated_times(rig, hall):
     assert {t for s, t in arrived if hall.staff_member(s).window == "20"} <= {"fp-02"}
     assert {t for s, t in arrived if hall.staff_member(s).window in ("1", "2", "3")} <= {"fp-01"}
     assert traffic.stats.get("punch", 0) >= len(planned)
+
+
+def test_a_simulation_starts_where_people_punch():
+    from devices.fingerprint.traffic import busy_start
+
+    workday = WorkCalendar().is_workday
+    during = datetime(2026, 11, 30, 10, 0, tzinfo=TZ)
+    assert busy_start(during, workday) == during
+    assert busy_start(datetime(2026, 11, 30, 20, 0, tzinfo=TZ), workday) == datetime(2026, 11, 30, 8, 20, tzinfo=TZ)
+    # Saturday night and Monday before dawn: back to Friday morning
+    assert busy_start(datetime(2026, 11, 28, 1, 0, tzinfo=TZ), workday) == datetime(2026, 11, 27, 8, 20, tzinfo=TZ)
+    assert busy_start(datetime(2026, 11, 30, 5, 0, tzinfo=TZ), workday) == datetime(2026, 11, 27, 8, 20, tzinfo=TZ)
