@@ -19,7 +19,7 @@ from pathlib import Path
 
 from hall import __version__
 from hall.clock import now as clock_now
-from hall.clock import stamp
+from hall.clock import parse_stamp, stamp
 from hall.mqtt import connect, login, new_client, resolve_endpoint
 from hall.protocol import (
     INVALID_ENVELOPE,
@@ -85,6 +85,7 @@ class Hub:
         self.connected = False
         self.counts = {"stored": 0, "duplicates": 0, "rejected": 0}
         self._skewed: set[str] = set()
+        self._heard: dict[str, tuple[datetime, float | None]] = {}  # this batch: device → (last heard, clock skew)
         self._writer = threading.Thread(target=self._run_writer, name="hub-writer", daemon=True)
         self.client = None
 
@@ -248,13 +249,14 @@ class Hub:
                 if topic is None or topic.hall != self.hall.id:
                     continue
                 if topic.channel == "status":
-                    self._store_status(topic.device, msg.payload)
+                    self._store_status(topic.device, msg.payload, msg.retain)
                 elif topic.channel == "evt":
                     dev = self._ingest_event(topic, msg.topic, msg.payload, emit, seen_now)
                     if dev:
                         touched.add(dev)
             for dev in touched:
                 self.db.execute("UPDATE devices SET watermark=? WHERE id=?", (self._cursors[dev].watermark, dev))
+            self._flush_heard()
         # committed: now the world may hear of it
         for mid, generation in acks:
             if generation == self._generation and mid:
@@ -276,18 +278,27 @@ class Hub:
             topic = "/".join(("hall/v1", self.hall.id, *parts))
             self.client.publish(topic, dumps(payload), qos=QOS, retain=retain)
 
-    def _store_status(self, device: str, payload: bytes) -> None:
+    def _store_status(self, device: str, payload: bytes, retained: bool) -> None:
         try:
             status = json.loads(payload) if payload else {}
         except ValueError:
             return
         if not isinstance(status, dict) or self.hall.device(device) is None:
             return
+        received = clock_now(self.hall.tz)
         self.db.execute(
             "INSERT INTO devices(id, kind, status, version, last_seen) VALUES (?,?,?,?,?) "
-            "ON CONFLICT(id) DO UPDATE SET status=excluded.status, version=excluded.version, "
-            "last_seen=excluded.last_seen",
-            (device, self.hall.device(device).kind, str(status.get("state")), str(status.get("version")), stamp()))
+            "ON CONFLICT(id) DO UPDATE SET status=excluded.status, version=excluded.version",
+            (device, self.hall.device(device).kind, str(status.get("state")), str(status.get("version")),
+             received.isoformat(timespec="milliseconds")))
+        self._ensure_device(device)
+        ts = None
+        if not retained and status.get("state") == "online" and isinstance(status.get("ts"), str):
+            try:
+                ts = parse_stamp(status["ts"])
+            except ValueError:
+                ts = None
+        self._seen(device, received, ts, live=ts is not None)
 
     def _reject(self, topic: str, device: str | None, raw: bytes, code: str, error: str, event_id=None, seq=None,
                 emit: Emit | None = None) -> None:
@@ -321,10 +332,17 @@ class Hub:
                 seen_now.add(env_id)
             return self._commit_seq(device.id, env_seq)
         event_type = topic.event_type
-        if self._already(env.id, seen_now):
+        if env.id in seen_now:
+            return self._duplicate(device.id, env.id, env.seq, emit)
+        # storing first is also the duplicate check: a resend finds its id taken
+        stored = self.db.execute(
+            "INSERT OR IGNORE INTO events(id, device, type, seq, ts, received_at, data) VALUES (?,?,?,?,?,?,?)",
+            (env.id, device.id, event_type, env.seq, env.ts.isoformat(), received.isoformat(timespec="milliseconds"),
+             json.dumps(env.data, ensure_ascii=False))).rowcount
+        if not stored:
             return self._duplicate(device.id, env.id, env.seq, emit)
         seen_now.add(env.id)
-        self._check_clock(device.id, env.ts, received)
+        self._seen(device.id, received, env.ts)
         event = Event(id=env.id, device=device.id, kind=device.kind, type=event_type, seq=env.seq, ts=env.ts,
                       received_at=received, data=data, raw=env.data)
         res = None
@@ -341,20 +359,17 @@ class Hub:
         if res is not None:
             res = {"re": env.id, **res}
             emit.device(device.id, "res", res)
-        self.db.execute(
-            "INSERT INTO events(id, device, type, seq, ts, received_at, data, res) VALUES (?,?,?,?,?,?,?,?)",
-            (env.id, device.id, event_type, env.seq, env.ts.isoformat(), received.isoformat(timespec="milliseconds"),
-             json.dumps(env.data, ensure_ascii=False), json.dumps(res, ensure_ascii=False) if res else None))
+            self.db.execute("UPDATE events SET res=? WHERE id=?", (json.dumps(res, ensure_ascii=False), env.id))
         self.counts["stored"] += 1
         return self._commit_seq(device.id, env.seq, event_id=env.id)
 
     def _already(self, event_id: str, seen_now: set[str]) -> bool:
+        """Was this id stored, or rejected with a valid envelope, before?"""
         if event_id in seen_now:
             return True
-        if self.db.execute("SELECT 1 FROM events WHERE id=?", (event_id,)).fetchone():
-            return True
-        return self.db.execute("SELECT 1 FROM rejected WHERE event_id=? AND seq IS NOT NULL",
-                               (event_id,)).fetchone() is not None
+        return self.db.execute(
+            "SELECT 1 FROM events WHERE id=? UNION ALL SELECT 1 FROM rejected WHERE event_id=? AND seq IS NOT NULL "
+            "LIMIT 1", (event_id, event_id)).fetchone() is not None
 
     def _duplicate(self, device: str, event_id: str, seq: int | None, emit: Emit) -> str:
         """A resend: store nothing, answer again as before, and acknowledge again."""
@@ -385,19 +400,41 @@ class Hub:
         cursor.commit(seq)
         return device
 
-    def _check_clock(self, device: str, ts: datetime, received: datetime) -> None:
-        skew = (ts - received).total_seconds()
-        flagged = abs(skew) > SKEW_LIMIT
-        if flagged != (device in self._skewed):  # say it when it starts and when it ends, not per event
-            if flagged:
-                self._skewed.add(device)
-                log.warning("device %s clock is off by %.1f s (a Pi without network time?)", device, skew)
-            else:
-                self._skewed.discard(device)
-                log.info("device %s clock is back within %.0f s", device, SKEW_LIMIT)
-        self._ensure_device(device)
-        self.db.execute("UPDATE devices SET clock_skew_s=?, skew_flagged=?, last_seen=? WHERE id=?",
-                        (round(skew, 3), int(flagged), received.isoformat(timespec="milliseconds"), device))
+    def _seen(self, device: str, received: datetime, ts: datetime | None = None, live: bool = False) -> None:
+        """Note a device heard from, and what its clock says.
+
+        An event's time lags the hub's by however long it waited in an outbox, so only a clock *ahead* of the
+        hub can be told from events; a clock behind is measured from the status a device publishes the moment
+        it connects (`live`)."""
+        last, skew = received, None
+        if ts is not None:
+            diff = (ts - received).total_seconds()
+            if live or diff > SKEW_LIMIT:
+                skew = diff
+        prev = self._heard.get(device)
+        if skew is None and prev is not None:
+            skew = prev[1]
+        self._heard[device] = (last, skew)
+
+    def _flush_heard(self) -> None:
+        """Once per batch: when each device was last heard from, and whether its clock is off."""
+        for device, (last, skew) in self._heard.items():
+            self._ensure_device(device)
+            if skew is None:
+                self.db.execute("UPDATE devices SET last_seen=? WHERE id=?",
+                                (last.isoformat(timespec="milliseconds"), device))
+                continue
+            flagged = abs(skew) > SKEW_LIMIT
+            if flagged != (device in self._skewed):  # say it when it starts and when it ends, not per event
+                if flagged:
+                    self._skewed.add(device)
+                    log.warning("device %s clock is off by %.1f s (a Pi without network time?)", device, skew)
+                else:
+                    self._skewed.discard(device)
+                    log.info("device %s clock is back within %.0f s", device, SKEW_LIMIT)
+            self.db.execute("UPDATE devices SET clock_skew_s=?, skew_flagged=?, last_seen=? WHERE id=?",
+                            (round(skew, 3), int(flagged), last.isoformat(timespec="milliseconds"), device))
+        self._heard.clear()
 
 
 def _peek_id_seq(payload: bytes) -> tuple[str | None, int | None]:

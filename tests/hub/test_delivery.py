@@ -171,13 +171,25 @@ def test_an_unacknowledged_event_is_sent_again_after_the_timeout(rig):
 
 
 def test_a_device_whose_clock_is_off_is_flagged(rig):
-    rig.start_hub()
-    kiosk = rig.mqtt("kiosk-01")
     from datetime import timedelta
 
     from hall.clock import now
-    late = (now() - timedelta(seconds=90)).isoformat(timespec="milliseconds")
-    kiosk.publish(evt_topic(rig.hall.id, "kiosk-01", "health"), json.dumps(envelope(new_event_id(), 1, {}, late)), qos=1)
+
+    rig.start_hub()
+    # ahead: no delay can explain an event from the future
+    kiosk = rig.mqtt("kiosk-01")
+    ahead = (now() + timedelta(seconds=90)).isoformat(timespec="milliseconds")
+    kiosk.publish(evt_topic(rig.hall.id, "kiosk-01", "health"), json.dumps(envelope(new_event_id(), 1, {}, ahead)), qos=1)
     wait_for(lambda: rig.count("SELECT count(*) FROM events") == 1, 10, "stored")
-    assert rig.count("SELECT skew_flagged FROM devices WHERE id='kiosk-01'") == 1
-    assert rig.count("SELECT CAST(clock_skew_s AS INTEGER) FROM devices WHERE id='kiosk-01'") in (-90, -89)
+    wait_for(lambda: rig.count("SELECT skew_flagged FROM devices WHERE id='kiosk-01'") == 1, 5, "flagged")
+    assert rig.count("SELECT CAST(round(clock_skew_s) AS INTEGER) FROM devices WHERE id='kiosk-01'") in (89, 90)
+    # behind: told by the status a device publishes as it connects, not by events that may have waited offline
+    late = (now() - timedelta(seconds=90)).isoformat(timespec="milliseconds")
+    backlog = rig.mqtt("kiosk-02")
+    backlog.publish(evt_topic(rig.hall.id, "kiosk-02", "health"), json.dumps(envelope(new_event_id(), 1, {}, late)),
+                    qos=1).wait_for_publish(5)
+    wait_for(lambda: rig.count("SELECT count(*) FROM events WHERE device='kiosk-02'") == 1, 10, "stored")
+    assert rig.count("SELECT skew_flagged FROM devices WHERE id='kiosk-02'") == 0
+    backlog.publish(f"hall/v1/{rig.hall.id}/kiosk-02/status",
+                    json.dumps({"state": "online", "kind": "kiosk", "version": "0.1.0", "ts": late}), qos=1, retain=True)
+    wait_for(lambda: rig.count("SELECT skew_flagged FROM devices WHERE id='kiosk-02'") == 1, 10, "flagged")
