@@ -49,12 +49,16 @@ class AttendanceDomain:
 
     def setup(self, db: sqlite_utils.Database, emit: Emit) -> None:
         store.create_tables(db)
+        # the first date still to close: after the last closed one, or earlier if punches wait on a date never closed
+        candidates = []
         row = db.execute("SELECT max(date) FROM attendance_dates WHERE final=1").fetchone()
         if row and row[0]:
-            self._open = date.fromisoformat(row[0]) + timedelta(days=1)
-        else:
-            first = db.execute("SELECT min(date) FROM punches").fetchone()[0]
-            self._open = date.fromisoformat(first) if first else None
+            candidates.append(date.fromisoformat(row[0]) + timedelta(days=1))
+        unclosed = db.execute("SELECT min(p.date) FROM punches p LEFT JOIN attendance_dates d ON d.date = p.date "
+                              "WHERE d.final IS NULL OR d.final = 0").fetchone()[0]
+        if unclosed:
+            candidates.append(date.fromisoformat(unclosed))
+        self._open = min(candidates) if candidates else None
         waiting = db.execute("SELECT date, waiting_for, warning FROM attendance_dates WHERE final=0 "
                              "ORDER BY date LIMIT 1").fetchone()
         if waiting:
@@ -71,10 +75,12 @@ class AttendanceDomain:
         store.insert_punch(db, event.id, punch.staff, at, event.device, punch.score, event.received_at, flag)
         day = at.date()
         if self._open is None or day < self._open:
-            if self._open is None:
+            if self._is_final(db, day):
+                if not flag:
+                    self._revise(db, punch.staff, day, event.received_at)
+            else:  # an earlier date never closed (a terminal's backlog, a hub started later): close it in turn
                 self._open = day
-            elif not flag:
-                self._revise(db, punch.staff, day, event.received_at)
+                self._next_check = None
         return None
 
     def tick(self, db: sqlite_utils.Database, now: datetime, emit: Emit) -> None:
@@ -103,7 +109,13 @@ class AttendanceDomain:
             "ORDER BY e.seq DESC LIMIT 1", (terminal,)).fetchone() if "events" in db.table_names() else None
         return datetime.fromisoformat(row[0]) if row else None
 
+    def _is_final(self, db, day: date) -> bool:
+        row = db.execute("SELECT final FROM attendance_dates WHERE date=?", (day.isoformat(),)).fetchone()
+        return bool(row and row[0])
+
     def _try_close(self, db, day: date, now: datetime, emit: Emit) -> bool:
+        if self._is_final(db, day):
+            return True
         closes = self._close_moment(day)
         waiting = []
         for terminal in self.terminals:
@@ -141,9 +153,6 @@ class AttendanceDomain:
         return True
 
     def _revise(self, db, staff: str, day: date, at: datetime) -> None:
-        final = db.execute("SELECT final FROM attendance_dates WHERE date=?", (day.isoformat(),)).fetchone()
-        if not final or not final[0]:
-            return
         moments = [p.at for p in store.punches_between(db, day, day, self.tz) if p.staff == staff]
         leaves = [lv for lv in store.leave_between(db, day, day, self.tz) if lv.staff == staff]
         result = evaluate_day(self.schedule, staff, day, self.calendar.is_workday(day), moments, leaves, tz=self.tz)

@@ -171,3 +171,15 @@ def test_tick_is_cheap_while_nothing_closes(hall, db):
         feed.tick(f"2026-11-30 10:{minute:02d}")
     assert calls == []
     assert TZ  # the hall's zone is the one the tests write times in
+
+
+def test_an_earlier_date_that_never_closed_is_closed_in_turn(hall, db):
+    feed = Feed(hall, db)
+    feed.tick("2026-12-02 10:00")  # a hub started on the 2nd: it would begin there
+    feed.punch("s001", "2026-11-30 08:58")  # a terminal's backlog from before
+    for device in ("fp-01", "fp-02"):
+        feed.heartbeat(device, "2026-12-02 10:01")
+    feed.tick("2026-12-02 10:02")
+    assert feed.day("s001", "2026-11-30")[0] == "abnormal"
+    assert feed.day("s001", "2026-12-01")[0] == "absent"
+    assert feed.day("s001", "2026-12-02") is None  # still open
