@@ -50,14 +50,30 @@ def guide_text(service: ServiceItem) -> str:
     return "\n".join(p for p in parts if p)
 
 
-def _pinyin(texts: list[str]) -> tuple[str, str]:
-    """Full pinyin and initials of each text, space separated (`yingyezhizhao`, `yyzz`)."""
+_RUN = re.compile(r"[\u3400-\u9fff]+|[0-9A-Za-z]+")
+
+
+def _pinyin(texts: list[str], memo: dict[str, list[str]] | None = None) -> tuple[str, str]:
+    """Full pinyin and initials of each text, space separated (`yingyezhizhao`, `yyzz`).
+
+    Each run of hanzi is converted on its own (and remembered in `memo`): punctuation already splits words, and
+    a generated catalogue repeats the same runs thousands of times."""
     from pypinyin import Style, lazy_pinyin
 
+    memo = {} if memo is None else memo
     full, initials = [], []
     for text in texts:
-        syllables = [_NOT_ALNUM.sub("", s.lower()) for s in lazy_pinyin(text, style=Style.NORMAL, errors="default")]
-        syllables = [s for s in syllables if s]
+        syllables: list[str] = []
+        for run in _RUN.findall(text):
+            got = memo.get(run)
+            if got is None:
+                if run.isascii():
+                    got = [run.lower()]
+                else:
+                    got = [s for s in (_NOT_ALNUM.sub("", x.lower()) for x in lazy_pinyin(run, style=Style.NORMAL))
+                           if s]
+                memo[run] = got
+            syllables += got
         full.append("".join(syllables))
         initials.append("".join(s[0] for s in syllables))
     return " ".join(full), " ".join(initials)
@@ -65,7 +81,7 @@ def _pinyin(texts: list[str]) -> tuple[str, str]:
 
 def _spaced(text: str) -> str:
     """One token per character for the unicode61 table: a phrase of characters is then a substring."""
-    return " ".join(ch for ch in text if not ch.isspace())
+    return " ".join("".join(text.split()))
 
 
 def _normalise(query: str) -> str:
@@ -110,12 +126,13 @@ class SearchIndex:
             CREATE VIRTUAL TABLE uni USING fts5(name, keywords, guide, pinyin_name, pinyin_kw, tokenize='unicode61');
         """)
         dept_names = {d.id: f"{d.name} {d.name_en}" for d in catalogue.departments}
+        memo: dict[str, list[str]] = {}
         rows = []
         for rowid, s in enumerate(catalogue.services, start=1):
             keywords = " ".join([*s.keywords, dept_names.get(s.department, "")])
             guide = guide_text(s)
-            py_name, ini_name = _pinyin([s.name])
-            py_kw, ini_kw = _pinyin(s.keywords)
+            py_name, ini_name = _pinyin([s.name], memo)
+            py_kw, ini_kw = _pinyin(s.keywords, memo)
             rows.append((rowid, s.id, s.name, s.department, keywords, guide, s.name_en.lower(),
                          py_name, ini_name, py_kw, ini_kw))
         db.executemany("INSERT INTO items VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)

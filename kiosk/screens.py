@@ -11,11 +11,6 @@ from kiosk.model import IDLE, ISSUED, PRINTED, PRINTING, REFUSED, REQUESTING, WA
 from kiosk.ui import GREEN, GREEN_DOWN, PLACEHOLDER, KButton, KioskScreen, KLabel, ListRow, _esc
 
 
-def _windows(ticket: dict, lang: str) -> str:
-    ws = ticket.get("windows") or []
-    return ("、" if lang != "en" else ", ").join(ws)
-
-
 class RowList(RecycleView):
     """A long list of rows (services, search results) that only builds the rows on screen."""
     ui = ObjectProperty(PLACEHOLDER, rebind=True)
@@ -197,7 +192,7 @@ class TicketScreen(KioskScreen):
     countdown_line = StringProperty("")
 
     def show(self, s: TicketState) -> None:
-        ui, lang = self.ui, self.ui.lang
+        ui = self.ui
         self.state = s.state
         t = s.ticket or {}
         self.number = t.get("no", "") if s.state == ISSUED else ""
@@ -224,18 +219,20 @@ class TicketScreen(KioskScreen):
                 self.service_name = ui.pair(svc.name, svc.name_en)
             elif q is not None:
                 self.service_name = ui.pair(q.name, q.name_en)
-            ws = _windows(t, lang)
+            ws = t.get("windows") or []
             if ws:
-                self.windows_line = ui.both("go_to_windows", w=ws)
+                key = "go_to_windows" if len(ws) > 1 else "go_to_window"
+                self.windows_line = ui.pair(tr(key, "zh", w="、".join(ws)), tr(key, "en", w=", ".join(ws)))
             ahead = t.get("ahead")
             if ahead is not None:
                 self.ahead_line = ui.both("ahead_one" if ahead == 1 else "ahead", n=ahead)
             wait = t.get("est_wait_s")
-            if wait is not None:
-                minutes = round(wait / 60)
-                m_zh = tr("no_wait", "zh") if wait <= 0 else tr("minutes", "zh", n=max(minutes, 1))
-                m_en = tr("no_wait", "en") if wait <= 0 else tr("minutes", "en", n=max(minutes, 1))
-                self.wait_line = ui.pair(tr("est_wait", "zh", m=m_zh), tr("est_wait", "en", m=m_en))
+            if wait is not None and wait > 0:
+                n = max(round(wait / 60), 1)
+                self.wait_line = ui.pair(tr("est_wait", "zh", m=tr("minutes", "zh", n=n)),
+                                         tr("est_wait", "en", m=tr("minutes", "en", n=n)))
+            elif wait is not None:
+                self.wait_line = ui.both("no_wait")
             self.printer_line, self.printer_problem = self._printer_text(s.printer)
         else:
             self.heading = ""
@@ -250,8 +247,10 @@ class TicketScreen(KioskScreen):
             return ui.both("paper_low"), False
         if printer in ("paper_out", "offline"):
             cause = "paper_out" if printer == "paper_out" else "printer_offline"
-            return (f"[b]{ui.t('printer_attention')}[/b] ({ui.t(cause)})\n"
-                    f"[size={int(ui.u * 0.62)}]{ui.t2('printer_attention')} ({ui.t2(cause)})[/size]"), True
+            zh = f"{tr('printer_attention', 'zh')}（{tr(cause, 'zh')}）"
+            en = f"{tr('printer_attention', 'en')} ({tr(cause, 'en')})"
+            first, second = (en, zh) if ui.lang == "en" else (zh, en)
+            return f"[b]{first}[/b]\n[size={max(int(ui.u * 0.62), 15)}]{second}[/size]", True
         return ui.both("no_printer"), False
 
     def start_countdown(self, seconds: float) -> None:
