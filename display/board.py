@@ -42,8 +42,7 @@ IDLE_BG = (0.118, 0.227, 0.373, 1)
 PAUSED_BG = (0.486, 0.176, 0.071, 1)
 CLOSED_BG = (0.165, 0.184, 0.212, 1)
 LIT_BG = (0.706, 0.325, 0.035, 1)
-FLASH_BG = (0.98, 0.8, 0.082, 1)
-DARK_RED = (0.5, 0.05, 0.05, 1)
+FLASH_BG = (0.863, 0.149, 0.149, 1)
 GOLD = (1, 0.847, 0.302, 1)
 WHITE = (1, 1, 1, 1)
 SOFT = (0.78, 0.84, 0.92, 1)
@@ -120,15 +119,13 @@ def _widgets():
             self.ticket = tile.ticket or ""
             self.status_zh, self.status_en = tile.status_text
             self.lit, self.flash_on = lit, flash_on
-            if lit and flash_on:
-                self.bg, self.fg, self.fg_soft, self.fg_ticket, self.edge = FLASH_BG, DARK_RED, DARK_RED, DARK_RED, WHITE
-                return
-            self.bg = {"serving": SERVING_BG, "idle": IDLE_BG, "paused": PAUSED_BG}.get(tile.status, CLOSED_BG)
-            self.fg, self.fg_soft = (DIM, DIM) if tile.status == "closed" else (WHITE, SOFT)
-            self.fg_ticket = GOLD if tile.status == "serving" else self.fg
+            # a flash changes colours of the background only: text textures are not rendered again
+            self.fg, self.fg_soft = (DIM, DIM) if tile.status == "closed" and not lit else (WHITE, SOFT)
+            self.fg_ticket = GOLD if tile.status == "serving" or lit else self.fg
             if lit:
-                self.bg, self.fg_ticket, self.edge = LIT_BG, WHITE, GOLD
+                self.bg, self.edge = (FLASH_BG if flash_on else LIT_BG), GOLD
             else:
+                self.bg = {"serving": SERVING_BG, "idle": IDLE_BG, "paused": PAUSED_BG}.get(tile.status, CLOSED_BG)
                 self.edge = (0, 0, 0, 0)
 
     class QueueRow(BoxLayout):
@@ -171,10 +168,7 @@ def _widgets():
             others = [c for c in recent if highlight is None or c.key != highlight.call.key][:5]
             self.recent = "\n".join(f"{c.ticket}  →  {c.window} 号窗口  Window {c.window}" for c in others)
             self.flash_on = flash_on
-            if flash_on:
-                self.bg, self.fg, self.fg_soft, self.fg_ticket = FLASH_BG, DARK_RED, DARK_RED, DARK_RED
-            else:
-                self.bg, self.fg, self.fg_soft, self.fg_ticket = PANEL, WHITE, SOFT, GOLD
+            self.bg = FLASH_BG if flash_on else PANEL
 
     class Band(Widget):
         """Scrolls one item at a time right to left; the text becomes textures once per item."""
@@ -243,7 +237,7 @@ def _widgets():
             self._next_ev = Clock.schedule_once(self._next, self.gap)
 
         def _render(self):
-            px = self.font_px * self.u
+            px = int(self.font_px * self.u)  # whole sizes: Kivy keeps 64 opened fonts, no more
             self._textures = []
             for piece in chunks(self.text, px):
                 label = CoreLabel(text=piece, font_size=px, font_name=FONT_NAME, color=GOLD)
@@ -609,10 +603,8 @@ def BoardApp(hall, *, playlist: Playlist | None = None, link=None, voice=None, c
     return _BoardApp()
 
 
-def run_board(hall, device: str, data_dir: Path | str, port: int | None = None, fullscreen: bool = False, *,
-              host: str | None = None, password: str | None = None, playlist: Path | str | None = None,
-              voice: bool = True) -> int:
-    """Open the calling board of `device` and follow the hub until the window is closed."""
+def configure_kivy(fullscreen: bool = False, size: tuple[int, int] = (1280, 720)) -> None:
+    """Kivy settings of a board; before the window opens. Full screen is the hall's: no cursor, no way out."""
     os.environ.setdefault("KIVY_NO_ARGS", "1")
     from kivy.config import Config
 
@@ -622,9 +614,15 @@ def run_board(hall, device: str, data_dir: Path | str, port: int | None = None, 
     Config.set("kivy", "exit_on_escape", "0" if fullscreen else "1")
     Config.set("graphics", "allow_screensaver", "0")
     if not fullscreen:
-        Config.set("graphics", "width", "1280")
-        Config.set("graphics", "height", "720")
+        Config.set("graphics", "width", str(size[0]))
+        Config.set("graphics", "height", str(size[1]))
 
+
+def run_board(hall, device: str, data_dir: Path | str, port: int | None = None, fullscreen: bool = False, *,
+              host: str | None = None, password: str | None = None, playlist: Path | str | None = None,
+              voice: bool = True) -> int:
+    """Open the calling board of `device` and follow the hub until the window is closed."""
+    configure_kivy(fullscreen)
     from hall.link import DeviceLink
     from display.voice import ClipSet, Voice, default_clip_dir, hall_clip_dir
 
