@@ -13,14 +13,16 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
 
-from hall.fonts import cjk_font
 from display.model import BoardModel, call_sentence
 from display.playlist import Band as BandPlaylist
 from display.playlist import Playlist, load_playlist
+from hall.fonts import cjk_font
 
 log = logging.getLogger("display.board")
 
@@ -28,6 +30,7 @@ KV = Path(__file__).with_name("board.kv")
 FONT_NAME = "BoardSans"
 MAX_FPS = 30                 # the band moves 4 px a frame at 120 px/s: smooth to the eye, half the redraws
 FLASH_PERIOD = 0.5           # a flashing tile turns bright and back every half second
+HEALTH_EVERY = 600.0         # seconds between health events
 SAVE_AFTER = 2.0             # seconds of quiet before the last state is written to the cache
 TEXTURE_LIMIT = 1800         # px: a band item is cut into textures no wider (a Pi's GPU allows 2048)
 WEEKDAYS = "一二三四五六日"
@@ -86,10 +89,19 @@ def _widgets():
     from kivy.animation import Animation
     from kivy.clock import Clock
     from kivy.core.text import Label as CoreLabel
-    from kivy.graphics import (Canvas, ClearBuffers, ClearColor, Color, Fbo, InstructionGroup, PopMatrix,
-                               PushMatrix, Rectangle, Translate)
-    from kivy.properties import (BooleanProperty, ListProperty, NumericProperty, ObjectProperty,
-                                 StringProperty)
+    from kivy.graphics import (
+        Canvas,
+        ClearBuffers,
+        ClearColor,
+        Color,
+        Fbo,
+        InstructionGroup,
+        PopMatrix,
+        PushMatrix,
+        Rectangle,
+        Translate,
+    )
+    from kivy.properties import BooleanProperty, ListProperty, NumericProperty, ObjectProperty, StringProperty
     from kivy.uix.boxlayout import BoxLayout
     from kivy.uix.floatlayout import FloatLayout
     from kivy.uix.widget import Widget
@@ -621,20 +633,27 @@ def configure_kivy(fullscreen: bool = False, size: tuple[int, int] = (1280, 720)
 def run_board(hall, device: str, data_dir: Path | str, port: int | None = None, fullscreen: bool = False, *,
               host: str | None = None, password: str | None = None, playlist: Path | str | None = None,
               voice: bool = True) -> int:
-    """Open the calling board of `device` and follow the hub until the window is closed."""
+    """Open the calling board of `device` and follow the hub until the window is closed (or SIGTERM)."""
     configure_kivy(fullscreen)
+    from display.voice import ClipSet, Voice, build_clips, default_clip_dir, espeak_available, hall_clip_dir
     from hall.link import DeviceLink
-    from display.voice import ClipSet, Voice, default_clip_dir, hall_clip_dir
 
     data_dir = Path(data_dir)
     pl = load_playlist(playlist)
     link = DeviceLink(hall, device, data_dir, host=host, port=port, password=password)
     speaker = None
     if voice:
-        speaker = Voice(ClipSet(hall_clip_dir(hall), default_clip_dir(data_dir)),
-                        work_dir=data_dir / "devices" / device / "voice").start()
+        clips = ClipSet(hall_clip_dir(hall), default_clip_dir(data_dir))
+        speaker = Voice(clips, work_dir=data_dir / "devices" / device / "voice").start()
+        if speaker.audible and not clips.complete() and espeak_available():
+            # until they are made, calls are read whole by espeak-ng
+            log.info("making the call clips in %s (hall voice build)", default_clip_dir(data_dir))
+            threading.Thread(target=build_clips, args=(default_clip_dir(data_dir),), name="voice-build",
+                             daemon=True).start()
     app = BoardApp(hall, playlist=pl, link=link, voice=speaker,
                    cache=data_dir / "devices" / device / "board.json")
+    signal.signal(signal.SIGTERM, lambda *_: app.stop())
+    _report_health(app, link, speaker)
     link.start()
     try:
         app.run()
@@ -643,3 +662,20 @@ def run_board(hall, device: str, data_dir: Path | str, port: int | None = None, 
         if speaker is not None:
             speaker.stop(timeout=15)
     return 0
+
+
+def _report_health(app, link, speaker, every: float = HEALTH_EVERY) -> None:
+    """A health event soon after start and then every `every` seconds: what the hall's dashboard shows."""
+    from kivy.clock import Clock
+    from kivy.core.window import Window
+
+    def report(_dt):
+        board = getattr(app, "board", None)
+        link.send("health", {
+            "screen": list(Window.size), "fps": round(Clock.get_fps(), 1),
+            "voice": speaker.player.name if speaker is not None else "off",
+            "band": board.ids.band.text[:40] if board is not None else "",
+        })
+
+    Clock.schedule_once(report, 10)
+    Clock.schedule_interval(report, every)

@@ -48,8 +48,12 @@ def register(sub) -> None:
 
 
 def cmd_display(args) -> int:
+    import os
+
     from display.board import run_board
 
+    # one log format: Kivy's own console log would print every line a second time
+    os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     hall, data = hall_and_data(args)
     if hall.device(args.device) is None:
@@ -77,8 +81,16 @@ def cmd_voice_build(args) -> int:
 
 
 def cmd_voice_say(args) -> int:
-    from display.voice import (Announcement, ClipSet, SilentPlayer, Voice, default_clip_dir, detect_player,
-                               hall_clip_dir, write_wav)
+    from display.voice import (
+        Announcement,
+        ClipSet,
+        SilentPlayer,
+        Voice,
+        default_clip_dir,
+        detect_player,
+        hall_clip_dir,
+        write_wav,
+    )
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
     hall, data = hall_and_data(args)

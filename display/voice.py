@@ -23,7 +23,6 @@ import io
 import logging
 import math
 import os
-import queue
 import shutil
 import subprocess
 import sys
@@ -476,12 +475,13 @@ class Voice:
         except ValueError as err:
             log.warning("cannot announce %s at window %s: %s", ticket, window, err)
             return False
-        return self._offer(item)
+        return self.announce(item)
 
     def say(self, text: str) -> bool:
-        return self._offer(Announcement.for_text(text))
+        return self.announce(Announcement.for_text(text))
 
-    def _offer(self, item: Announcement) -> bool:
+    def announce(self, item: Announcement) -> bool:
+        """Queue any announcement; False when it is a repeat within the dedup time or the machine is silent."""
         if not self.audible:
             return False
         with self._lock:

@@ -9,11 +9,28 @@ from pathlib import Path
 import pytest
 
 from display import voice as v
-from display.voice import (CHIME, CHIME_GAP, RATE, REPEAT_GAP, WORD_GAP, Announcement, AnnouncementQueue, ClipSet,
-                           Player, Silence, Voice, call_clips, call_plan, clips_text, number_clips, render,
-                           ticket_clips, window_clips, write_call_wav)
+from display.voice import (
+    CHIME,
+    CHIME_GAP,
+    RATE,
+    REPEAT_GAP,
+    WORD_GAP,
+    Announcement,
+    AnnouncementQueue,
+    ClipSet,
+    Player,
+    Silence,
+    Voice,
+    call_clips,
+    call_plan,
+    clips_text,
+    number_clips,
+    render,
+    ticket_clips,
+    window_clips,
+    write_call_wav,
+)
 from tests.helpers.display import FakeClock
-
 
 # ---------------------------------------------------------------- words
 
