@@ -15,6 +15,7 @@ index is a small SQLite file: the kiosk keeps one per catalogue digest and opens
 from __future__ import annotations
 
 import argparse
+import heapq
 import json
 import re
 import sqlite3
@@ -99,12 +100,16 @@ class SearchIndex:
         self.db = db
         meta = dict(db.execute("SELECT key, value FROM meta"))
         self.digest = meta.get("digest", "")
-        self._rows: list[tuple] = [None]  # rowid → (id, name, dept, keywords, guide, name_en, py, ini, kw_py, kw_ini)
+        # rowid → (id, name, department, name lowered, name_en lowered, name pinyin, name initials,
+        #          keywords, keyword pinyin and initials, guide lowered); lowered once here, not per query
+        self._rows: list[tuple] = [None]
         for row in db.execute(
                 "SELECT rowid, id, name, department, keywords, guide, name_en, py_name, ini_name, py_kw, ini_kw "
                 "FROM items ORDER BY rowid"):
             assert row[0] == len(self._rows)
-            self._rows.append(row[1:])
+            rowid, sid, name, dept, keywords, guide, name_en, py, ini, py_kw, ini_kw = row
+            self._rows.append((sid, name, dept, name.lower(), name_en, py, ini, keywords.lower().split(),
+                               py_kw.split() + ini_kw.split(), guide.lower()))
 
     # ------------------------------------------------------------ building
 
@@ -215,22 +220,27 @@ class SearchIndex:
         return self._hits(self._score_term(term, lazy_limit=limit), limit)
 
     def _hits(self, scores: dict[int, float], limit: int | None) -> list[Hit]:
-        order = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
-        if limit is not None:
-            order = order[:limit]
+        key = lambda kv: (-kv[1], kv[0])  # noqa: E731
+        if limit is not None and len(scores) > limit:
+            order = heapq.nsmallest(limit, scores.items(), key=key)
+        else:
+            order = sorted(scores.items(), key=key)
         out = []
         for rowid, score in order:
             sid, name, dept = self._rows[rowid][:3]
             out.append(Hit(sid, name, dept, round(score, 2), int(score // 1000)))
         return out
 
-    def _candidates(self, term: str, columns: str) -> list[int]:
-        if len(term) >= 3:
-            table, phrase = "tri", term
-        else:
-            table, phrase = "uni", _spaced(term)
+    @staticmethod
+    def _match(term: str, columns: str) -> tuple[str, str]:
+        """The FTS table for a term and the MATCH expression: trigrams from three characters, single-character
+        tokens below (as a phrase, so the characters must be adjacent)."""
+        table, phrase = ("tri", term) if len(term) >= 3 else ("uni", _spaced(term))
         quoted = phrase.replace('"', '""')
-        match = f'{{{columns}}} : "{quoted}"'
+        return table, f'{{{columns}}} : "{quoted}"'
+
+    def _candidates(self, term: str, columns: str) -> list[int]:
+        table, match = self._match(term, columns)
         return [r for (r,) in self.db.execute(f"SELECT rowid FROM {table} WHERE {table} MATCH ?", (match,))]
 
     def _score_term(self, term: str, lazy_limit: int | None) -> dict[int, float]:
@@ -241,7 +251,6 @@ class SearchIndex:
         tiers = (
             (TIER_NAME, "name pinyin_name" if ascii_term else "name", self._name_score),
             (TIER_KEYWORD, "keywords pinyin_kw" if ascii_term else "keywords", self._keyword_score),
-            (TIER_GUIDE, "guide", self._guide_score),
         )
         for tier, columns, scorer in tiers:
             for rowid in self._candidates(term, columns):
@@ -251,8 +260,28 @@ class SearchIndex:
                 if within is not None:
                     scores[rowid] = tier * 1000 + within
             if lazy_limit is not None and len(scores) >= lazy_limit:
-                break
+                return scores
+        self._guide_tier(term, scores, None if lazy_limit is None else lazy_limit - len(scores))
         return scores
+
+    def _guide_tier(self, term: str, scores: dict[int, float], need: int | None) -> None:
+        """Items found only in guide text, ranked by FTS5's bm25 over the guide column (in SQLite: a common word
+        matches thousands of guides, and only the best few are wanted)."""
+        table, match = self._match(term, "guide")
+        sql = f"SELECT rowid, bm25({table}, 0, 0, 1, 0, 0) FROM {table} WHERE {table} MATCH ? ORDER BY 2, 1"
+        params: tuple = (match,)
+        if need is not None:
+            sql += " LIMIT ?"
+            params += (need + len(scores),)
+        for rowid, bm25 in self.db.execute(sql, params):
+            if rowid in scores or term not in self._rows[rowid][9]:
+                continue
+            relevance = max(-bm25, 0.0)
+            scores[rowid] = TIER_GUIDE * 1000 + 999.0 * relevance / (1.0 + relevance)
+            if need is not None:
+                need -= 1
+                if need <= 0:
+                    return
 
     @staticmethod
     def _closeness(term: str, text: str) -> float | None:
@@ -265,10 +294,9 @@ class SearchIndex:
         return (100.0 if at == 0 else 0.0) + 300.0 * len(term) / max(len(text), 1)
 
     def _name_score(self, row: tuple, term: str, ascii_term: bool) -> float | None:
-        name, name_en, py, ini = row[1].lower(), row[5], row[6], row[7]
-        best = self._closeness(term, name)
+        best = self._closeness(term, row[3])
         if ascii_term:
-            for text in (py, ini, name_en):
+            for text in (row[5], row[6], row[4]):  # pinyin, initials, English name
                 c = self._closeness(term, text) if text else None
                 if c is not None:
                     c -= 1.0  # a character match outranks the same match in pinyin
@@ -276,16 +304,9 @@ class SearchIndex:
         return best
 
     def _keyword_score(self, row: tuple, term: str, ascii_term: bool) -> float | None:
-        words = row[3].lower().split()
-        if ascii_term:
-            words += row[8].split() + row[9].split()
+        words = row[7] + row[8] if ascii_term else row[7]
         found = [c for c in (self._closeness(term, w) for w in words) if c is not None]
         return max(found) if found else None
-
-    @staticmethod
-    def _guide_score(row: tuple, term: str, ascii_term: bool) -> float | None:
-        count = row[4].lower().count(term)
-        return min(count, 20) * 10.0 if count else None
 
 
 def search(catalogue: Catalogue, query: str, limit: int | None = 20) -> list[Hit]:

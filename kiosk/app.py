@@ -32,22 +32,18 @@ from kiosk.ui import KioskUI
 log = logging.getLogger("kiosk")
 
 KV_DIR = Path(__file__).resolve().parent / "kv"
-KV_FILES = ["widgets.kv", "home.kv", "queues.kv", "departments.kv", "services.kv", "guide.kv", "search.kv",
-            "ticket.kv"]
-_loaded = False
+_loaded: set[str] = set()
 
 
-def load_kv() -> None:
-    """Load the kiosk's kv files once per process."""
-    global _loaded
-    if _loaded:
-        return
+def load_kv(*names: str) -> None:
+    """Load kv files once per process: widgets.kv first, then a screen's own file when it is first shown."""
     import kiosk.screens  # noqa: F401  (the classes the rules name)
     import kiosk.ui  # noqa: F401
 
-    for name in KV_FILES:
-        Builder.load_file(str(KV_DIR / name))
-    _loaded = True
+    for name in ("widgets", *names):
+        if name not in _loaded:
+            Builder.load_file(str(KV_DIR / f"{name}.kv"))
+            _loaded.add(name)
 
 
 def unit_for(width: float, height: float) -> float:
@@ -112,13 +108,8 @@ class KioskApp(App):
 
     def build(self):
         register_default_font()
-        load_kv()
-        from kiosk.screens import SCREENS
-
         self.sm = ScreenManager(transition=NoTransition())
-        for name, cls in SCREENS.items():
-            self.sm.add_widget(cls(name=name, ui=self.ui, kiosk=self))
-        home = self.screen("home")
+        home = self.screen("home")  # the others are made when first shown: a faster start
         home.hall_name = self.hall.info.name
         home.hall_name_en = self.hall.info.name_en
         root = KioskRoot(self)
@@ -208,6 +199,11 @@ class KioskApp(App):
     # ------------------------------------------------------------ navigation
 
     def screen(self, name: str):
+        if not self.sm.has_screen(name):
+            from kiosk.screens import SCREENS
+
+            load_kv(name)
+            self.sm.add_widget(SCREENS[name](name=name, ui=self.ui, kiosk=self))
         return self.sm.get_screen(name)
 
     @property
@@ -257,12 +253,20 @@ class KioskApp(App):
     def open_search(self) -> None:
         self._go("search")
 
+    # a ticket usually comes back within a frame or two: show 正在取号 only if it does not, so the citizen sees
+    # the number one full-screen redraw sooner
+    SHOW_REQUESTING_AFTER = 0.15
+
     def take_ticket(self, service: str | None = None, queue: str | None = None) -> bool:
         if not self.model.ticket.take(service=service, queue=queue):
             self.refresh()
             return False
-        self._go("ticket")
+        Clock.schedule_once(self._show_requesting, self.SHOW_REQUESTING_AFTER)
         return True
+
+    def _show_requesting(self, _dt) -> None:
+        if self.model.ticket.s.state == REQUESTING and self.sm.current != "ticket":
+            self._go("ticket")
 
     def toggle_language(self) -> None:
         self.ui.lang = self.model.toggle_language()

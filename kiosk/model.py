@@ -60,8 +60,9 @@ def make_guide(catalogue: Catalogue, service: ServiceItem, lang: str = "zh") -> 
     windows = "、".join(service.windows) if lang != "en" else ", ".join(service.windows)
     limits = "    ".join([tr("legal_limit", lang, d=days_text(service.time_limit_days, lang)),
                           tr("promised", lang, d=days_text(service.promised_days, lang))])
+    colon = ": " if lang == "en" else "："
     sections = [
-        (tr("department", lang), f"{dept_name}\n{tr('queue', lang)}：{queue_name}"),
+        (tr("department", lang), f"{dept_name}\n{tr('queue', lang)}{colon}{queue_name}"),
         (tr("conditions", lang), service.conditions),
         (tr("materials", lang), "\n".join(f"{i}．{m}" for i, m in enumerate(service.materials, 1))),
         (tr("process", lang), "\n".join(f"{i}．{p}" for i, p in enumerate(service.process, 1))),

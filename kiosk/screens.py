@@ -6,8 +6,9 @@ from kivy.clock import Clock
 from kivy.properties import BooleanProperty, ListProperty, NumericProperty, ObjectProperty, StringProperty
 from kivy.uix.recycleview import RecycleView
 
+from kiosk.i18n import other as other_lang
 from kiosk.i18n import tr
-from kiosk.model import IDLE, ISSUED, PRINTED, PRINTING, REFUSED, REQUESTING, WAITING, TicketState
+from kiosk.model import IDLE, ISSUED, PRINTED, PRINTING, REFUSED, REQUESTING, WAITING, TicketState, make_guide
 from kiosk.ui import GREEN, GREEN_DOWN, PLACEHOLDER, KButton, KioskScreen, KLabel, ListRow, _esc
 
 
@@ -111,9 +112,13 @@ class GuideScreen(KioskScreen):
         body.add_widget(KLabel(ui=ui, text=f"[b]{_esc(guide.title)}[/b]", scale=1.3))
         if guide.subtitle:
             body.add_widget(KLabel(ui=ui, text=f"[color=#5a6b80]{_esc(guide.subtitle)}[/color]", scale=0.8))
+        other = make_guide(model.catalogue, guide.service, other_lang(ui.lang)).sections
+        second = dict(zip([h for h, _ in guide.sections], [h for h, _ in other], strict=False))
+        small = max(int(u * 0.6), 14)
         for heading, text in guide.sections:
-            body.add_widget(KLabel(ui=ui, text=f"[b][color=#17549e]■ {_esc(heading)}[/color][/b]", scale=0.95,
-                                   padding=(0, u * 0.6, 0, u * 0.1)))
+            body.add_widget(KLabel(ui=ui, text=f"[b][color=#17549e]■ {_esc(heading)}[/color][/b]  [size={small}]"
+                                               f"[color=#5a6b80]{_esc(second.get(heading, ''))}[/color][/size]",
+                                   scale=0.95, padding=(0, u * 0.6, 0, u * 0.1)))
             body.add_widget(KLabel(ui=ui, text=_esc(text), scale=0.8, line_height=1.15))
         self.update_ticket_button()
         self.ids.scroll.scroll_y = 1

@@ -144,7 +144,7 @@ class Keyboard(GridLayout):
         self.cols = 1
         self.bind(ui=self._build)
         self.bind(ui=lambda *_: self.ui.bind(u=self._spacing))
-        if self.ui is not None:
+        if self.ui is not PLACEHOLDER:
             self._build()
 
     def _build(self, *_):
