@@ -39,7 +39,7 @@ def register(sub) -> None:
     g.add_argument("--items", type=int, required=True, help="how many service items (e.g. 411 or 5000)")
     g.add_argument("--out", required=True, metavar="FILE", help="where to write the catalogue JSON")
     g.add_argument("--from", dest="base", metavar="FILE", help="base catalogue (default: config/catalogue.json)")
-    g.add_argument("--seed", type=int, default=1)
+    g.add_argument("--seed", type=int, default=1, help="seed of the variants (same seed, same catalogue; default 1)")
     g.set_defaults(func=cmd_catalogue_generate)
 
     p = sub.add_parser("guide", help="办事指南 · search the service guides")
