@@ -42,6 +42,7 @@ RATE = 22050          # espeak-ng's own output rate: clips need no resampling
 WIDTH = 2             # 16-bit
 CHANNELS = 1
 DEDUP_S = 5.0         # the same call again within this many seconds is dropped
+QUEUE_MAX = 20        # announcements waiting at most: beyond, the oldest waiting one is stale and dropped
 REPEATS = 2           # each call is said twice
 WORD_GAP = 0.04       # silence between clips of one sentence
 CHIME_GAP = 0.30      # after the chime
@@ -162,11 +163,15 @@ class Announcement:
 class AnnouncementQueue:
     """First in, first out; the same announcement offered again within `dedup_s` seconds is dropped.
 
-    A recall is a new announcement (its recall count is part of the key), so it is said again.
+    A recall is a new announcement (its recall count is part of the key), so it is said again. Each takes ~10 s,
+    so a burst of calls (a simulated day at speed) could queue for ever: past `max_len` waiting, the oldest
+    waiting one is dropped (the board still shows it); the one being said is never cut off.
     """
 
-    def __init__(self, dedup_s: float = DEDUP_S):
+    def __init__(self, dedup_s: float = DEDUP_S, max_len: int = QUEUE_MAX):
         self.dedup_s = dedup_s
+        self.max_len = max_len
+        self.dropped = 0
         self._items: list[Announcement] = []
         self._last: dict[tuple, float] = {}
 
@@ -178,6 +183,10 @@ class AnnouncementQueue:
         for key in [k for k, t in self._last.items() if now - t >= self.dedup_s]:
             del self._last[key]
         self._items.append(item)
+        if len(self._items) > self.max_len:
+            stale = self._items.pop(0)
+            self.dropped += 1
+            log.warning("announcements fall behind: dropped %r, not said", stale.text)
         return True
 
     def pop(self) -> Announcement | None:

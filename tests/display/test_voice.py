@@ -143,6 +143,14 @@ def test_queue_keeps_order_and_drops_a_repeat_within_five_seconds():
     assert q.pop() is None
 
 
+def test_a_queue_that_falls_behind_drops_its_oldest_waiting_call():
+    q = AnnouncementQueue(max_len=3)
+    for i in range(5):
+        assert q.offer(Announcement.for_call(f"A{i:03d}", "3"), 100.0 + i)
+    assert q.dropped == 2
+    assert [q.pop().key[1] for _ in range(len(q))] == ["A002", "A003", "A004"]
+
+
 class RecordingPlayer(Player):
     """Plays nothing; records each WAV's length, and can hold a playback until the test lets it go."""
 
