@@ -1,6 +1,9 @@
-"""Finding a CJK font: every screen, ticket render and report image needs one, and none is assumed.
+"""Finding a simplified-Chinese font: every screen, ticket render and report image needs one, none is assumed.
 
 Set-up (`./hallkit`) installs fonts-noto-cjk when missing; a hall may point HALL_CJK_FONT at its own file.
+Noto Sans CJK comes as a collection (.ttc) whose first face is Japanese, and Kivy's text provider always opens the
+first face, so 号 到 窗 门 税 would take Japanese glyph forms. The simplified-Chinese face is therefore copied out
+once (fontTools) into a single-face file in a cache folder, and that file is what every part of the hall uses.
 """
 
 from __future__ import annotations
@@ -22,10 +25,16 @@ KNOWN_BOLD = [
     "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc",
     "/usr/share/fonts/opentype/noto/NotoSansCJK-Black.ttc",
 ]
+SIMPLIFIED = (" SC", "Micro Hei", "Zen Hei", "AR PL UMing CN", "WenQuanYi")
 
 
 class FontMissing(RuntimeError):
     pass
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "hallkit" / "fonts"
 
 
 def _fc_match(pattern: str) -> str | None:
@@ -38,9 +47,8 @@ def _fc_match(pattern: str) -> str | None:
     return out if out and Path(out).exists() and ("CJK" in out or "wqy" in out or "uming" in out) else None
 
 
-@cache
-def cjk_font(bold: bool = False) -> str:
-    """Path of a font file that renders simplified Chinese."""
+def find_cjk_font(bold: bool = False) -> str:
+    """Path of an installed font file (perhaps a collection) that has simplified Chinese."""
     override = os.environ.get("HALL_CJK_FONT")
     if override and Path(override).exists():
         return override
@@ -51,3 +59,33 @@ def cjk_font(bold: bool = False) -> str:
     if found:
         return found
     raise FontMissing("no CJK font found: install fonts-noto-cjk (./hallkit does) or set HALL_CJK_FONT")
+
+
+def simplified_face(path: str, cache: Path | None = None) -> str:
+    """A single-face font file with the simplified-Chinese face of `path` (returned as is when it needs no copy)."""
+    if not path.lower().endswith((".ttc", ".otc")):
+        return path
+    from fontTools.ttLib import TTCollection
+
+    st = Path(path).stat()
+    out = (cache or cache_dir()) / f"{Path(path).stem}-SC-{st.st_size}-{int(st.st_mtime)}.otf"
+    if out.exists():
+        return str(out)
+    faces = TTCollection(path, lazy=True).fonts
+    families = [f["name"].getDebugName(1) or "" for f in faces]
+    if any(mark in families[0] for mark in SIMPLIFIED):
+        return path
+    chosen = next((i for i, fam in enumerate(families) if fam.endswith(" SC")), None)
+    if chosen is None:
+        return path
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(f".{os.getpid()}.tmp")
+    faces[chosen].save(str(tmp))
+    tmp.replace(out)
+    return str(out)
+
+
+@cache
+def cjk_font(bold: bool = False) -> str:
+    """A font file whose first (only) face renders simplified Chinese: for Kivy, Pillow and reports alike."""
+    return simplified_face(find_cjk_font(bold))

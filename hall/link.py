@@ -119,6 +119,7 @@ class DeviceLink:
         self.connected = False
         self.hub_online = False
         self._hub_listeners: list[Callable[[bool], None]] = []
+        self._connection_listeners: list[Callable[[bool], None]] = []
         status = device_topic(hall.id, device_id, "status")
         self._status_topic = status
         self.client = new_client(device_id, self.endpoint, login(self.data_dir, device_id, password),
@@ -158,10 +159,12 @@ class DeviceLink:
         self._wake.set()
         return event_id
 
-    def request(self, event_type: str, data: dict, timeout: float = 5.0) -> dict | None:
+    def request(self, event_type: str, data: dict, timeout: float = 5.0,
+                on_sent: Callable[[str], None] | None = None) -> dict | None:
         """Send a request event and wait for the hub's answer on `res`; None if none came in time.
 
-        The event stays queued either way, and a late answer still reaches `on_answer` listeners. If the answer
+        The event stays queued either way, and a late answer still reaches `on_answer` listeners (`on_sent` is
+        told the event's id as soon as it is queued, to recognise that answer). If the answer
         was lost after the hub committed the event, the same event is published again: the hub answers a resent
         id with the answer it already gave.
         """
@@ -169,6 +172,8 @@ class DeviceLink:
         _, event_id, payload = self.outbox.add(event_type, data)
         with self._lock:
             self._res_waiters[event_id] = waiter
+        if on_sent is not None:  # the caller learns the id at once, to match a late answer from on_answer
+            on_sent(event_id)
         self._wake.set()
         deadline = time.monotonic() + timeout
         try:
@@ -187,7 +192,12 @@ class DeviceLink:
         self._res_listeners.append(callback)
 
     def on_hub_status(self, callback: Callable[[bool], None]) -> None:
+        """callback(online) whenever the hub's retained status changes. Runs in the network thread."""
         self._hub_listeners.append(callback)
+
+    def on_connection(self, callback: Callable[[bool], None]) -> None:
+        """callback(connected) whenever the broker connection comes or goes. Runs in the network thread."""
+        self._connection_listeners.append(callback)
 
     def subscribe(self, suffix: str, callback: Callback) -> None:
         """Follow a topic under hall/v1/{hall}/ (e.g. "hub/calls", "hub/state/window/+").
@@ -236,9 +246,22 @@ class DeviceLink:
         topics += [t for t, _ in self._subs]
         client.subscribe([(t, QOS) for t in dict.fromkeys(topics)])
         self._wake.set()
+        self._tell(self._connection_listeners, True)
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties=None):
         self.connected = False
+        # without the broker nothing says the hub is online: wait for its retained status again
+        if self.hub_online:
+            self.hub_online = False
+            self._tell(self._hub_listeners, False)
+        self._tell(self._connection_listeners, False)
+
+    def _tell(self, listeners: list, value: bool) -> None:
+        for cb in listeners:
+            try:
+                cb(value)
+            except Exception:  # a listener's bug must not stop the link
+                log.exception("%s: listener failed", self.id)
 
     def _on_message(self, client, userdata, msg):
         try:
@@ -253,8 +276,7 @@ class DeviceLink:
             online = payload.get("state") == "online"
             if online != self.hub_online:
                 self.hub_online = online
-                for cb in self._hub_listeners:
-                    cb(online)
+                self._tell(self._hub_listeners, online)
             self._wake.set()
         elif msg.topic.startswith(f"hall/v1/{self.hall.id}/{self.id}/"):
             if channel == "ack":
