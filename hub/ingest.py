@@ -41,7 +41,7 @@ log = logging.getLogger("hub")
 
 SESSION_EXPIRY = 7 * 24 * 3600
 BATCH_MAX = 500
-BATCH_WAIT = 0.005   # after the first message, how long to gather more before committing
+BATCH_WAIT = 0.001   # after the first message, how long to gather more before committing
 SKEW_LIMIT = 5.0     # seconds between a device's clock and the hub's before the device is flagged
 RAW_KEEP = 2 * 1024 * 1024
 
@@ -258,14 +258,14 @@ class Hub:
                 self.db.execute("UPDATE devices SET watermark=? WHERE id=?", (self._cursors[dev].watermark, dev))
             self._flush_heard()
         # committed: now the world may hear of it
-        for mid, generation in acks:
-            if generation == self._generation and mid:
-                self.client.ack(mid, QOS)
         if announce:
             self._announce(emit)
         for dev in touched:
             emit.device(dev, "ack", {"through_seq": self._cursors[dev].watermark}, retain=True)
         self._publish(emit)
+        for mid, generation in acks:
+            if generation == self._generation and mid:
+                self.client.ack(mid, QOS)
 
     def _announce(self, emit: Emit) -> None:
         """After (re)connecting: the catalogue and the domains' retained state, then "online"."""
@@ -274,7 +274,8 @@ class Hub:
         self._ready.set()
 
     def _publish(self, emit: Emit) -> None:
-        for parts, payload, retain in emit.drain():
+        # what someone is waiting for first (calls, answers, errors), retained state after it; in order otherwise
+        for parts, payload, retain in sorted(emit.drain(), key=lambda m: m[2]):
             topic = "/".join(("hall/v1", self.hall.id, *parts))
             self.client.publish(topic, dumps(payload), qos=QOS, retain=retain)
 
@@ -348,12 +349,15 @@ class Hub:
         res = None
         domain = self._by_type.get(event_type)
         if domain is not None:
+            # a savepoint around the domain: its rows go if it fails, the event stays with the error as answer
+            self.db.execute("SAVEPOINT domain")
             try:
-                with self.db.atomic():
-                    res = domain.apply(self.db, event, emit)
-            except Exception as err:  # a domain bug must not stop the hall: keep the event, answer the error
+                res = domain.apply(self.db, event, emit)
+            except Exception as err:  # a domain bug must not stop the hall
+                self.db.execute("ROLLBACK TO domain")
                 log.exception("handling %s %s failed", event_type, env.id)
                 res = {"ok": False, "code": "internal", "error": f"{type(err).__name__}: {err}"}
+            self.db.execute("RELEASE domain")
         if event_type in REQUEST_TYPES and res is None:
             res = {"ok": False, "code": "unavailable", "error": f"this hub does not handle {event_type!r}"}
         if res is not None:
