@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
@@ -34,7 +33,7 @@ from devices.bus.codec import (
     SetTime,
     ShowText,
 )
-from hall.errors import ConfigError, describe_validation
+from hall.errors import ConfigError, describe_validation, load_toml
 
 log = logging.getLogger("hall.led")
 
@@ -146,14 +145,7 @@ class LedConfig:
 def load_led_config(path: Path | str | None = None, hall=None) -> LedConfig:
     """Read config/led.toml (or another file); with a hall, check every window it names exists."""
     path = Path(path) if path else DEFAULT_LED
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(path, ["file not found"]) from None
-    except UnicodeDecodeError:
-        raise ConfigError(path, ["not UTF-8 text"]) from None
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(path, [f"not valid TOML: {err}"]) from None
+    data = load_toml(path)
     try:
         file = LedFile.model_validate(data)
     except ValidationError as err:

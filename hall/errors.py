@@ -88,3 +88,18 @@ def describe_validation(err: ValidationError, data: object, model: type[BaseMode
         else:
             problems.append(f"{key}: got {shown}, expected {e['msg'].lower().removeprefix('value error, ')}")
     return problems
+
+
+def load_toml(path: Path | str) -> dict:
+    """Read a TOML config file; every way it can fail names the file (and the line, for bad TOML)."""
+    import tomllib
+
+    path = Path(path)
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(path, ["file not found"]) from None
+    except UnicodeDecodeError:
+        raise ConfigError(path, ["not UTF-8 text"]) from None
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(path, [f"not valid TOML: {err}"]) from None

@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import csv
-import tomllib
 from datetime import date, time
 from functools import cached_property
 from pathlib import Path
@@ -16,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from hall.catalogue import Catalogue, load_catalogue
-from hall.errors import ConfigError, describe_validation
+from hall.errors import ConfigError, describe_validation, load_toml
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 DEFAULT_HALL = CONFIG_DIR / "hall.toml"
@@ -247,16 +246,7 @@ def _hall_problems(file: HallFile, catalogue: Catalogue, staff: list[Staff]) -> 
 def load_hall(path: Path | str | None = None) -> Hall:
     """Load hall.toml (the default hall when no path is given) with its catalogue and staff."""
     path = Path(path) if path else DEFAULT_HALL
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(path, ["file not found"]) from None
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise ConfigError(path, ["not UTF-8 text"]) from None
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(path, [f"not valid TOML: {err}"]) from None
+    data = load_toml(path)
     try:
         file = HallFile.model_validate(data)
     except ValidationError as err:

@@ -2,33 +2,19 @@
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 from display import commands
 from display.voice import CLIP_IDS, call_clips
+from tests.helpers.cli import command_parsers
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 DISPLAY = (DOCS / "display.md").read_text(encoding="utf-8")
 VOICE = (DOCS / "voice.md").read_text(encoding="utf-8")
 
 
-def _parsers() -> dict[str, argparse.ArgumentParser]:
-    root = argparse.ArgumentParser(prog="hall")
-    sub = root.add_subparsers()
-    commands.register(sub)
-    found = {}
-    for name, p in sub.choices.items():
-        found[name] = p
-        for action in p._actions:
-            if isinstance(action, argparse._SubParsersAction):
-                for child, cp in action.choices.items():
-                    found[f"{name} {child}"] = cp
-    return found
-
-
 def test_every_command_and_option_is_documented():
-    for name, parser in _parsers().items():
+    for name, parser in command_parsers(commands.register).items():
         if name == "voice":
             continue
         doc = VOICE if name.startswith("voice") else DISPLAY

@@ -2,27 +2,19 @@
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import pytest
 
-from hall.cli import build_parser
+from tests.helpers.cli import command_help, command_parsers
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = "\n".join(p.read_text(encoding="utf-8") for p in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))])
 
 
-def _commands(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()):
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            helps = {a.dest: a.help for a in action._choices_actions}
-            for name, sub in action.choices.items():
-                yield (*prefix, name), sub, helps.get(name)
-                yield from _commands(sub, (*prefix, name))
-
-
-COMMANDS = list(_commands(build_parser()))
+PARSERS = command_parsers()
+HELP = command_help()
+COMMANDS = [(tuple(words.split()), PARSERS[words], HELP[words]) for words in PARSERS]
 
 
 def test_the_hall_command_has_its_parts():

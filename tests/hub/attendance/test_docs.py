@@ -2,32 +2,16 @@
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 from hub.attendance import commands
+from tests.helpers.cli import command_parsers
 
 DOC = (Path(__file__).resolve().parents[3] / "docs" / "attendance.md").read_text(encoding="utf-8")
 
 
-def _parsers() -> dict[str, argparse.ArgumentParser]:
-    root = argparse.ArgumentParser(prog="hall")
-    commands.register(root.add_subparsers())
-    found = {}
-
-    def walk(parser, prefix):
-        for action in parser._actions:
-            if isinstance(action, argparse._SubParsersAction):
-                for name, child in action.choices.items():
-                    found[f"{prefix} {name}".strip()] = child
-                    walk(child, f"{prefix} {name}")
-
-    walk(root, "")
-    return found
-
-
 def test_every_command_and_option_is_documented():
-    parsers = _parsers()
+    parsers = command_parsers(commands.register)
     assert {"attendance evaluate", "attendance report", "attendance leave", "staff enroll", "staff list",
             "staff remove", "staff copy", "terminal"} <= set(parsers)
     for name, parser in parsers.items():

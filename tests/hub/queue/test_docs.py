@@ -2,31 +2,17 @@
 
 from __future__ import annotations
 
-import argparse
 import re
 from pathlib import Path
 
 from hub.queue import commands, engine, scenario
+from tests.helpers.cli import command_parsers
 
 DOC = (Path(__file__).resolve().parents[3] / "docs" / "queue.md").read_text(encoding="utf-8")
 
 
-def _parsers() -> dict[str, argparse.ArgumentParser]:
-    root = argparse.ArgumentParser(prog="hall")
-    sub = root.add_subparsers()
-    commands.register(sub)
-    found = {}
-    for name, p in sub.choices.items():
-        found[name] = p
-        for action in p._actions:
-            if isinstance(action, argparse._SubParsersAction):
-                for child, cp in action.choices.items():
-                    found[f"{name} {child}"] = cp
-    return found
-
-
 def test_every_command_and_option_is_documented():
-    for name, parser in _parsers().items():
+    for name, parser in command_parsers(commands.register).items():
         if name != "queue":
             assert f"`hall {name}" in DOC, f"hall {name} is not documented"
         section = DOC.split(f"### `hall {name}")[-1].split("\n### ")[0] if name != "queue" else DOC
