@@ -1,9 +1,12 @@
 """The calling board (综合屏): Kivy view and controller over `display.model.BoardModel`.
 
 Layout lives in `board.kv`; this file only moves the model's state into widgets. Messages from the hub arrive
-on the network thread and are handed to Kivy's thread with `Clock.schedule_once`; nothing here polls. The band
-scrolls by moving one Translate instruction in front of pre-rendered text textures (one Animation per item),
-so the text is rendered once per item, not once per frame.
+on the network thread and are handed to Kivy's thread with `Clock.schedule_once`; nothing here polls.
+
+A frame is drawn only when something on the screen changes: a call, a state topic, a flash, the minute, the band
+turning a page. Nothing moves in between, so the board sits idle almost all the time (Kivy draws a frame only when
+a canvas changed). Each tile, queue line, the header and the now-calling panel draw into their own off-screen
+buffer (`Cached`), so a frame redraws what changed and copies the rest as one texture each.
 
 Entry point for `hall display` and `hall up`: `run_board(hall, device, data_dir, port, fullscreen=False)`.
 """
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import signal
 import threading
@@ -21,24 +25,20 @@ from pathlib import Path
 
 from display.model import BoardModel, call_sentence
 from display.playlist import Band as BandPlaylist
-from display.playlist import Playlist, load_playlist
+from display.playlist import BandItem, Playlist, hold_for, load_playlist, paginate
 from hall.fonts import cjk_font
 
 log = logging.getLogger("display.board")
 
 KV = Path(__file__).with_name("board.kv")
 FONT_NAME = "BoardSans"
-MAX_FPS = 30                 # the band moves 4 px a frame at 120 px/s: smooth to the eye, half the redraws
+MAX_FPS = 30                 # frames a second at most: flashes and slides; idle, the board draws none
 FLASH_PERIOD = 0.5           # a flashing tile turns bright and back every half second
 HEALTH_EVERY = 600.0         # seconds between health events
 SAVE_AFTER = 2.0             # seconds of quiet before the last state is written to the cache
-TEXTURE_LIMIT = 1800         # px: a band item is cut into textures no wider (a Pi's GPU allows 2048)
+TEXTURE_LIMIT = 2048         # px: no band page is wider (a Pi 3's GPU allows 2048)
 WEEKDAYS = "一二三四五六日"
 WEEKDAYS_EN = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-
-# Kivy's own Micro Hei-first order: Kivy opens face 0 of a .ttc, which for Noto Sans CJK is the Japanese
-# face (号 到 窗 get Japanese glyph forms). WenQuanYi Micro Hei's face 0 is Chinese.
-KIVY_FONTS = ["/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"]
 
 SERVING_BG = (0.078, 0.325, 0.176, 1)
 IDLE_BG = (0.118, 0.227, 0.373, 1)
@@ -52,22 +52,17 @@ SOFT = (0.78, 0.84, 0.92, 1)
 DIM = (0.55, 0.58, 0.62, 1)
 PANEL = (0.071, 0.149, 0.275, 1)
 NAVY = (0.043, 0.098, 0.188, 1)
+HEADER = (0.067, 0.176, 0.337, 1)
 
 
-def board_font() -> str:
-    override = os.environ.get("HALL_CJK_FONT")
-    if override and Path(override).exists():
-        return override
-    for path in KIVY_FONTS:
-        if Path(path).exists():
-            return path
-    return cjk_font()
-
-
-def chunks(text: str, font_px: float, limit: int = TEXTURE_LIMIT) -> list[str]:
-    """Cut a band item into pieces whose texture stays under `limit` px (no glyph is wider than 1 em)."""
-    n = max(4, int(limit // max(font_px, 1)))
-    return [text[i:i + n] for i in range(0, len(text), n)] or [""]
+def board_fonts() -> tuple[str, str]:
+    """(regular, bold) simplified-Chinese font files (hall.fonts; HALL_CJK_FONT overrides both)."""
+    regular = cjk_font()
+    try:
+        bold = cjk_font(bold=True)
+    except Exception:  # a hall font without a bold weight: Kivy fakes bold from the regular face
+        bold = regular
+    return regular, bold
 
 
 # ---------------------------------------------------------------- Kivy (imported when the board is built)
@@ -76,14 +71,15 @@ def _load_kv():
     from kivy.core.text import LabelBase
     from kivy.lang import Builder
 
-    LabelBase.register(FONT_NAME, board_font())
+    regular, bold = board_fonts()
+    LabelBase.register(FONT_NAME, regular, fn_bold=bold)
     if str(KV) not in Builder.files:
         Builder.load_file(str(KV))
 
 
 def _widgets():
     """The widget classes, defined on first use so importing this module does not start Kivy."""
-    global WindowTile, QueueRow, NowCalling, Band, StaticLayer, BoardScreen
+    global WindowTile, QueueRow, NowCalling, Band, Cached, BoardScreen
     if "BoardScreen" in globals():
         return
     from kivy.animation import Animation
@@ -95,16 +91,74 @@ def _widgets():
         ClearColor,
         Color,
         Fbo,
-        InstructionGroup,
         PopMatrix,
         PushMatrix,
         Rectangle,
+        ScissorPop,
+        ScissorPush,
         Translate,
     )
     from kivy.properties import BooleanProperty, ListProperty, NumericProperty, ObjectProperty, StringProperty
     from kivy.uix.boxlayout import BoxLayout
     from kivy.uix.floatlayout import FloatLayout
     from kivy.uix.widget import Widget
+
+    class Cached(Widget):
+        """Draws its child into an off-screen buffer (a Kivy `Fbo`) of its own, drawn again only when something
+        in it changes; every other frame copies it to the screen as one texture.
+
+        The child fills the box. The buffer is whole pixels at whole-pixel coordinates, so text stays sharp;
+        `clear_color` is what lies under the box (the corners of rounded panels show it).
+        """
+
+        clear_color = ListProperty(NAVY)
+
+        def __init__(self, **kw):
+            self.canvas = Canvas()
+            with self.canvas:
+                self.fbo = Fbo(size=(1, 1))
+                Color(1, 1, 1, 1)
+                self.fbo_rect = Rectangle(texture=self.fbo.texture, size=(1, 1))
+            with self.fbo.before:
+                self._clear = ClearColor(*NAVY)
+                ClearBuffers()
+                PushMatrix()
+                self._shift = Translate(0, 0)  # children keep window coordinates; the buffer starts at 0, 0
+            with self.fbo.after:
+                PopMatrix()
+            super().__init__(**kw)
+            self.bind(pos=self._place, size=self._place)
+            self._place()
+
+        def add_widget(self, widget, *args, **kw):
+            canvas, self.canvas = self.canvas, self.fbo
+            try:
+                super().add_widget(widget, *args, **kw)
+            finally:
+                self.canvas = canvas
+            self._place()
+
+        def remove_widget(self, widget, *args, **kw):
+            canvas, self.canvas = self.canvas, self.fbo
+            try:
+                return super().remove_widget(widget, *args, **kw)
+            finally:
+                self.canvas = canvas
+
+        def on_clear_color(self, _, color):
+            self._clear.rgba = color
+
+        def _place(self, *_):
+            x, y, width, height = self.x, self.y, self.width, self.height  # not right/top: updated after size
+            x0, y0 = math.floor(x), math.floor(y)
+            w, h = max(1, math.ceil(x + width) - x0), max(1, math.ceil(y + height) - y0)
+            if tuple(self.fbo.size) != (w, h):
+                self.fbo.size = (w, h)
+                self.fbo_rect.texture = self.fbo.texture
+            self.fbo_rect.pos, self.fbo_rect.size = (x0, y0), (w, h)
+            self._shift.xy = (-x0, -y0)
+            for child in self.children:
+                child.pos, child.size = self.pos, self.size
 
     class WindowTile(BoxLayout):
         u = NumericProperty(1)
@@ -183,145 +237,193 @@ def _widgets():
             self.bg = FLASH_BG if flash_on else PANEL
 
     class Band(Widget):
-        """Scrolls one item at a time right to left; the text becomes textures once per item."""
+        """The playlist a page at a time: each item laid out to the band's width (its Chinese pages, then its
+        English ones), a page held still for seconds, then a cut, or a short slide, to the next page.
 
-        u = NumericProperty(1)
-        offset = NumericProperty(0)
-        text = StringProperty("")
-        font_px = 34
-
-        def __init__(self, **kw):
-            super().__init__(**kw)
-            self._translate = Translate(0, 0)
-            self._strip = InstructionGroup()
-            self.attach(self.canvas)
-            self._textures: list = []
-            self._anim = None
-            self._next_ev = None
-            self.playlist: BandPlaylist | None = None
-            self.speed = 120.0
-            self.gap = 1.0
-            self.bind(pos=self._place, size=self._place)
-
-        def attach(self, canvas):
-            """Draw the moving text in this canvas (the board's top layer; by default the band's own)."""
-            group = getattr(self, "_group", None)
-            if group is not None:
-                group.remove(self._text_layer)
-            self._text_layer = InstructionGroup()
-            for instruction in (PushMatrix(), self._translate, self._strip, PopMatrix()):
-                self._text_layer.add(instruction)
-            canvas.add(self._text_layer)
-            self._group = canvas
-
-        def start(self, playlist: BandPlaylist, speed: float, gap: float):
-            self.playlist, self.speed, self.gap = playlist, speed, gap
-            self._next()
-
-        def stop(self):
-            if self._anim is not None:
-                self._anim.cancel(self)
-                self._anim = None
-            if self._next_ev is not None:
-                self._next_ev.cancel()
-                self._next_ev = None
-
-        def _next(self, *_):
-            self._next_ev = None
-            if self.playlist is None or not self.playlist.items:
-                return
-            self._show(self.playlist.next().text)
-
-        def _show(self, text: str):
-            self.text = text
-            self._render()
-            width = sum(t.width for t in self._textures)
-            self.offset = 0
-            self._place()
-            distance = self.width + width
-            self._anim = Animation(offset=-distance, duration=distance / max(1.0, self.speed * self.u),
-                                   t="linear")
-            self._anim.bind(on_complete=self._done)
-            self._anim.start(self)
-
-        def _done(self, *_):
-            self._anim = None
-            self._next_ev = Clock.schedule_once(self._next, self.gap)
-
-        def _render(self):
-            px = int(self.font_px * self.u)  # whole sizes: Kivy keeps 64 opened fonts, no more
-            self._textures = []
-            for piece in chunks(self.text, px):
-                label = CoreLabel(text=piece, font_size=px, font_name=FONT_NAME, color=GOLD)
-                label.refresh()
-                self._textures.append(label.texture)
-
-        def _place(self, *_):
-            # textures side by side from x = 0; the Translate puts x = 0 at the band's right edge + offset
-            self._strip.clear()
-            self._strip.add(Color(1, 1, 1, 1))
-            x = 0
-            for tex in self._textures:
-                self._strip.add(Rectangle(texture=tex, pos=(x, int(self.center_y - tex.height / 2)),
-                                          size=tex.size))
-                x += tex.width
-            self._move()
-
-        def _move(self, *_):
-            self._translate.x = round(self.right + self.offset)
-
-        def on_u(self, *_):
-            if self._anim is not None:  # the screen changed size: start this item again at the new scale
-                self._anim.cancel(self)
-                self._anim = None
-                self._show(self.text)
-
-        def on_offset(self, *_):
-            self._move()
-
-    class StaticLayer(FloatLayout):
-        """Draws its children into an off-screen buffer, redrawn only when one of them changes.
-
-        Each frame of the scrolling band then costs one full-screen texture plus the band's text, instead of
-        every tile, label and panel of the board again.
+        While a page is held nothing here changes, so no frame is drawn; turning a page costs one frame (a cut)
+        or `transition` seconds of frames (a slide). A page is one texture, rendered when it is shown.
         """
 
+        u = NumericProperty(1)
+        text = StringProperty("")          # the item showing, whole (Chinese, then English)
+        page_text = StringProperty("")     # the page showing
+        page_no = NumericProperty(0)       # 1, 2, … of page_count
+        page_count = NumericProperty(0)
+        shift = NumericProperty(0)         # 0 → 1 while the next page slides in
+        font_px = 34
+        count_px = 18
+        pad = 24
+
         def __init__(self, **kw):
-            self.canvas = Canvas()
-            with self.canvas:
-                self.fbo = Fbo(size=(max(1, self.width), max(1, self.height)))
-                Color(1, 1, 1, 1)
-                self.fbo_rect = Rectangle(texture=self.fbo.texture)
-            with self.fbo:
-                ClearColor(*NAVY)
-                ClearBuffers()
             super().__init__(**kw)
+            self.playlist: BandPlaylist | None = None
+            self.page_s, self.transition = 10.0, 0.0
+            self.item: BandItem | None = None
+            self.pages: list[str] = []
+            self.turns = 0                 # pages shown so far (tests, health)
+            self._hold_ev = None
+            self._anim = None
+            self._shown = self._incoming = None   # the textures of the page showing, and of one sliding in
+            self._widths: dict[int, dict[str, float]] = {}
+            with self.canvas:
+                self._scissor = ScissorPush(x=0, y=0, width=1, height=1)
+                Color(1, 1, 1, 1)
+                self._page = Rectangle(size=(0, 0))
+                self._next = Rectangle(size=(0, 0))
+                ScissorPop()
+                self._count = Rectangle(size=(0, 0))
+            self._relayout = Clock.create_trigger(self._again, -1)
+            self.bind(pos=self._place, size=self._relayout, u=self._relayout)
 
-        def add_widget(self, widget, *args, **kw):
-            canvas, self.canvas = self.canvas, self.fbo
-            try:
-                return super().add_widget(widget, *args, **kw)
-            finally:
-                self.canvas = canvas
+        # -------------------------------------------------------- playing
 
-        def remove_widget(self, widget, *args, **kw):
-            canvas, self.canvas = self.canvas, self.fbo
-            try:
-                return super().remove_widget(widget, *args, **kw)
-            finally:
-                self.canvas = canvas
+        def start(self, playlist: BandPlaylist, page_s: float = 10.0, transition: float = 0.0):
+            self.playlist, self.page_s, self.transition = playlist, page_s, transition
+            self._next_item()
 
-        def on_size(self, _, size):
-            self.fbo.size = (max(1, int(size[0])), max(1, int(size[1])))
-            self.fbo_rect.texture = self.fbo.texture
-            self.fbo_rect.size = size
+        def stop(self):
+            if self._hold_ev is not None:
+                self._hold_ev.cancel()
+                self._hold_ev = None
+            if self._anim is not None:
+                self._anim.cancel(self)
+            self._finish_slide()
 
-        def on_pos(self, _, pos):
-            self.fbo_rect.pos = pos
+        def show(self, item: BandItem, page: int = 0, slide: bool = False):
+            """Show this item from this page on (and carry on round the playlist after it)."""
+            self.item, self.text = item, item.text
+            self.pages = self._layout(item)
+            self._show_page(min(page, len(self.pages) - 1), slide)
+
+        def _next_item(self, slide: bool = False):
+            if self.playlist is None or not self.playlist.items:
+                return
+            self.show(self.playlist.next(), 0, slide)
+
+        def turn(self, _dt=None):
+            """The next page now: of this item, else the first of the next item."""
+            self._hold_ev = None
+            if self.page_no < len(self.pages):
+                self._show_page(self.page_no, self.transition > 0)
+            else:
+                self._next_item(self.transition > 0)
+
+        def _again(self, *_):
+            """The band changed size: lay the item out again, from the page showing."""
+            if self.item is not None:
+                self.stop()
+                self.show(self.item, max(0, self.page_no - 1))
+
+        # -------------------------------------------------------- one page
+
+        def _show_page(self, n: int, slide: bool):
+            text, pages = self.pages[n], len(self.pages)
+            texture = self._texture(text, self._font_px(), GOLD)
+            count = self._texture(f"{n + 1}/{pages}", self._count_px(), SOFT) if pages > 1 else None
+            self.page_no, self.page_count, self.page_text = n + 1, pages, text
+            self.turns += 1
+            if self._anim is not None:
+                self._anim.cancel(self)
+            self._finish_slide()
+            slide = slide and self.transition > 0 and self._shown is not None and texture is not None
+            if slide:
+                self._incoming = texture
+                self._set(self._next, texture)
+                self._anim = Animation(shift=1, duration=self.transition, t="out_cubic")
+                self._anim.bind(on_complete=lambda *_: self._finish_slide())
+                self._anim.start(self)
+            else:
+                self._shown = texture
+                self._set(self._page, texture)
+            self._set(self._count, count)
+            self._place()
+            if self._hold_ev is not None:
+                self._hold_ev.cancel()
+                self._hold_ev = None
+            if self.playlist is not None:
+                fill = texture.width / max(1, self._room()) if texture is not None else 0
+                hold = hold_for(fill, self.page_s) + (self.transition if slide else 0)
+                self._hold_ev = Clock.schedule_once(self.turn, hold)
+
+        @staticmethod
+        def _set(rect, texture):
+            """Show `texture` in `rect`; None hides it (Kivy would draw its blank texture: the size hides it)."""
+            rect.texture, rect.size = texture, (texture.size if texture is not None else (0, 0))
+
+        def _finish_slide(self):
+            self._anim = None
+            if self._incoming is not None:
+                self._shown, self._incoming = self._incoming, None
+                self._set(self._page, self._shown)
+                self._set(self._next, None)
+            if self.shift:
+                self.shift = 0
+            self._place()
+
+        def on_shift(self, *_):
+            self._place()
+
+        def _place(self, *_):
+            line = max(1, 3 * self.u)  # the gold line along the top
+            x, y, h = round(self.x), round(self.y), self.height - line
+            self._scissor.pos, self._scissor.size = (x, y), (max(1, round(self.width)), max(1, round(h)))
+            left = x + round(self.pad * self.u)
+
+            def middle(rect):
+                return round(y + (h - rect.size[1]) / 2)
+
+            self._page.pos = (left, middle(self._page) + round(self.shift * h))
+            self._next.pos = (left, middle(self._next) - round((1 - self.shift) * h))
+            self._count.pos = (round(self.x + self.width - self.pad * self.u - self._count.size[0]), middle(self._count))
+
+        # -------------------------------------------------------- text
+
+        def _font_px(self) -> int:
+            return int(self.font_px * self.u)  # whole sizes: Kivy keeps 64 opened fonts, no more
+
+        def _count_px(self) -> int:
+            return int(self.count_px * self.u)
+
+        def _room(self) -> int:
+            """Width a page may take: the band less its margins and the page count."""
+            counter = CoreLabel(font_size=self._count_px(), font_name=FONT_NAME).get_extents("99/99")[0]
+            room = self.width - 2 * self.pad * self.u - counter - self.pad * self.u
+            return int(max(self._font_px() * 4, min(room, TEXTURE_LIMIT)))
+
+        def _layout(self, item: BandItem) -> list[str]:
+            px, room = self._font_px(), self._room()
+            label = CoreLabel(font_size=px, font_name=FONT_NAME)
+            widths = self._widths.setdefault(px, {})
+
+            def measure(text: str) -> float:  # glyph by glyph, each measured once per size
+                total = 0.0
+                for ch in text:
+                    w = widths.get(ch)
+                    if w is None:
+                        w = widths[ch] = label.get_extents(ch)[0]
+                    total += w
+                return total
+
+            width = room
+            for _ in range(4):  # kerning may make a page a little wider than its glyphs: then narrower pages
+                pages = [p for part in (item.zh, item.en) if part for p in paginate(part, width, measure)]
+                if all(label.get_extents(p)[0] <= room for p in pages):
+                    break
+                width *= 0.97
+            return pages or [""]
+
+        def _texture(self, text: str, px: int, color):
+            if not text:
+                return None
+            label = CoreLabel(text=text, font_size=px, font_name=FONT_NAME, color=color)
+            label.refresh()
+            return label.texture
 
     class BoardScreen(FloatLayout):
         u = NumericProperty(1)
         tile_cols = NumericProperty(7)
+        queue_cols = NumericProperty(6)
+        queue_lines = NumericProperty(3)   # rows of queue lines: as many columns as it takes to keep to 3
         hall_name = StringProperty("")
         hall_name_en = StringProperty("")
         clock_text = StringProperty("")
@@ -335,7 +437,6 @@ def _widgets():
             self.queue_rows: dict[str, QueueRow] = {}
             self.bind(size=self._scale)
             self._scale()
-            self.ids.band.attach(self.canvas.after)  # the moving text is drawn over the static layer
 
         def _scale(self, *_):
             self.u = max(0.3, min(self.width / 1920.0, self.height / 1080.0))
@@ -347,21 +448,28 @@ def _widgets():
             self.tiles, self.queue_rows = {}, {}
             n = len(model.tiles)
             self.tile_cols = 7 if n > 28 else max(1, min(7, n))
+            q = max(1, len(model.queues))
+            self.queue_cols = max(6, min(8, -(-q // 3)))
+            self.queue_lines = -(-q // self.queue_cols)
             for tile in model.ordered_tiles():
                 w = WindowTile(u=self.u)
                 self.bind(u=w.setter("u"))
                 self.tiles[tile.window] = w
-                grid.add_widget(w)
+                grid.add_widget(_cached(w, NAVY))
             for line in model.ordered_queues():
                 row = QueueRow(u=self.u)
                 self.bind(u=row.setter("u"))
                 self.queue_rows[line.queue] = row
-                qgrid.add_widget(row)
-            qgrid.rows = max(1, -(-len(model.queues) // qgrid.cols))
+                qgrid.add_widget(_cached(row, PANEL))
+
+    def _cached(widget, under):
+        box = Cached(clear_color=under)
+        box.add_widget(widget)
+        return box
 
     from kivy.factory import Factory
 
-    for cls in (WindowTile, QueueRow, NowCalling, Band, StaticLayer, BoardScreen):
+    for cls in (WindowTile, QueueRow, NowCalling, Band, Cached, BoardScreen):
         Factory.register(cls.__name__, cls=cls)
 
 
@@ -389,6 +497,7 @@ class BoardController:
         self.applied = 0                 # messages applied (the benchmark and tests wait on this)
         self.listeners: list = []        # callables(changes) after each applied message
         self._flash_ev = None
+        self._lit: str | None = None     # the window whose tile is lit now
         self._tick_ev = None
         self._save_ev = None
         self._clock_ev = None
@@ -402,12 +511,13 @@ class BoardController:
         self._restore()
         self.refresh({"layout", "hub", "highlight", "calls"})
         self._tick_clock()
-        view.ids.band.start(self.band, self.playlist.speed, self.playlist.gap)
+        view.ids.band.start(self.band, self.playlist.page, self.playlist.transition)
         if self.link is not None:
             for suffix in self.TOPICS:
                 self.link.subscribe(suffix, self._from_network)
             self.link.subscribe("hub/status", self._from_network)
-            _watch_connection(self.link, self._connection)
+            self.link.on_connection(self._connection)
+            self._connection(bool(self.link.connected))
         return self
 
     def stop(self):
@@ -422,12 +532,14 @@ class BoardController:
     # ------------------------------------------------------------ input
 
     def _from_network(self, topic: str, payload: dict):
-        """Network thread: hand the message to Kivy's thread."""
+        """Network thread: hand the message to Kivy's thread, for the very next frame (a timeout of 0 wakes
+        the board's interruptible clock at once)."""
         suffix = topic.split("/", 3)[3] if topic.count("/") >= 3 else topic
-        self.Clock.schedule_once(lambda _dt: self.apply(suffix, payload), -1)
+        self.Clock.schedule_once(lambda _dt: self.apply(suffix, payload), 0)
 
     def _connection(self, connected: bool):
-        self.Clock.schedule_once(lambda _dt: self.refresh(self.model.set_connected(connected)), -1)
+        """Network thread: the broker connection came or went."""
+        self.Clock.schedule_once(lambda _dt: self.refresh(self.model.set_connected(connected)), 0)
 
     def feed(self, suffix: str, payload: dict):
         """Any thread: a message as if it came from the hub (tests, tools)."""
@@ -459,7 +571,9 @@ class BoardController:
             self.band.replace(self.playlist.items(model.catalogue, self.hall_name))
         if "highlight" in changes:
             self._schedule_flash()
-            changes = changes | {f"tile:{w}" for w in view.tiles}  # the old lit tile goes back to normal
+            lit = model.highlight.window if model.highlight is not None else None
+            changes = changes | {f"tile:{w}" for w in (self._lit, lit) if w is not None}  # the old one goes back
+            self._lit = lit
         now = self.clock()
         for key in changes:
             kind, _, ident = key.partition(":")
@@ -565,27 +679,6 @@ def _link_text(model: BoardModel) -> str:
     return "离线 · 显示最后状态  Offline"
 
 
-def _watch_connection(link, callback):
-    """Tell the board when the broker connection comes and goes (the hub's status alone cannot say so)."""
-    if hasattr(link, "on_connection"):
-        link.on_connection(callback)
-        callback(bool(link.connected))
-        return
-    client = link.client
-    on_connect, on_disconnect = client.on_connect, client.on_disconnect
-
-    def connected(*a, **kw):
-        on_connect(*a, **kw)
-        callback(bool(link.connected))
-
-    def disconnected(*a, **kw):
-        on_disconnect(*a, **kw)
-        callback(False)
-
-    client.on_connect, client.on_disconnect = connected, disconnected
-    callback(bool(link.connected))
-
-
 # ---------------------------------------------------------------- app
 
 def BoardApp(hall, *, playlist: Playlist | None = None, link=None, voice=None, cache: Path | None = None,
@@ -597,8 +690,11 @@ def BoardApp(hall, *, playlist: Playlist | None = None, link=None, voice=None, c
         title = f"{hall.info.name} 叫号屏"
 
         def build(self):
+            from kivy.core.window import Window
+
             _widgets()
             _load_kv()
+            Window.clearcolor = NAVY  # the board's background: a clear, not one more full-screen rectangle
             kw = {} if flash_s is None else {"flash_s": flash_s}
             self.model = BoardModel(hall.catalogue, **kw)
             root = BoardScreen(hall_name=hall.info.name, hall_name_en=hall.info.name_en)
@@ -621,6 +717,9 @@ def configure_kivy(fullscreen: bool = False, size: tuple[int, int] = (1280, 720)
     from kivy.config import Config
 
     Config.set("graphics", "maxfps", str(MAX_FPS))
+    # a message scheduled with a timeout of 0 wakes the loop at once instead of at the next of 30 ticks a
+    # second; everything else keeps to the ticks (interupt_next_only, set when the clock exists)
+    Config.set("kivy", "kivy_clock", "interrupt")
     Config.set("graphics", "fullscreen", "auto" if fullscreen else "0")
     Config.set("graphics", "show_cursor", "0" if fullscreen else "1")
     Config.set("kivy", "exit_on_escape", "0" if fullscreen else "1")
@@ -628,6 +727,9 @@ def configure_kivy(fullscreen: bool = False, size: tuple[int, int] = (1280, 720)
     if not fullscreen:
         Config.set("graphics", "width", str(size[0]))
         Config.set("graphics", "height", str(size[1]))
+    from kivy.clock import Clock
+
+    Clock.interupt_next_only = True
 
 
 def run_board(hall, device: str, data_dir: Path | str, port: int | None = None, fullscreen: bool = False, *,

@@ -1,4 +1,4 @@
-"""The calling board's bottom band: which service guides (办事指南) and notices it scrolls, in order, all day.
+"""The calling board's bottom band: which service guides (办事指南) and notices it shows, in order, all day.
 
 `config/playlist.toml` lists the items; each is one of
 
@@ -10,11 +10,17 @@
 
 Guides are read from the catalogue each time it changes (the hub's retained `hub/catalogue`), so a new service
 shows up on the band without editing the playlist. Chinese first, English second in every item.
+
+The band shows an item page by page: `paginate` lays its text out to the band's width (Chinese pages, then
+English ones), each page stays still for `hold_for` seconds, then the next one replaces it. Nothing here needs Kivy:
+the width of a piece of text is a function the board passes in.
 """
 
 from __future__ import annotations
 
 import tomllib
+import unicodedata
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -49,19 +55,26 @@ class PlaylistEntry(_Model):
 
 
 class PlaylistFile(_Model):
-    speed: float = Field(default=120, gt=0, le=1000, description="pixels a second on a 1080-line screen")
-    gap: float = Field(default=1.0, ge=0, le=60, description="seconds of empty band between items")
+    page: float = Field(default=10.0, ge=1, le=120, description="seconds a full page stays on the band")
+    transition: float = Field(default=0.0, ge=0, le=2,
+                              description="seconds the next page takes to slide in; 0 cuts straight to it")
     items: list[PlaylistEntry] = Field(min_length=1)
 
 
 @dataclass(frozen=True)
 class BandItem:
     key: str      # "notice:0", "guide:<service id>"
-    text: str     # one line: Chinese first, then English
+    zh: str       # the Chinese, shown first
+    en: str = ""  # the English, shown after it
 
     @property
     def kind(self) -> str:
         return self.key.split(":", 1)[0]
+
+    @property
+    def text(self) -> str:
+        """The whole item on one line, Chinese first."""
+        return self.zh + (f"    {self.en}" if self.en else "")
 
 
 class Playlist:
@@ -70,25 +83,24 @@ class Playlist:
         self.source = source
 
     @property
-    def speed(self) -> float:
-        return self.file.speed
+    def page(self) -> float:
+        return self.file.page
 
     @property
-    def gap(self) -> float:
-        return self.file.gap
+    def transition(self) -> float:
+        return self.file.transition
 
     def items(self, catalogue: Catalogue, hall_name: str = "") -> list[BandItem]:
         """The band's items for this catalogue, in order. Unknown ids are skipped (the catalogue may lag)."""
         out: list[BandItem] = []
         for i, entry in enumerate(self.file.items):
             if entry.notice is not None:
-                text = entry.notice + (f"    {entry.en}" if entry.en else "")
-                out.append(BandItem(f"notice:{i}", text))
+                out.append(BandItem(f"notice:{i}", entry.notice, entry.en))
                 continue
             for service in _select(entry, catalogue):
-                out.append(BandItem(f"guide:{service.id}", guide_text(service, catalogue)))
+                out.append(BandItem(f"guide:{service.id}", *guide_parts(service, catalogue)))
         if not out:
-            out.append(BandItem("notice:welcome", f"欢迎光临{hall_name}    Welcome"))
+            out.append(BandItem("notice:welcome", f"欢迎光临{hall_name}", "Welcome"))
         return out
 
 
@@ -109,6 +121,12 @@ def _days(n: int | None) -> str:
 
 def guide_text(service: ServiceItem, catalogue: Catalogue) -> str:
     """A service guide (一次性告知) on one line: name, conditions, materials, process, time limit, fee, windows."""
+    zh, en = guide_parts(service, catalogue)
+    return zh + (f"    {en}" if en else "")
+
+
+def guide_parts(service: ServiceItem, catalogue: Catalogue) -> tuple[str, str]:
+    """A service guide's Chinese and its English."""
     dept = catalogue.department(service.department)
     parts = [f"【办事指南】{service.name}" + (f"（{dept.name}）" if dept else "")]
     if service.conditions:
@@ -130,12 +148,12 @@ def guide_text(service: ServiceItem, catalogue: Catalogue) -> str:
     windows = service.windows or catalogue.windows_serving(service.queue)
     if windows:
         parts.append(f"办理窗口：{'、'.join(windows)} 号")
-    text = "　".join(parts)
+    en = ""
     if service.name_en:
-        text += f"    Service guide: {service.name_en}"
+        en = f"Service guide: {service.name_en}"
         if windows:
-            text += f", window{'s' if len(windows) > 1 else ''} {', '.join(windows)}"
-    return text
+            en += f", window{'s' if len(windows) > 1 else ''} {', '.join(windows)}"
+    return "　".join(parts), en
 
 
 def _circled(n: int) -> str:
@@ -179,3 +197,104 @@ class Band:
         self.items = items
         keys = [i.key for i in items]
         self.index = keys.index(current) if current in keys else -1
+
+
+# ---------------------------------------------------------------- pages
+
+MIN_HOLD = 3.0         # seconds: no page goes by faster, however short
+CLOSING = set("，。、；：？！）】」』》〉”’…—·%,.;:?!)]}→/")   # never starts a page: sticks to what it follows
+OPENING = set("（【「『《〈“‘([{") | {chr(c) for c in range(0x2460, 0x2474)}  # never ends one: ①…⑳ too
+PAGE_ENDS = set("。；！？.;!?")                                 # where a page likes to end
+
+
+def _wide(ch: str) -> bool:
+    return unicodedata.east_asian_width(ch) in "WF"
+
+
+def tokens(text: str) -> list[str]:
+    """The pieces of `text` a page break never splits: a Chinese character with the punctuation after it, a Latin
+    word, an opening bracket or ① with what follows it. Spaces stay at the end of the piece they follow."""
+    raw: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        j = i + 1
+        if text[i].isspace():
+            while j < n and text[j].isspace():
+                j += 1
+        elif not _wide(text[i]):
+            while j < n and not text[j].isspace() and not _wide(text[j]):
+                j += 1
+        raw.append(text[i:j])
+        i = j
+    out: list[str] = []
+    opening = ""
+    for piece in raw:
+        if piece.isspace():
+            if out and not opening:
+                out[-1] += piece
+            continue
+        if opening:
+            piece, opening = opening + piece, ""
+        if len(piece) == 1 and piece in OPENING or piece[-1] in OPENING and all(c in OPENING for c in piece):
+            opening = piece
+        elif out and piece[0] in CLOSING and not out[-1][-1].isspace():
+            out[-1] += piece
+        else:
+            out.append(piece)
+    if opening:
+        out.append(opening)
+    return out
+
+
+def _good_end(piece: str) -> bool:
+    body = piece.rstrip()
+    return body[-1:] in PAGE_ENDS or "　" in piece[len(body):]  # a sentence, or a part of a guide, ends here
+
+
+def paginate(text: str, width: float, measure: Callable[[str], float], prefer: float = 0.6) -> list[str]:
+    """`text` cut into pages no wider than `width` (as `measure` tells a piece's width), in order.
+
+    A page ends at a sentence or at the end of a part of a guide (办理条件：…　) when one falls in its last
+    `1 - prefer` of the width; otherwise it is filled as far as it goes. Nothing is dropped: joined again, the
+    pages give back the text, less the spaces at their edges.
+    """
+    pages: list[str] = []
+    line: list[tuple[str, float]] = []
+
+    def flush(keep: int) -> None:
+        nonlocal line
+        page = "".join(piece for piece, _ in line[:keep]).strip()
+        if page:
+            pages.append(page)
+        line = line[keep:]
+
+    for piece in _pieces(text, width, measure):
+        w = measure(piece)
+        while line and sum(x for _, x in line) + measure(piece.rstrip()) > width:
+            flush(_break(line, width * prefer))
+        line.append((piece, w))
+    flush(len(line))
+    return pages
+
+
+def _pieces(text: str, width: float, measure: Callable[[str], float]) -> Iterator[str]:
+    for piece in tokens(text):
+        if measure(piece.rstrip()) <= width:
+            yield piece
+        else:  # a piece wider than a page (a long number, a web address) goes by characters
+            yield from piece
+
+
+def _break(line: list[tuple[str, float]], at_least: float) -> int:
+    """How many pieces of `line` the page takes: up to the last good end past `at_least`, else all."""
+    keep, used = len(line), 0.0
+    for i, (piece, w) in enumerate(line):
+        used += w
+        if used >= at_least and _good_end(piece):
+            keep = i + 1
+    return keep
+
+
+def hold_for(fill: float, page: float) -> float:
+    """Seconds a page stays: `page` for a full one, a shorter one in proportion to its width, at least 3 s."""
+    return max(min(MIN_HOLD, page), page * min(1.0, max(0.0, fill)))

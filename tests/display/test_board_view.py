@@ -8,6 +8,7 @@ import threading
 import pytest
 
 from display import board as b
+from display.playlist import Playlist, load_playlist
 from tests.helpers.display import call, guide_catalogue, hall_day
 from tests.helpers.kivy import SCREENSHOTS
 
@@ -48,10 +49,10 @@ def busy_morning(board, hall):
 
 
 def band_in_view(board):
-    """Stop the band where its text fills the screen (the shot must not depend on timing)."""
+    """Stop the band on the first page of a service guide (the shot must not depend on timing)."""
     band = board.root.ids.band
+    band.show(next(i for i in board.controller.band.items if i.kind == "guide"))
     band.stop()
-    band.offset = -0.6 * band.width
     board.screen.pump(2)
 
 
@@ -158,16 +159,108 @@ def test_a_restarted_board_shows_the_last_state_from_its_cache(make_board, board
     assert again.root.link_text  # not live until the hub is heard
 
 
-def test_the_band_scrolls_one_item_with_one_translate(make_board, board_hall):
-    board = make_board(catalogue=guide_catalogue(board_hall))
+def playlist(**settings):
+    """The shipped playlist with other page settings."""
+    shipped = load_playlist()
+    return Playlist(shipped.file.model_copy(update=settings), "test playlist")
+
+
+def squeeze(text: str) -> str:
+    return "".join(text.split())
+
+
+def test_the_band_shows_every_item_a_page_at_a_time_chinese_first(make_board, board_hall):
+    board = make_board((1920, 1080), catalogue=guide_catalogue(board_hall))
     band = board.root.ids.band
-    assert band.text.startswith("欢迎来到")
-    textures = list(band._textures)
-    start = band.offset
-    board.screen.until(lambda: band.offset < start - 10, message="the band moved")
-    assert band._textures == textures  # moved, not rendered again
-    assert all(t.width <= b.TEXTURE_LIMIT for t in textures)
-    assert band._translate.x == round(band.right + band.offset)
+    band.stop()
+    items = board.controller.band.items
+    assert band.item.key == items[0].key and band.page_no == 1
+    shown: dict[str, list[str]] = {}
+    while True:
+        shown.setdefault(band.item.key, []).append(band.page_text)
+        page = band._page
+        assert band.x < page.pos[0] and page.pos[0] + page.size[0] < band._count.pos[0] <= band.right
+        assert band.y <= page.pos[1] and page.pos[1] + page.size[1] <= band.top
+        if band.item.key == items[-1].key and band.page_no == band.page_count:
+            break
+        band.turn()
+    band.stop()
+    assert list(shown) == [i.key for i in items]  # every item, in playlist order, notices included
+    for item in items:
+        pages = shown[item.key]
+        assert squeeze("".join(pages)) == squeeze(item.zh + item.en), item.key  # nothing dropped, Chinese first
+        if item.en:
+            assert squeeze(pages[-1]).endswith(squeeze(item.en)[-10:])
+    assert max(len(p) for p in shown["guide:scjg-001"]) > 20  # a page is a line of the band, not a few words
+    assert board.root.ids.band.turns >= sum(len(p) for p in shown.values())
+
+
+def test_an_idle_board_draws_no_frames(make_board, board_hall, frames):
+    board = make_board((1920, 1080), catalogue=guide_catalogue(board_hall), playlist=playlist(page=60))
+    busy_morning(board, board_hall)
+    board.settle()
+    band = board.root.ids.band
+    turns, counted = band.turns, frames()
+    board.screen.advance(2.0)
+    # the band used to scroll at 30 frames a second (60 here); a held page and a still board draw nothing
+    # (one frame at most, should the minute turn meanwhile)
+    assert counted.count <= 1 and band.turns == turns
+
+
+def test_turning_a_page_draws_one_frame(make_board, board_hall, frames):
+    board = make_board(catalogue=guide_catalogue(board_hall), playlist=playlist(page=1))
+    board.settle()
+    band = board.root.ids.band
+    turns, counted = band.turns, frames(board.root)
+    board.screen.advance(2.5)
+    turned = band.turns - turns
+    assert turned >= 1
+    assert 1 <= counted.count <= turned + 1  # one frame a page
+    assert all(not redrawn for redrawn in counted.redrawn)  # no cached box is drawn again for the band
+
+
+def test_a_slide_moves_only_while_turning(make_board, board_hall, frames):
+    board = make_board(catalogue=guide_catalogue(board_hall), playlist=playlist(page=60, transition=0.3))
+    board.settle()
+    band = board.root.ids.band
+    before = band.page_text
+    counted = frames()
+    band.turn()
+    board.screen.advance(0.6)
+    assert band._anim is None and band.shift == 0 and tuple(band._next.size) == (0, 0)
+    assert band.page_text != before and band._page.texture is band._shown
+    slid = counted.count
+    assert slid > 1  # it moved
+    board.screen.advance(1.0)
+    assert counted.count == slid  # and then stopped
+
+
+def test_a_call_reaches_its_tile_in_one_frame_and_redraws_only_what_changed(make_board, board_hall, frames):
+    board = make_board((1920, 1080), playlist=playlist(page=60))
+    busy_morning(board, board_hall)
+    board.settle()
+    counted = frames(board.root)
+    t = threading.Thread(target=board.controller.feed, args=("hub/call", call("A021", "3")))
+    t.start()
+    t.join()
+    board.screen.pump(1)
+    tile = board.tile("3")
+    assert counted.count == 1 and tile.ids.ticket.text == "A021" and tile.lit
+    assert board.root.ids.now.ids.ticket.text == "A021"
+    redrawn = set(counted.redrawn[0])
+    # the tile, the panel of the call, and the tile lit before it: not the other 33 tiles, nor the queues
+    assert redrawn == {tile.parent, board.root.ids.now.parent, board.tile("12").parent}
+
+
+def test_the_board_font_is_the_halls_simplified_chinese_face(make_board):
+    from kivy.core.text import LabelBase
+
+    from hall.fonts import cjk_font
+
+    make_board()
+    regular, _, bold, _ = LabelBase._fonts[b.FONT_NAME]
+    assert regular == cjk_font() and bold == cjk_font(bold=True)
+    assert not hasattr(b, "KIVY_FONTS")
 
 
 @pytest.mark.parametrize("size", [(1920, 1080), (1280, 720)])

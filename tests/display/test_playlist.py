@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
 
-from display.board import chunks
-from display.playlist import Band, guide_text, load_playlist, parse_playlist
+from display.playlist import Band, guide_text, hold_for, load_playlist, paginate, parse_playlist, tokens
 from hall.errors import ConfigError
 from tests.helpers.display import guide_catalogue
 
@@ -41,7 +42,9 @@ def test_selecting_guides_by_id_department_and_queue(board_hall):
 
 def test_an_empty_band_still_welcomes(board_hall):
     pl = parse_playlist({"items": [{"department": "nobody"}]})
-    assert [i.text for i in pl.items(board_hall.catalogue, "汨罗市政务服务中心")] == ["欢迎光临汨罗市政务服务中心    Welcome"]
+    items = pl.items(board_hall.catalogue, "汨罗市政务服务中心")
+    assert [(i.zh, i.en, i.text) for i in items] == [("欢迎光临汨罗市政务服务中心", "Welcome",
+                                                      "欢迎光临汨罗市政务服务中心    Welcome")]
 
 
 @pytest.mark.parametrize("data, expected", [
@@ -49,7 +52,9 @@ def test_an_empty_band_still_welcomes(board_hall):
     ({"items": [{"notice": "x", "guides": "all"}]}, "exactly one of notice, guides, department or queue"),
     ({"items": [{"guides": "some"}]}, "items[0].guides"),
     ({"items": [{"notise": "x"}]}, "did you mean 'notice'?"),
-    ({"speed": 0, "items": [{"notice": "x"}]}, "speed: got 0"),
+    ({"page": 0, "items": [{"notice": "x"}]}, "page: got 0"),
+    ({"transition": 5, "items": [{"notice": "x"}]}, "transition: got 5"),
+    ({"speed": 120, "items": [{"notice": "x"}]}, "speed: unknown key"),  # the band no longer scrolls
 ])
 def test_bad_playlists_name_the_key(data, expected):
     with pytest.raises(ConfigError) as err:
@@ -78,8 +83,54 @@ def test_the_band_goes_round_and_keeps_its_place_when_the_catalogue_changes(boar
     assert band.next().key == "guide:scjg-001"
 
 
-def test_long_items_are_cut_into_textures_a_pi_can_hold():
-    text = "办" * 500
-    pieces = chunks(text, font_px=38)
-    assert "".join(pieces) == text
-    assert all(len(p) * 38 <= 1800 for p in pieces)
+def width(text: str) -> float:
+    """A stand-in for the font: a Chinese character or full-width mark is 10 wide, anything else 5."""
+    return sum(10 if unicodedata.east_asian_width(c) in "WF" else 5 for c in text)
+
+
+def test_notices_and_guides_keep_their_chinese_and_english_apart(board_hall):
+    catalogue = guide_catalogue(board_hall)
+    items = load_playlist().items(catalogue)
+    notice, guide = items[0], next(i for i in items if i.key == "guide:bdc-002")
+    assert notice.zh.startswith("欢迎来到") and notice.en.startswith("Welcome") and notice.zh in notice.text
+    assert guide.text == guide_text(catalogue.service("bdc-002"), catalogue)
+    assert guide.en == "Service guide: Mortgage registration, windows 4, 5" and "Service" not in guide.zh
+
+
+def test_pages_fit_the_width_and_keep_every_character(board_hall):
+    catalogue = guide_catalogue(board_hall)
+    for item in load_playlist().items(catalogue):
+        for part in (item.zh, item.en):
+            pages = paginate(part, 300, width)
+            assert all(width(p) <= 300 for p in pages)
+            assert "".join("".join(p.split()) for p in pages) == "".join(part.split())
+
+
+def test_a_page_never_starts_with_closing_punctuation_nor_splits_a_word():
+    text = "办理条件：年满十八周岁，有经营能力（含个体户）。所需材料：①身份证原件②经营场所使用证明。" * 3
+    pages = paginate(text, 120, width)
+    assert len(pages) > 3
+    for page in pages:
+        assert page[0] not in "，。、；：）】" and page[-1] not in "（【①②"
+    english = "Take a ticket at a kiosk and go to the window when your number is called."
+    for page in paginate(english, 100, width):
+        assert all(word in english.split() for word in page.split())
+    assert tokens("收费：80 元/件") == ["收", "费：", "80 ", "元/", "件"]
+
+
+def test_a_page_ends_where_a_part_of_a_guide_ends_when_one_is_near():
+    text = "所需材料：身份证原件和户口簿　办理流程：申请受理审核发证　承诺时限：即办"
+    pages = paginate(text, 200, width)
+    assert pages[0] == "所需材料：身份证原件和户口簿"  # not "…户口簿　办理流程：申" cut in the middle
+    assert pages[1].startswith("办理流程")
+
+
+def test_a_piece_wider_than_the_page_is_cut_by_characters():
+    pages = paginate("网址：" + "x" * 100, 100, width)
+    assert all(width(p) <= 100 for p in pages) and "".join(pages) == "网址：" + "x" * 100
+
+
+def test_how_long_a_page_stays():
+    assert hold_for(1.0, 10) == 10 and hold_for(0.5, 10) == 5
+    assert hold_for(0.05, 10) == 3           # a short page still stays long enough to read
+    assert hold_for(2.0, 10) == 10 and hold_for(0.1, 2) == 2

@@ -86,6 +86,59 @@ def voice_clips(tmp_path_factory):
     return ClipSet(folder)
 
 
+class Frames:
+    """Counts the frames the window draws (Kivy draws one only when something on a canvas changed), and which
+    of the board's off-screen buffers each frame draws again."""
+
+    def __init__(self, root=None):
+        from kivy.core.window import Window
+
+        self.window = Window
+        self.root = root
+        self.count = 0
+        self.redrawn: list[list] = []   # per frame: the Cached boxes drawn again (when a root is given)
+        Window.bind(on_draw=self._draw, on_flip=self._flip)
+
+    def _draw(self, *_):
+        if self.root is not None:
+            self.redrawn.append([box for box in cached_boxes(self.root) if box.fbo.needs_redraw])
+
+    def _flip(self, *_):
+        self.count += 1
+
+    def reset(self) -> None:
+        self.count = 0
+        self.redrawn = []
+
+    def close(self) -> None:
+        self.window.unbind(on_draw=self._draw, on_flip=self._flip)
+
+
+def cached_boxes(widget):
+    """The board's Cached boxes under `widget`, in the widget tree."""
+    from display import board
+
+    if isinstance(widget, board.Cached):
+        yield widget
+    for child in widget.children:
+        yield from cached_boxes(child)
+
+
+@pytest.fixture
+def frames(screen):
+    """frames(root=None) → a Frames counter from now on, unbound after the test."""
+    made = []
+
+    def make(root=None):
+        counter = Frames(root)
+        made.append(counter)
+        return counter
+
+    yield make
+    for counter in made:
+        counter.close()
+
+
 class BoardOnScreen:
     def __init__(self, screen, app, root, clock):
         self.screen, self.app, self.root, self.clock = screen, app, root, clock
@@ -100,6 +153,12 @@ class BoardOnScreen:
     def tile(self, window: str):
         return self.root.tiles[window]
 
+    def settle(self):
+        """Let the last call's flash end, then draw what is left to draw: from here the board is idle."""
+        self.clock.advance(60)
+        self.controller.tick()
+        self.screen.pump(3)
+
     def close(self):
         self.controller.stop()
 
@@ -107,10 +166,13 @@ class BoardOnScreen:
 @pytest.fixture
 def make_board(screen, board_hall, tmp_path):
     """make_board(size=(1280, 720), catalogue=None, link=None, voice=None) → a board shown on the test window."""
+    from kivy.core.window import Window
+
     from display.board import BoardApp
     from display.playlist import load_playlist
 
     made = []
+    clearcolor = list(Window.clearcolor)
 
     def make(size=(1280, 720), *, catalogue=None, link=None, voice=None, clock=None, cache: Path | None = None,
              playlist=None):
@@ -129,6 +191,7 @@ def make_board(screen, board_hall, tmp_path):
     yield make
     for b in made:
         b.close()
+    Window.clearcolor = clearcolor  # the board sets its background as the window's clear colour
 
 
 def _with_catalogue(hall, catalogue):
