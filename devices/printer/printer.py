@@ -47,8 +47,9 @@ class TicketContent:
     issued_at: str = ""          # "2026-11-30 09:12"
     materials: list[str] = field(default_factory=list)
     qr: str = ""
-    note: str = "过号请重新取号，请留意叫号屏幕和语音提示。"
-    note_en: str = "If you miss your call, take a new ticket. Watch the screens and listen for your number."
+    # the hall's no-show rule: a missed ticket may queue again at a kiosk within 30 minutes
+    note: str = "请留意叫号屏幕和语音提示。过号 30 分钟内可在自助机重新排队。"
+    note_en: str = "Watch the screens and listen for your number. If you miss it, re-queue at a kiosk within 30 minutes."
 
 
 def display_width(text: str) -> int:

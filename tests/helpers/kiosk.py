@@ -91,20 +91,9 @@ class KioskOnScreen:
         return self.screen.shot(SCREENSHOTS / f"kiosk-{name}.png")
 
 
-_warmed = False
-
-
 @pytest.fixture
 def kiosk_screen(screen, tmp_path):
     """Factory: make_kiosk(hall, data_dir, size=(1080, 1920), **KioskApp options) -> KioskOnScreen."""
-    global _warmed
-    from kivy.uix.label import Label
-
-    if not _warmed:  # the first frame after the window is first resized reads back black
-        screen.show(Label(), (1080, 1920))
-        screen.advance(0.2)
-        screen.shot(tmp_path / "warm.png")
-        _warmed = True
     made = []
 
     def make(hall, data_dir, size=(1080, 1920), **kw):

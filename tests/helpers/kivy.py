@@ -18,6 +18,8 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 class KivyScreen:
+    _shot_size: tuple = ()  # the window's size at the last screenshot (one window per process)
+
     def __init__(self):
         from kivy.base import EventLoop
         from kivy.core.window import Window
@@ -71,6 +73,14 @@ class KivyScreen:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         self.pump(2)
+        if tuple(self.window.size) != self._shot_size:
+            # the first read-back after the window is resized comes out black: take one to throw away
+            KivyScreen._shot_size = tuple(self.window.size)
+            self.advance(0.2)
+            spare = self.window.screenshot(name=str(Path(tempfile.gettempdir()) / "kivy-warm%(counter)s.png"))
+            if spare:
+                Path(spare).unlink(missing_ok=True)
+            self.pump(2)
         made = self.window.screenshot(name=str(path.with_suffix("")) + "%(counter)s.png")
         if made and made != str(path):
             os.replace(made, path)

@@ -100,7 +100,7 @@ def test_a_ticket_prints_with_every_part_in_order(printer_sim, ticket_printer):
     order = ["汨罗市政务服务中心", "Miluo City Government Service Centre", "A012", "个体工商户设立登记",
              "Registration of an individual business", "请到 1、2、3 号窗口办理", "Windows: 1, 2, 3",
              "前面还有 4 人，预计等待约8分钟", "4 people ahead", "取号时间 Issued: 2026-11-30 09:12",
-             "一次性告知", "经营者身份证原件", "过号请重新取号"]
+             "一次性告知", "经营者身份证原件", "请留意叫号屏幕和语音提示"]
     positions = [text.index(s) for s in order]
     assert positions == sorted(positions)
     number = t.find("A012")
