@@ -216,6 +216,8 @@ class HallUp:
     # ---------------------------------------------------------------- stop
 
     def stop(self) -> dict:
+        # what the LED window screens and strips show at the end, as a person would see them
+        self.led_pngs = self.led_bus.render_all(self.data / "led") if getattr(self, "led_bus", None) else []
         for name, proc in self.procs.items():
             if name != "mosquitto" and proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)
@@ -293,6 +295,8 @@ def run_up(hall: Hall, data: Path, *, port: int | None, duration: float | None, 
                 break
     finally:
         summary = up.stop()
+    if up.led_pngs:
+        print(f"  LED screens as they were at the end: {up.data / 'led'} ({len(up.led_pngs)} PNG files)")
     print(f"hall up: sent {summary['sent']} events, stored {summary['stored']} "
           f"(+{summary['duplicates']} resends absorbed), rejected {summary['rejected']}, "
           f"still queued on devices {summary['pending']}", flush=True)

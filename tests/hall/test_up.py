@@ -31,6 +31,8 @@ def test_hall_up_headless_runs_and_stops_with_a_summary(tmp_path):
     assert {"health", "punch", "ticket_request", "call_next", "login"} <= set(types), types
     assert tickets > 0
 
+    assert len(list((data / "led").glob("screen-*.png"))) == 36  # 34 window screens and 2 strips, rendered
+
     stats = run_hall("stats", "--data", str(data), "--json")
     assert stats.returncode == 0 and '"events": ' in stats.stdout
     text = run_hall("stats", "--data", str(data))
