@@ -111,11 +111,11 @@ class DeviceLink:
         self._subs: list[tuple[str, Callback]] = []
         self._res_waiters: dict[str, tuple[threading.Event, list]] = {}
         self._res_listeners: list[Callback] = []
-        self._inflight: dict[int, float] = {}
+        self._inflight: dict[int, float] = {}  # seq → when it was published, until acknowledged
+        self._sent_through = 0                  # the highest seq published since connecting
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._acked = 0
         self.connected = False
         self.hub_online = False
         self._hub_listeners: list[Callable[[bool], None]] = []
@@ -240,6 +240,7 @@ class DeviceLink:
         self.connected = True
         with self._lock:
             self._inflight.clear()  # whatever was in flight before is sent again
+            self._sent_through = 0
         client.publish(self._status_topic, dumps(self._status("online")), qos=QOS, retain=True)
         topics = [hub_topic(self.hall.id, "status"), device_topic(self.hall.id, self.id, "ack"),
                   device_topic(self.hall.id, self.id, "res"), device_topic(self.hall.id, self.id, "err")]
@@ -303,7 +304,6 @@ class DeviceLink:
             return
         self.outbox.acknowledge(through)
         with self._lock:
-            self._acked = max(self._acked, through)
             for seq in [s for s in self._inflight if s <= through]:
                 del self._inflight[seq]
         self._wake.set()
@@ -339,25 +339,26 @@ class DeviceLink:
                 time.sleep(0.5)
 
     def _publish_due(self) -> None:
+        """Publish what is due: events not yet sent, and again from the oldest one left unacknowledged too long."""
         now = time.monotonic()
         with self._lock:
             expired = [s for s, t in self._inflight.items() if now - t > self.RESEND_AFTER]
-            for s in expired:
+            if expired:
+                # rewind to the oldest overdue event: what came after it was most likely lost with it
+                self._sent_through = min(self._sent_through, min(expired) - 1)
+            for s in [s for s in self._inflight if s > self._sent_through]:
                 del self._inflight[s]
             room = self.WINDOW - len(self._inflight)
-            inflight = set(self._inflight)
+            after = self._sent_through
         if room <= 0:
             return
-        sent = 0
-        for seq, _event_id, event_type, payload in self.outbox.pending(0, self.WINDOW + len(inflight)):
-            if seq in inflight:
-                continue
+        rows = self.outbox.pending(after, room)
+        for seq, _event_id, event_type, payload in rows:
             if not self.connected:
                 return
             self.client.publish(evt_topic(self.hall.id, self.id, event_type), payload, qos=QOS)
             with self._lock:
                 self._inflight[seq] = time.monotonic()
-            sent += 1
-            if sent >= room:
-                self._wake.set()  # more waiting: come back once acks make room
-                return
+                self._sent_through = max(self._sent_through, seq)
+        if len(rows) == room:
+            self._wake.set()  # perhaps more waiting: come back (acks make room)
