@@ -154,6 +154,8 @@ def _widgets():
             w, h = max(1, math.ceil(x + width) - x0), max(1, math.ceil(y + height) - y0)
             if tuple(self.fbo.size) != (w, h):
                 self.fbo.size = (w, h)
+                # copied pixel for pixel: no filtering needed (and none is cheaper where the CPU draws)
+                self.fbo.texture.mag_filter = self.fbo.texture.min_filter = "nearest"
                 self.fbo_rect.texture = self.fbo.texture
             self.fbo_rect.pos, self.fbo_rect.size = (x0, y0), (w, h)
             self._shift.xy = (-x0, -y0)
@@ -374,7 +376,8 @@ def _widgets():
 
             self._page.pos = (left, middle(self._page) + round(self.shift * h))
             self._next.pos = (left, middle(self._next) - round((1 - self.shift) * h))
-            self._count.pos = (round(self.x + self.width - self.pad * self.u - self._count.size[0]), middle(self._count))
+            right = round(self.x + self.width - self.pad * self.u)
+            self._count.pos = (right - self._count.size[0], middle(self._count))
 
         # -------------------------------------------------------- text
 
@@ -717,6 +720,9 @@ def configure_kivy(fullscreen: bool = False, size: tuple[int, int] = (1280, 720)
     from kivy.config import Config
 
     Config.set("graphics", "maxfps", str(MAX_FPS))
+    # no multisampling (Kivy's default is 2): the board is upright rectangles and text, and a multisampled
+    # frame costs several times as much to draw and to put on screen (resolving it touches every pixel)
+    Config.set("graphics", "multisamples", "0")
     # a message scheduled with a timeout of 0 wakes the loop at once instead of at the next of 30 ticks a
     # second; everything else keeps to the ticks (interupt_next_only, set when the clock exists)
     Config.set("kivy", "kivy_clock", "interrupt")

@@ -12,8 +12,8 @@ Guides are read from the catalogue each time it changes (the hub's retained `hub
 shows up on the band without editing the playlist. Chinese first, English second in every item.
 
 The band shows an item page by page: `paginate` lays its text out to the band's width (Chinese pages, then
-English ones), each page stays still for `hold_for` seconds, then the next one replaces it. Nothing here needs Kivy:
-the width of a piece of text is a function the board passes in.
+English ones), each page stays still for `hold_for` seconds, then the next one replaces it. Nothing here needs
+Kivy: the width of a piece of text is a function the board passes in.
 """
 
 from __future__ import annotations

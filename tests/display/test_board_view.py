@@ -260,7 +260,6 @@ def test_the_board_font_is_the_halls_simplified_chinese_face(make_board):
     make_board()
     regular, _, bold, _ = LabelBase._fonts[b.FONT_NAME]
     assert regular == cjk_font() and bold == cjk_font(bold=True)
-    assert not hasattr(b, "KIVY_FONTS")
 
 
 @pytest.mark.parametrize("size", [(1920, 1080), (1280, 720)])
