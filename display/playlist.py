@@ -18,7 +18,6 @@ Kivy: the width of a piece of text is a function the board passes in.
 
 from __future__ import annotations
 
-import tomllib
 import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from hall.catalogue import Catalogue, ServiceItem
-from hall.errors import ConfigError, describe_validation
+from hall.errors import ConfigError, describe_validation, load_toml
 
 DEFAULT_PLAYLIST = Path(__file__).resolve().parent.parent / "config" / "playlist.toml"
 
@@ -169,15 +168,7 @@ def parse_playlist(data: object, source: str = "<playlist>") -> Playlist:
 
 def load_playlist(path: Path | str | None = None) -> Playlist:
     path = Path(path) if path else DEFAULT_PLAYLIST
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(path, ["file not found"]) from None
-    except UnicodeDecodeError:
-        raise ConfigError(path, ["not UTF-8 text"]) from None
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(path, [f"not valid TOML: {err}"]) from None
-    return parse_playlist(data, str(path))
+    return parse_playlist(load_toml(path), str(path))
 
 
 class Band:
