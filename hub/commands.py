@@ -56,6 +56,8 @@ def cmd_hub(args) -> int:
     from hub.ingest import Hub
 
     _logging()
+    # hand the interpreter to the network thread often, so what the writer publishes leaves at once
+    sys.setswitchinterval(0.0005)
     hall, data = hall_and_data(args)
     share = f"$share/{args.share}/" if args.share else ""
     hub = Hub(hall, data, host=args.host, port=args.port, subscribe_prefix=share).start()

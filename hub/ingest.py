@@ -42,6 +42,7 @@ log = logging.getLogger("hub")
 SESSION_EXPIRY = 7 * 24 * 3600
 BATCH_MAX = 500
 BATCH_WAIT = 0.001   # after the first message, how long to gather more before committing
+BATCH_BUDGET = 0.005  # work on one transaction before committing it and going on with a new one
 SKEW_LIMIT = 5.0     # seconds between a device's clock and the hub's before the device is flagged
 RAW_KEEP = 2 * 1024 * 1024
 
@@ -211,8 +212,8 @@ class Hub:
                     break
                 batch.append(nxt)
             try:
-                if batch:
-                    self._process(batch)
+                while batch:
+                    batch = self._process(batch)
                 if time.monotonic() - last_tick >= 1.0:
                     last_tick = time.monotonic()
                     self._tick()
@@ -231,7 +232,12 @@ class Hub:
                 domain.tick(self.db, moment, emit)
         self._publish(emit)
 
-    def _process(self, batch: list) -> None:
+    def _process(self, batch: list) -> list:
+        """Store a batch in one transaction, then publish and acknowledge. Returns what it left for the next
+        transaction: after BATCH_BUDGET of work it commits what it has, so the first calls of a burst are
+        announced without waiting for the last."""
+        started = time.perf_counter()
+        rest: list = []
         emit = self._pending_emit
         self._pending_emit = Emit()
         acks: list[tuple[int, int]] = []       # (mid, generation) to PUBACK after the commit
@@ -239,7 +245,10 @@ class Hub:
         announce = False
         with self.db.atomic():
             seen_now: set[str] = set()
-            for item, generation in batch:
+            for i, (item, generation) in enumerate(batch):
+                if i and time.perf_counter() - started > BATCH_BUDGET:
+                    rest = batch[i:]
+                    break
                 if item == "connected":
                     announce = True
                     continue
@@ -266,6 +275,7 @@ class Hub:
         for mid, generation in acks:
             if generation == self._generation and mid:
                 self.client.ack(mid, QOS)
+        return rest
 
     def _announce(self, emit: Emit) -> None:
         """After (re)connecting: the catalogue and the domains' retained state, then "online"."""
