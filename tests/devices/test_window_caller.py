@@ -12,8 +12,8 @@ import pytest
 
 from devices.window_caller import NO_ANSWER, OFFLINE, WindowCallerApp, WindowPanel
 from hall.settings import load_hall
+from tests.helpers.queueing import all_day_hall
 from tests.helpers.rig import ROOT
-from tests.hub.queue.common import all_day_hall
 
 # ---------------------------------------------------------------- the panel, without a terminal
 

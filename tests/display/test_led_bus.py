@@ -12,7 +12,7 @@ from devices.bus.master import BusMaster, open_port
 from devices.bus.simulator import BusSimulator
 from display.led import BusDriver, LedAgent, load_led_config
 from hall.settings import load_hall
-from tests.devices.bus.common import FakeLink
+from tests.helpers.links import FakeLink
 
 
 @pytest.fixture(scope="module")

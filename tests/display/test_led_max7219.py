@@ -12,7 +12,7 @@ from devices.bus.codec import Brightness, Clear, Colour, Command, Effect, Encodi
 from devices.bus.render import Look, frame_at, text_bitmap
 from display.led import LedAgent, LumaDriver, LumaScreen, ScreenConfig, load_led_config
 from hall.settings import load_hall
-from tests.devices.bus.common import FakeLink
+from tests.helpers.links import FakeLink
 
 
 class Clock:

@@ -9,7 +9,7 @@ from devices.bus.master import BusMaster, open_port
 from devices.bus.simulator import BusSimulator
 from devices.caller import CallerAgent, CallerLayout, KeypadSession, parse_assignments, staff_for_number
 from hall.settings import load_hall
-from tests.devices.bus.common import FakeLink
+from tests.helpers.links import FakeLink
 
 
 @pytest.fixture(scope="module")

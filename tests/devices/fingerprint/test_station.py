@@ -7,7 +7,7 @@ import pytest
 
 from devices.fingerprint.sensor import Sensor, SensorError
 from devices.fingerprint.station import Station, StationError, TemplateMap
-from tests.hub.attendance.common import run_cli
+from tests.helpers.attendance import run_cli
 
 pytestmark = pytest.mark.timeout(60)
 

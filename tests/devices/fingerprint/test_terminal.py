@@ -17,8 +17,8 @@ from devices.fingerprint.sensor import Sensor
 from devices.fingerprint.station import Station, TemplateMap
 from devices.fingerprint.terminal import TerminalAgent
 from hall.clock import parse_stamp
+from tests.helpers.attendance import run_cli
 from tests.helpers.rig import ROOT, wait_for
-from tests.hub.attendance.common import run_cli
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -7,8 +7,8 @@ import pytest
 from devices.fingerprint.traffic import Traffic, plan_day, plan_period
 from hall.clock import parse_stamp
 from hub.attendance.rules import WorkCalendar
+from tests.helpers.attendance import TZ
 from tests.helpers.rig import wait_for
-from tests.hub.attendance.common import TZ
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -11,7 +11,7 @@ from hall.settings import load_hall
 from hub.attendance.domain import AttendanceDomain
 from hub.domain import Emit, Event
 from hub.store import create_schema
-from tests.hub.attendance.common import TZ, at
+from tests.helpers.attendance import TZ, at
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tests.hub.attendance.common import run_cli
+from tests.helpers.attendance import run_cli
 
 
 def write(path, text):

@@ -11,7 +11,7 @@ from hall.settings import load_hall
 from hub.attendance import store
 from hub.attendance.report import Period, ReportError, build_report
 from hub.attendance.rules import WorkCalendar
-from tests.hub.attendance.common import at, fill_hub_db, run_cli
+from tests.helpers.attendance import at, fill_hub_db, run_cli
 
 NOV = [date(2026, 11, 1) + timedelta(d) for d in range(30)]
 WORKDAYS = [d for d in NOV if WorkCalendar().is_workday(d)]

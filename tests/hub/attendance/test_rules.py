@@ -5,7 +5,7 @@ from datetime import date, time, timedelta
 import pytest
 
 from hub.attendance.rules import Punch, Schedule, WorkCalendar, evaluate, tally
-from tests.hub.attendance.common import SCHEDULE, TZ, at, day, leave, punches, slot
+from tests.helpers.attendance import SCHEDULE, TZ, at, day, leave, punches, slot
 
 ON_TIME = ["08:55", "11:45", "12:58", "17:05"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from tests.hub.queue.common import DAY, DomainDriver
+from tests.helpers.queueing import DAY, DomainDriver
 
 
 def test_ticket_request_answers_the_ticket_with_windows_ahead_and_wait(tmp_path):

@@ -16,7 +16,7 @@ from hub.queue.engine import (
     Rules,
     WindowSpec,
 )
-from tests.hub.queue.common import at
+from tests.helpers.queueing import at
 
 
 def small_hall(**rules) -> QueueEngine:

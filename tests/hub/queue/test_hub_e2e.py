@@ -9,8 +9,8 @@ import threading
 import pytest
 
 from hall.clock import stamp
+from tests.helpers.queueing import MosquittoTools, all_day_hall
 from tests.helpers.rig import wait_for
-from tests.hub.queue.common import MosquittoTools, all_day_hall
 
 
 @pytest.fixture

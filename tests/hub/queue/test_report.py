@@ -13,8 +13,8 @@ import pytest
 from hall.clock import now
 from hall.settings import load_hall
 from hub.queue.report import day_report
+from tests.helpers.queueing import DAY, DomainDriver
 from tests.helpers.rig import ROOT
-from tests.hub.queue.common import DAY, DomainDriver
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.hub.queue.common import HALL, Script
+from tests.helpers.queueing import HALL, Script
 
 # ---------------------------------------------------------------- numbering
 

@@ -8,22 +8,19 @@ import pytest
 
 from hall.settings import load_hall
 from hub.queue.traffic import HallTraffic
+from tests.helpers.links import FakeLink
+from tests.helpers.queueing import all_day_hall
 from tests.helpers.rig import wait_for
-from tests.hub.queue.common import all_day_hall
 
 
-class _FakeLink:
-    def __init__(self, hall, device_id):
-        self.device = hall.device(device_id)
-
-    def on_answer(self, callback):
-        pass
+def _link(hall, device_id: str) -> FakeLink:
+    return FakeLink(hall.id, hall.device(device_id))
 
 
 def test_the_day_has_a_shape_and_every_window_a_clerk():
     hall = load_hall()
-    links = [_FakeLink(hall, "win-03"), _FakeLink(hall, "caller-01"), _FakeLink(hall, "caller-02")]
-    traffic = HallTraffic(hall, [_FakeLink(hall, "kiosk-01")], links, speed=60, seed=1)
+    links = [_link(hall, "win-03"), _link(hall, "caller-01"), _link(hall, "caller-02")]
+    traffic = HallTraffic(hall, [_link(hall, "kiosk-01")], links, speed=60, seed=1)
     assert set(traffic.clerks) == {w.id for w in hall.catalogue.windows}
     assert traffic.clerks["3"].link is links[0] and traffic.clerks["4"].link is links[1]
     assert traffic.clerks["1"].staff == "s001"

@@ -132,7 +132,7 @@ def all_day_hall(dest):
     import shutil
     from pathlib import Path
 
-    src = Path(__file__).resolve().parents[3] / "config"
+    src = Path(__file__).resolve().parents[2] / "config"
     dest.mkdir(parents=True, exist_ok=True)
     for name in ("catalogue.json", "staff.csv"):
         shutil.copy(src / name, dest / name)

@@ -1,4 +1,5 @@
-"""Helpers shared by the bus tests (keypads, rating pads, LED screens): a stand-in for the device link."""
+"""A stand-in for the device link, for tests about what an agent does with its bus or its traffic; the end-to-end
+tests use the real link against a real broker."""
 
 from __future__ import annotations
 
@@ -14,11 +15,13 @@ class FakeLink:
     Used where the test is about the bus; the end-to-end tests use the real link against a real broker.
     """
 
-    def __init__(self, hall_id: str = "miluo"):
+    def __init__(self, hall_id: str = "miluo", device=None):
         self.hall_id = hall_id
+        self.device = device  # the hall config's Device, for code that asks which windows a link speaks for
         self.sent: list[tuple[str, dict]] = []
         self.subs: list[tuple[str, object]] = []
         self.hub_listeners: list = []
+        self.answer_listeners: list = []
         self.hub_online = True
         self.connected = True
         self._lock = threading.Lock()
@@ -28,6 +31,9 @@ class FakeLink:
 
     def on_hub_status(self, callback) -> None:
         self.hub_listeners.append(callback)
+
+    def on_answer(self, callback) -> None:
+        self.answer_listeners.append(callback)
 
     def send(self, event_type: str, data: dict) -> str:
         with self._lock:
