@@ -4,6 +4,7 @@ the hub in-process or as a `hall hub` process, device links and raw clients with
 
 from __future__ import annotations
 
+import json
 import signal
 import sqlite3
 import subprocess
@@ -130,6 +131,21 @@ class HallRig:
         if connect:
             self._connect(client)
         return client
+
+    def listen(self, user: str, topic: str, *, decode: bool = True) -> tuple[mqtt.Client, list]:
+        """A raw client logged in as `user`, subscribed to `topic` (under hall/v1/{hall}/ unless it starts with
+        "hall/"), and the list its messages land in: payloads as JSON, or (topic, bytes) with decode=False.
+        Returns once the subscription stands."""
+        full = topic if topic.startswith("hall/") else f"hall/v1/{self.hall.id}/{topic}"
+        got: list = []
+        subscribed = []
+        c = self.mqtt(user, connect=False)
+        c.on_message = lambda cl, u, m: got.append(json.loads(m.payload) if decode else (m.topic, m.payload))
+        c.on_connect = lambda cl, u, f, rc, p=None: cl.subscribe(full, 1)
+        c.on_subscribe = lambda cl, u, mid, rcs, p=None: subscribed.append(mid)
+        self._connect(c)
+        wait_for(lambda: subscribed, 5, f"subscription to {full}")
+        return c, got
 
     def _connect(self, client: mqtt.Client, timeout: float = 5.0) -> None:
         client.connect("127.0.0.1", self.port, keepalive=15)

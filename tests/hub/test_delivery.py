@@ -102,12 +102,7 @@ def test_device_killed_holding_unsent_events_delivers_them_after_restart(rig):
 
 def test_the_same_event_three_times_is_stored_once_and_acknowledged_each_time(rig):
     rig.start_hub()
-    acks = []
-    kiosk = rig.mqtt("kiosk-01", connect=False)
-    kiosk.on_message = lambda c, u, m: acks.append(json.loads(m.payload))
-    kiosk.on_connect = lambda c, u, f, rc, p=None: c.subscribe(f"hall/v1/{rig.hall.id}/kiosk-01/ack", 1)
-    rig._connect(kiosk)
-    time.sleep(0.3)
+    kiosk, acks = rig.listen("kiosk-01", "kiosk-01/ack")
     body = json.dumps(envelope(new_event_id(), 1, {"printer": "ok"}, stamp()))
     for n in range(1, 4):  # a device resends when an ack is late; every resend is acknowledged again
         kiosk.publish(evt_topic(rig.hall.id, "kiosk-01", "health"), body, qos=1).wait_for_publish(5)
@@ -118,12 +113,7 @@ def test_the_same_event_three_times_is_stored_once_and_acknowledged_each_time(ri
 
 def test_a_resent_request_gets_the_same_answer(rig):
     rig.start_hub()
-    answers = []
-    kiosk = rig.mqtt("kiosk-01", connect=False)
-    kiosk.on_message = lambda c, u, m: answers.append(json.loads(m.payload))
-    kiosk.on_connect = lambda c, u, f, rc, p=None: c.subscribe(f"hall/v1/{rig.hall.id}/kiosk-01/res", 1)
-    rig._connect(kiosk)
-    time.sleep(0.3)
+    kiosk, answers = rig.listen("kiosk-01", "kiosk-01/res")
     body = json.dumps(envelope(new_event_id(), 1, {"queue": "A"}, stamp()))
     for _ in range(2):
         kiosk.publish(evt_topic(rig.hall.id, "kiosk-01", "ticket_request"), body, qos=1).wait_for_publish(5)

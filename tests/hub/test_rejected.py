@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import string
-import time
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -105,12 +104,7 @@ malformed = st.one_of(
 
 def test_a_thousand_malformed_messages_are_rejected_with_reasons(rig):
     hub = rig.start_hub()
-    errors: list[dict] = []
-    kiosk = rig.mqtt("kiosk-01", connect=False)
-    kiosk.on_message = lambda c, u, m: errors.append(json.loads(m.payload))
-    kiosk.on_connect = lambda c, u, f, rc, p=None: c.subscribe(f"hall/v1/{rig.hall.id}/kiosk-01/err", 1)
-    rig._connect(kiosk)
-    time.sleep(0.3)
+    kiosk, errors = rig.listen("kiosk-01", "kiosk-01/err")
     sent: list[tuple[str, bytes]] = []
 
     @settings(max_examples=1100, deadline=None, database=None,
@@ -154,12 +148,7 @@ def test_a_thousand_malformed_messages_are_rejected_with_reasons(rig):
 
 def test_errors_name_the_field(rig):
     rig.start_hub()
-    errors: list[dict] = []
-    kiosk = rig.mqtt("kiosk-01", connect=False)
-    kiosk.on_message = lambda c, u, m: errors.append(json.loads(m.payload))
-    kiosk.on_connect = lambda c, u, f, rc, p=None: c.subscribe(f"hall/v1/{rig.hall.id}/kiosk-01/err", 1)
-    rig._connect(kiosk)
-    time.sleep(0.3)
+    kiosk, errors = rig.listen("kiosk-01", "kiosk-01/err")
     body = _good({"score": 3})
     kiosk.publish(evt_topic(rig.hall.id, "kiosk-01", "call_next"), json.dumps(body), qos=1)
     wait_for(lambda: errors, 10, "an error")
