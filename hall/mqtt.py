@@ -62,8 +62,9 @@ def _no_delay(client, userdata, sock) -> None:
 
 
 def connect(client: mqtt.Client, ep: Endpoint, *, clean_start: bool, session_expiry: int = 0,
-            keepalive: int = 15) -> None:
-    """Start connecting in the background (loop_start keeps reconnecting if the broker is away)."""
+            keepalive: int = 15, background: bool = True) -> None:
+    """Start connecting in the background (loop_start keeps reconnecting if the broker is away). With
+    `background=False` only the address is set: the caller drives the connection from its own thread."""
     port = ep.tls_port if (ep.tls_ca and ep.tls_port) else ep.port
     if client.protocol == mqtt.MQTTv5:
         props = Properties(PacketTypes.CONNECT)
@@ -72,4 +73,5 @@ def connect(client: mqtt.Client, ep: Endpoint, *, clean_start: bool, session_exp
         client.connect_async(ep.host, port, keepalive=keepalive, clean_start=clean_start, properties=props)
     else:
         client.connect_async(ep.host, port, keepalive=keepalive)
-    client.loop_start()
+    if background:
+        client.loop_start()

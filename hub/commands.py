@@ -56,12 +56,10 @@ def cmd_hub(args) -> int:
     from hub.ingest import Hub
 
     _logging()
-    # hand the interpreter to the network thread often, so what the writer publishes leaves at once
-    sys.setswitchinterval(0.0005)
     hall, data = hall_and_data(args)
     share = f"$share/{args.share}/" if args.share else ""
     hub = Hub(hall, data, host=args.host, port=args.port, subscribe_prefix=share).start()
-    signal.signal(signal.SIGTERM, lambda *_: hub._stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: hub.request_stop())
     print(f"hub: hall {hall.id} on {hub.endpoint.host}:{hub.endpoint.port}, journal {hub.db_path}", flush=True)
     if hub.wait_ready(60):
         print("hub: online", flush=True)

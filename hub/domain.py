@@ -3,7 +3,8 @@
 Ingest owns the MQTT link and the SQLite writer thread. For every *new* event (never a duplicate) it calls the
 domain that handles its type inside the batch's transaction, so the domain's own rows commit with the journal or
 not at all. Domains never read the clock: the event carries the hub's receive time, and `tick` is given `now`.
-Messages a domain wants published are collected with `emit` and sent only after the commit.
+Messages a domain wants published are collected with `emit` and sent only after the commit: announcements
+(`retain=False`) at once, retained state when the burst they belong to is over, only the latest of each topic.
 """
 
 from __future__ import annotations
@@ -62,5 +63,11 @@ class Domain(Protocol):
         so a resent request gets the very same answer.
         """
 
+    def flush(self, db: sqlite_utils.Database, emit: Emit) -> None:
+        """Called once a batch of events is committed and its answers and announcements are out, in a
+        transaction of its own: write what derives from them (rows for reports, which setup() must be able to
+        write again after a crash) and emit the retained state they changed, once (a burst of 34 calls makes
+        one `calls` list, not 34)."""
+
     def tick(self, db: sqlite_utils.Database, now: datetime, emit: Emit) -> None:
-        """Called by the writer about once a second, inside a transaction (close days, expire no-shows)."""
+        """Called by the hub about once a second, inside a transaction (close days, expire no-shows)."""

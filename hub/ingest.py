@@ -1,8 +1,16 @@
 """Hub ingest: validate, de-duplicate and store every event once, then acknowledge.
 
-Threads: paho's network thread only queues messages; one writer thread owns SQLite. It takes a batch, stores it in
-one transaction (events by id, rejections with their reasons, the domains' own rows), and only after the commit
-sends the MQTT PUBACKs (manual acknowledgement), the devices' cumulative `ack` and whatever the domains emitted.
+One thread does all of it: it drives the hub's MQTT connection itself (paho's own-loop API: select, read,
+write), stores what it read in one transaction (events by id, rejections with their reasons, the domains' own
+rows), and only after the commit sends what the world may now hear. Sharing the interpreter with a separate
+network thread cost more than the work itself: every publish woke that thread, and the two fought over the GIL
+through a whole burst of calls.
+
+After a commit, what someone is waiting for goes out at once: calls, answers, errors. Retained state (window and
+queue state, the calls list, the devices' cumulative `ack`) and the MQTT PUBACKs of the stored events wait until
+the socket has nothing more to read, or HOLD_MAX at most: of a retained topic only its latest value matters, so a
+burst of 34 calls sends the `calls` list once, and the answers of the whole burst are not queued behind state.
+
 The hub's session is persistent (fixed client id, clean_start=False, a week's expiry), so the broker keeps events
 for it while it is down; the devices' outboxes keep them while the broker is down.
 """
@@ -11,11 +19,13 @@ from __future__ import annotations
 
 import json
 import logging
-import queue
+import select
 import threading
 import time
 from datetime import datetime
 from pathlib import Path
+
+from paho.mqtt.enums import MQTTErrorCode
 
 from hall import __version__
 from hall.clock import now as clock_now
@@ -40,10 +50,13 @@ from hub.store import open_db
 log = logging.getLogger("hub")
 
 SESSION_EXPIRY = 7 * 24 * 3600
-BATCH_MAX = 500
-BATCH_WAIT = 0.001   # after the first message, how long to gather more before committing
-BATCH_BUDGET = 0.005  # work on one transaction before committing it and going on with a new one
-SKEW_LIMIT = 5.0     # seconds between a device's clock and the hub's before the device is flagged
+BATCH_MAX = 500       # messages read before they are stored
+BATCH_BUDGET = 0.02  # work on one transaction before committing it and going on with a new one
+HOLD_MAX = 0.02       # longest that retained state, acks and PUBACKs wait for a quiet socket
+IDLE_WAIT = 0.2       # select timeout when there is nothing to do: how soon a stop or a tick is noticed
+INFLIGHT = 1000       # QoS 1 messages the hub has out at once: the hall broker's max_inflight_messages
+RECONNECT_MIN, RECONNECT_MAX = 1.0, 10.0
+SKEW_LIMIT = 5.0      # seconds between a device's clock and the hub's before the device is flagged
 RAW_KEEP = 2 * 1024 * 1024
 
 
@@ -77,8 +90,13 @@ class Hub:
         self.domains = domains
         self._by_type = {t: d for d in domains for t in d.types}
         self._share = subscribe_prefix  # e.g. "$share/hub/" when several hubs consume one hall
-        self._inbox: queue.Queue = queue.Queue()
+        self._incoming: list = []            # (message or "connected", generation), read and not yet stored
+        self._held: dict[str, dict] = {}     # retained topic → its latest payload, sent when the socket is quiet
+        self._held_pubacks: list[tuple[int, int]] = []  # (mid, generation) of stored events
+        self._held_since = 0.0
         self._generation = 0
+        self._retry_at = 0.0
+        self._retry_delay = RECONNECT_MIN
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._opened = threading.Event()
@@ -87,7 +105,7 @@ class Hub:
         self.counts = {"stored": 0, "duplicates": 0, "rejected": 0}
         self._skewed: set[str] = set()
         self._heard: dict[str, tuple[datetime, float | None]] = {}  # this batch: device → (last heard, clock skew)
-        self._writer = threading.Thread(target=self._run_writer, name="hub-writer", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="hub", daemon=True)
         self.client = None
 
     # ------------------------------------------------------------ life
@@ -95,34 +113,32 @@ class Hub:
     def start(self) -> Hub:
         self.client = new_client(HUB_ID, self.endpoint, self._password, manual_ack=True,
                                  will=(hub_topic(self.hall.id, "status"), dumps(self._status("offline"))))
-        self.client.max_inflight_messages_set(100)
+        self.client.max_inflight_messages_set(INFLIGHT)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
-        self._writer.start()
+        connect(self.client, self.endpoint, clean_start=False, session_expiry=SESSION_EXPIRY, background=False)
+        self._thread.start()
         if not self._opened.wait(60):
             raise RuntimeError(f"the hub could not open its journal {self.db_path}")
         if self._failure:
             raise self._failure
-        connect(self.client, self.endpoint, clean_start=False, session_expiry=SESSION_EXPIRY)
         return self
 
     def wait_ready(self, timeout: float = 10.0) -> bool:
         return self._ready.wait(timeout)
 
+    def is_alive(self) -> bool:
+        """Still serving: no message, however malformed, can bring the hub's thread down."""
+        return self._thread.is_alive()
+
+    def request_stop(self) -> None:
+        """Safe from any thread or a signal handler: the hub finishes its batch, says offline and leaves."""
+        self._stop.set()
+
     def stop(self) -> None:
         self._stop.set()
-        self._inbox.put(None)
-        self._writer.join(10)
-        if self.client is not None:
-            if self.connected:
-                try:
-                    self.client.publish(hub_topic(self.hall.id, "status"), dumps(self._status("offline")),
-                                        qos=QOS, retain=True).wait_for_publish(2)
-                except (RuntimeError, ValueError):
-                    pass
-            self.client.disconnect()
-            self.client.loop_stop()
+        self._thread.join(10)
 
     def run_forever(self) -> None:
         try:
@@ -131,7 +147,106 @@ class Hub:
         finally:
             self.stop()
 
-    # ------------------------------------------------------------ network thread
+    def _run(self) -> None:
+        try:
+            self._open()
+        except BaseException as err:
+            self._failure = err
+            self._opened.set()
+            return
+        self._opened.set()
+        try:
+            self._serve()
+        finally:
+            try:
+                self._sign_off()
+            finally:
+                self.db.close()
+
+    def _serve(self) -> None:
+        last_tick = 0.0
+        while not self._stop.is_set():
+            self._pump(0.0 if self._holding() else IDLE_WAIT)
+            if self._incoming:
+                batch, self._incoming = self._incoming, []
+                try:
+                    while batch:
+                        batch = self._process(batch)
+                except Exception:
+                    # nothing of the batch was acknowledged: the broker sends it again after a reconnect
+                    log.exception("hub failed on a batch of %d; reconnecting for redelivery", len(batch))
+                    self._recover()
+                if time.monotonic() - self._held_since < HOLD_MAX:
+                    continue  # more of a burst may be waiting on the socket: store it before sending state
+            self._release()
+            if time.monotonic() - last_tick >= 1.0:
+                last_tick = time.monotonic()
+                self._tick()
+
+    def _sign_off(self) -> None:
+        """Stopping: what is held, then "offline" (retained; the last will covers a crash), then goodbye."""
+        if not self.connected:
+            return
+        self._release()
+        info = self.client.publish(hub_topic(self.hall.id, "status"), dumps(self._status("offline")), qos=QOS,
+                                   retain=True)
+        end = time.monotonic() + 2
+        while self.connected and not info.is_published() and time.monotonic() < end:
+            self._pump(0.05)
+        self.client.disconnect()
+
+    def _recover(self) -> None:
+        self._incoming.clear()  # not acknowledged: these come again
+        self._release()
+        try:
+            self.client.reconnect()
+        except OSError as err:
+            log.warning("hub could not reconnect: %s", err)
+
+    # ------------------------------------------------------------ the connection, driven from this thread
+
+    def _pump(self, timeout: float) -> None:
+        """Wait up to `timeout` for the socket, then read what it holds (up to a batch) and write what is due."""
+        client = self.client
+        sock = client.socket()
+        if sock is None:
+            self._redial(timeout)
+            return
+        pending = getattr(sock, "pending", None)  # bytes TLS has decrypted already: select cannot see them
+        if pending and pending():
+            timeout = 0.0
+        try:
+            readable, writable, _ = select.select([sock], [sock] if client.want_write() else [], [], timeout)
+        except (OSError, ValueError, TypeError):
+            readable, writable = [sock], []  # a closed socket: reading says so
+        rc = MQTTErrorCode.MQTT_ERR_SUCCESS
+        if readable or (pending and pending()):
+            for _ in range(BATCH_MAX):
+                rc = client.loop_read()
+                sock = client.socket()
+                if rc or sock is None or len(self._incoming) >= BATCH_MAX:
+                    break
+                if not (pending and pending()) and not select.select([sock], [], [], 0)[0]:
+                    break
+        if not rc and client.socket() is not None and (writable or client.want_write()):
+            rc = client.loop_write()
+        if not rc and client.socket() is not None:
+            rc = client.loop_misc()
+        if rc or client.socket() is None:
+            self.connected = False  # paho has closed the socket; _redial takes it from here
+
+    def _redial(self, timeout: float) -> None:
+        wait = self._retry_at - time.monotonic()
+        if wait > 0:
+            self._stop.wait(min(wait, max(timeout, 0.01)))
+            return
+        try:
+            self.client.reconnect()
+        except OSError as err:
+            self._retry_at = time.monotonic() + self._retry_delay
+            log.warning("hub cannot reach the broker at %s:%s (%s); again in %.0f s", self.endpoint.host,
+                        self.endpoint.port, err, self._retry_delay)
+            self._retry_delay = min(self._retry_delay * 2, RECONNECT_MAX)
 
     def _status(self, state: str) -> dict:
         return {"state": state, "kind": "hub", "version": __version__, "ts": stamp()}
@@ -139,24 +254,27 @@ class Hub:
     def _on_connect(self, client, userdata, flags, reason_code, properties=None):
         if reason_code.is_failure:
             log.error("broker refused the hub: %s", reason_code)
+            self._retry_at = time.monotonic() + self._retry_delay
+            self._retry_delay = min(self._retry_delay * 2, RECONNECT_MAX)
             return
         self._generation += 1
+        self._retry_delay = RECONNECT_MIN
         self.connected = True
         if not flags.session_present:
             log.warning("the broker had no session for the hub: events sent while it was down come from outboxes")
         root = f"hall/v1/{self.hall.id}"
         client.subscribe([(f"{self._share}{root}/+/evt/#", QOS), (f"{self._share}{root}/+/status", QOS)])
         # state before "online": a device that sees the hub online also sees the state it serves
-        self._inbox.put(("connected", self._generation))
+        self._incoming.append(("connected", self._generation))
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties=None):
         self.connected = False
+        self._retry_at = time.monotonic() + self._retry_delay
 
     def _on_message(self, client, userdata, msg):
-        # never block here: the writer does the work and acknowledges after its commit
-        self._inbox.put((msg, self._generation))
+        self._incoming.append((msg, self._generation))
 
-    # ------------------------------------------------------------ writer thread
+    # ------------------------------------------------------------ storing
 
     def _load_cursors(self) -> dict[str, DeviceCursor]:
         cursors = {}
@@ -170,59 +288,14 @@ class Hub:
         return cursors
 
     def _open(self) -> None:
-        """The writer thread owns the connection: open the journal and let the domains rebuild their state."""
+        """This thread owns the connection: open the journal and let the domains rebuild their state."""
         self.db = open_db(self.db_path)
         self._cursors = self._load_cursors()
         self._pending_emit = Emit()
         with self.db.atomic():
             for domain in self.domains:
                 domain.setup(self.db, self._pending_emit)
-
-    def _run_writer(self) -> None:
-        try:
-            self._open()
-        except BaseException as err:
-            self._failure = err
-            self._opened.set()
-            return
-        self._opened.set()
-        try:
-            self._write_loop()
-        finally:
-            self.db.close()
-
-    def _write_loop(self) -> None:
-        last_tick = 0.0
-        while True:
-            try:
-                item = self._inbox.get(timeout=0.5)
-            except queue.Empty:
-                item = False
-            if item is None or self._stop.is_set():
-                return
-            batch = [item] if item else []
-            deadline = time.monotonic() + BATCH_WAIT
-            while batch and len(batch) < BATCH_MAX:
-                try:
-                    nxt = self._inbox.get(timeout=max(0.0, deadline - time.monotonic()))
-                except queue.Empty:
-                    break
-                if nxt is None:
-                    self._stop.set()
-                    break
-                batch.append(nxt)
-            try:
-                while batch:
-                    batch = self._process(batch)
-                if time.monotonic() - last_tick >= 1.0:
-                    last_tick = time.monotonic()
-                    self._tick()
-            except Exception:
-                # nothing was acknowledged: the broker redelivers the batch after a reconnect
-                log.exception("hub writer failed on a batch of %d; reconnecting for redelivery", len(batch))
-                self.client.reconnect()
-            if self._stop.is_set():
-                return
+                domain.flush(self.db, self._pending_emit)
 
     def _tick(self) -> None:
         emit = Emit()
@@ -263,31 +336,55 @@ class Hub:
                     dev = self._ingest_event(topic, msg.topic, msg.payload, emit, seen_now)
                     if dev:
                         touched.add(dev)
-            for dev in touched:
-                self.db.execute("UPDATE devices SET watermark=? WHERE id=?", (self._cursors[dev].watermark, dev))
-            self._flush_heard()
+            self._save_devices(touched)
         # committed: now the world may hear of it
-        if announce:
-            self._announce(emit)
         for dev in touched:
             emit.device(dev, "ack", {"through_seq": self._cursors[dev].watermark}, retain=True)
+        if announce:
+            self._announce(emit)
         self._publish(emit)
-        for mid, generation in acks:
-            if generation == self._generation and mid:
-                self.client.ack(mid, QOS)
+        # what derives from the batch, after its answers and calls are out
+        with self.db.atomic():
+            for domain in self.domains:
+                domain.flush(self.db, emit)
+        self._publish(emit)
+        if not self._holding():
+            self._held_since = time.monotonic()
+        self._held_pubacks += acks
+        if announce:
+            self._release()
+            self._ready.set()
         return rest
 
     def _announce(self, emit: Emit) -> None:
         """After (re)connecting: the catalogue and the domains' retained state, then "online"."""
         emit.hub("catalogue", self.hall.catalogue.wire())
         emit.hub("status", self._status("online"))
-        self._ready.set()
 
     def _publish(self, emit: Emit) -> None:
-        # what someone is waiting for first (calls, answers, errors), retained state after it; in order otherwise
-        for parts, payload, retain in sorted(emit.drain(), key=lambda m: m[2]):
+        """What someone is waiting for (calls, answers, errors) goes out now; retained topics are held."""
+        for parts, payload, retain in emit.drain():
             topic = "/".join(("hall/v1", self.hall.id, *parts))
-            self.client.publish(topic, dumps(payload), qos=QOS, retain=retain)
+            if retain:
+                if not self._holding():
+                    self._held_since = time.monotonic()
+                self._held[topic] = payload
+            else:
+                self.client.publish(topic, dumps(payload), qos=QOS)
+
+    def _holding(self) -> bool:
+        return bool(self._held or self._held_pubacks)
+
+    def _release(self) -> None:
+        """Send the held retained state (latest of each topic, in order) and the PUBACKs of stored events."""
+        held, self._held = self._held, {}
+        pubacks, self._held_pubacks = self._held_pubacks, []
+        for topic, payload in held.items():  # paho keeps QoS 1 messages while it is away and sends them after
+            self.client.publish(topic, dumps(payload), qos=QOS, retain=True)
+        for mid, generation in pubacks:
+            # a PUBACK belongs to its connection: after a reconnect the broker sends those events again
+            if generation == self._generation and mid and self.connected:
+                self.client.ack(mid, QOS)
 
     def _store_status(self, device: str, payload: bytes, retained: bool) -> None:
         try:
@@ -430,25 +527,35 @@ class Hub:
             skew = prev[1]
         self._heard[device] = (last, skew)
 
-    def _flush_heard(self) -> None:
-        """Once per batch: when each device was last heard from, and whether its clock is off."""
-        for device, (last, skew) in self._heard.items():
+    def _save_devices(self, touched: set[str]) -> None:
+        """Once per transaction, a row per device: its watermark, when it was last heard, whether its clock is
+        off."""
+        for device in touched | self._heard.keys():
             self._ensure_device(device)
-            if skew is None:
-                self.db.execute("UPDATE devices SET last_seen=? WHERE id=?",
-                                (last.isoformat(timespec="milliseconds"), device))
-                continue
-            flagged = abs(skew) > SKEW_LIMIT
-            if flagged != (device in self._skewed):  # say it when it starts and when it ends, not per event
-                if flagged:
-                    self._skewed.add(device)
-                    log.warning("device %s clock is off by %.1f s (a Pi without network time?)", device, skew)
-                else:
-                    self._skewed.discard(device)
-                    log.info("device %s clock is back within %.0f s", device, SKEW_LIMIT)
-            self.db.execute("UPDATE devices SET clock_skew_s=?, skew_flagged=?, last_seen=? WHERE id=?",
-                            (round(skew, 3), int(flagged), last.isoformat(timespec="milliseconds"), device))
+            sets, params = [], []
+            if device in touched:
+                sets.append("watermark=?")
+                params.append(self._cursors[device].watermark)
+            if device in self._heard:
+                last, skew = self._heard[device]
+                sets.append("last_seen=?")
+                params.append(last.isoformat(timespec="milliseconds"))
+                if skew is not None:
+                    flagged = abs(skew) > SKEW_LIMIT
+                    self._note_skew(device, skew, flagged)
+                    sets.append("clock_skew_s=?, skew_flagged=?")
+                    params += [round(skew, 3), int(flagged)]
+            self.db.execute(f"UPDATE devices SET {', '.join(sets)} WHERE id=?", (*params, device))
         self._heard.clear()
+
+    def _note_skew(self, device: str, skew: float, flagged: bool) -> None:
+        if flagged != (device in self._skewed):  # say it when it starts and when it ends, not per event
+            if flagged:
+                self._skewed.add(device)
+                log.warning("device %s clock is off by %.1f s (a Pi without network time?)", device, skew)
+            else:
+                self._skewed.discard(device)
+                log.info("device %s clock is back within %.0f s", device, SKEW_LIMIT)
 
 
 def _peek_id_seq(payload: bytes) -> tuple[str | None, int | None]:

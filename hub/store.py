@@ -34,7 +34,7 @@ def create_schema(db: sqlite_utils.Database) -> None:
             res TEXT                     -- the answer given, re-sent for a resent request
         );
         CREATE INDEX IF NOT EXISTS events_device_seq ON events(device, seq);
-        CREATE INDEX IF NOT EXISTS events_type ON events(type, received_at);
+        DROP INDEX IF EXISTS events_type;  -- paid on every insert, used by nothing
         CREATE TABLE IF NOT EXISTS rejected (
             rowid INTEGER PRIMARY KEY,
             received_at TEXT NOT NULL,

@@ -83,6 +83,9 @@ class AttendanceDomain:
                 self._next_check = None
         return None
 
+    def flush(self, db: sqlite_utils.Database, emit: Emit) -> None:
+        """A punch changes no retained state until its date closes (in tick)."""
+
     def tick(self, db: sqlite_utils.Database, now: datetime, emit: Emit) -> None:
         now = now.astimezone(self.tz)
         if self._open is None:

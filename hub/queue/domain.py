@@ -63,6 +63,13 @@ class QueueDomain:
         self.engine = QueueEngine(self.layout, self.rules)
         self._published: dict[str, dict] = {}
         self._journal_id = 0
+        # what this transaction's events changed, published once in flush()
+        self._dirty_windows: set[str] = set()
+        self._dirty_queues: set[str] = set()
+        self._dirty_calls = False
+        # (day, no) → (ticket, device, event); (day, n) → call
+        self._dirty_tickets: dict[tuple[date, str], tuple[Ticket, str | None, str | None]] = {}
+        self._dirty_call_rows: dict[tuple[date, int], Call] = {}
 
     # ------------------------------------------------------------ Domain
 
@@ -91,6 +98,18 @@ class QueueDomain:
             self._journal_id = -1
             raise
         return answer
+
+    def flush(self, db: sqlite_utils.Database, emit: Emit) -> None:
+        self._write_rows(db)
+        if self._dirty_calls:
+            self._publish(emit, "calls", {"calls": self.engine.recent_calls(CALLS_KEPT)})
+        for w in sorted(self._dirty_windows):
+            self._publish(emit, f"state/window/{w}", self.engine.window_state(w))
+        for q in sorted(self._dirty_queues):
+            self._publish(emit, f"state/queue/{q}", self.engine.queue_state(q))
+        self._dirty_windows.clear()
+        self._dirty_queues.clear()
+        self._dirty_calls = False
 
     def tick(self, db: sqlite_utils.Database, now: datetime, emit: Emit) -> None:
         self._follow_journal(db, emit)
@@ -203,21 +222,35 @@ class QueueDomain:
     def _record(self, db, op: str, args: dict, at: datetime, out: Outcome, event: Event | None) -> None:
         day = self.engine.day
         for t in out.tickets:
-            if op == "issue":
-                store.save_ticket(db, day, t, device=event.device if event else None, event=event.id if event else None)
-            else:
-                store.save_ticket(db, day, t)
+            self._mark_ticket(day, t, *((event.device, event.id) if op == "issue" and event else (None, None)))
         for c in out.calls:
-            store.save_call(db, day, c)
+            self._dirty_call_rows[(day, c.n)] = c
         if op == "rating":
             store.save_rating(db, day=day, at=at, window=args["window"], ticket=out.ticket.no if out.ticket else
                               args["ticket"], staff=out.staff, score=args["score"], event=event.id if event else None,
                               device=event.device if event else None)
 
+    def _write_rows(self, db) -> None:
+        """The rows for reports: each ticket and call once, however often it changed since the last write."""
+        if self._dirty_tickets:
+            store.save_tickets(db, [(day, *row) for (day, _), row in self._dirty_tickets.items()])
+            self._dirty_tickets.clear()
+        if self._dirty_call_rows:
+            store.save_calls(db, [(day, call) for (day, _), call in self._dirty_call_rows.items()])
+            self._dirty_call_rows.clear()
+
+    def _mark_ticket(self, day: date, t: Ticket, device: str | None = None, event: str | None = None) -> None:
+        earlier = self._dirty_tickets.get((day, t.no))
+        if earlier is not None and earlier[1] is not None:  # issued earlier in this transaction: keep who asked
+            device, event = earlier[1], earlier[2]
+        self._dirty_tickets[(day, t.no)] = (t, device, event)
+
     def _open_day(self, db, at: datetime, emit: Emit) -> None:
         day = at.date()
         if self.engine.day is not None and day <= self.engine.day:
             return
+        # the closing day's last rows go with the opening of the next: a rebuild only heals the latest day
+        self._write_rows(db)
         self.engine = self.engine.next_day(day)
         staff = {w: d.staff for w, d in self.engine.windows.items() if d.staff}
         self._journal_id = store.journal(db, event=None, day=day, at=at, op="open_day", args={"staff": staff},
@@ -248,6 +281,12 @@ class QueueDomain:
                     mismatches += 1
                     log.warning("queue journal row %d (%s) replays as %s, was %s", row_id, op, again, result)
             log.info("queue day %s rebuilt from %d journal rows (%d differ)", day, len(rows), mismatches)
+        # the day's report rows are written again from the rebuilt day: they heal if a crash cut them short
+        if self.engine.day is not None:
+            for t in self.engine.tickets.values():
+                self._mark_ticket(self.engine.day, t)
+            for c in self.engine.calls:
+                self._dirty_call_rows[(self.engine.day, c.n)] = c
         self._journal_id = store.last_journal_id(db)
 
     def _follow_journal(self, db, emit: Emit) -> None:
@@ -267,13 +306,11 @@ class QueueDomain:
 
     def _emit(self, emit: Emit, out: Outcome) -> None:
         if out.announce is not None:
-            # the announcement first: screens and voices react to it, state follows
+            # the announcement now: screens and voices react to it; the state it changed follows in flush()
             emit.hub("call", out.announce.wire(), retain=False)
-            self._publish(emit, "calls", {"calls": self.engine.recent_calls(CALLS_KEPT)})
-        for w in sorted(out.windows):
-            self._publish(emit, f"state/window/{w}", self.engine.window_state(w))
-        for q in sorted(out.queues):
-            self._publish(emit, f"state/queue/{q}", self.engine.queue_state(q))
+            self._dirty_calls = True
+        self._dirty_windows |= out.windows
+        self._dirty_queues |= out.queues
 
     def _publish_all(self, emit: Emit) -> None:
         self._publish(emit, "calls", {"calls": self.engine.recent_calls(CALLS_KEPT)})
@@ -286,13 +323,6 @@ class QueueDomain:
         if self._published.get(suffix) == payload:
             return
         self._published[suffix] = payload
-        # Ingest hands one Emit to a whole batch: of a retained topic only its latest state needs to go out,
-        # which keeps a burst of 34 calls from sending 34 copies of the `calls` list.
-        parts = ("hub", *suffix.split("/"))
-        for i in range(len(emit.messages) - 1, -1, -1):
-            if emit.messages[i][0] == parts and emit.messages[i][2]:
-                del emit.messages[i]
-                break
         emit.hub(suffix, payload)
 
     # ------------------------------------------------------------ for tests and tools

@@ -106,28 +106,28 @@ def journal_of_last_day(db: sqlite_utils.Database) -> list[tuple[int, str, str, 
     return [(i, d, a, op, json.loads(args), json.loads(res)) for i, d, a, op, args, res in rows.fetchall()]
 
 
-def save_ticket(db: sqlite_utils.Database, day: date, t: Ticket, *, device: str | None = None,
-                event: str | None = None) -> None:
-    db.execute(
+def save_tickets(db: sqlite_utils.Database, rows: list[tuple[date, Ticket, str | None, str | None]]) -> None:
+    """Each ticket as it is now, with the device and event that asked for it where known (at issue)."""
+    db.conn.executemany(
         """INSERT INTO tickets(day, no, queue, origin, service, priority, channel, device, event, issued_at, status,
                                window, called_at, done_at, no_show_at, transfers, requeues)
            VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
            ON CONFLICT(day, no) DO UPDATE SET queue=excluded.queue, status=excluded.status, window=excluded.window,
                called_at=excluded.called_at, done_at=excluded.done_at, no_show_at=excluded.no_show_at,
                transfers=excluded.transfers, requeues=excluded.requeues""",
-        (day.isoformat(), t.no, t.queue, t.origin, t.service, int(t.priority), t.channel, device, event,
-         iso(t.issued_at), t.status, t.window, iso(t.called_at), iso(t.done_at), iso(t.no_show_at), t.transfers,
-         t.requeues))
+        [(day.isoformat(), t.no, t.queue, t.origin, t.service, int(t.priority), t.channel, device, event,
+          iso(t.issued_at), t.status, t.window, iso(t.called_at), iso(t.done_at), iso(t.no_show_at), t.transfers,
+          t.requeues) for day, t, device, event in rows])
 
 
-def save_call(db: sqlite_utils.Database, day: date, c: Call) -> None:
-    db.execute(
+def save_calls(db: sqlite_utils.Database, calls: list[tuple[date, Call]]) -> None:
+    db.conn.executemany(
         """INSERT INTO calls(day, n, ticket, queue, window, staff, called_at, recalls, ended_at, outcome)
            VALUES (?,?,?,?,?,?,?,?,?,?)
            ON CONFLICT(day, n) DO UPDATE SET recalls=excluded.recalls, ended_at=excluded.ended_at,
                outcome=excluded.outcome""",
-        (day.isoformat(), c.n, c.ticket, c.queue, c.window, c.staff, iso(c.called_at), c.recalls, iso(c.ended_at),
-         c.outcome))
+        [(day.isoformat(), c.n, c.ticket, c.queue, c.window, c.staff, iso(c.called_at), c.recalls, iso(c.ended_at),
+          c.outcome) for day, c in calls])
 
 
 def save_rating(db: sqlite_utils.Database, *, day: date, at: datetime, window: str, ticket: str | None,

@@ -112,7 +112,9 @@ class DomainDriver:
         event = Event(id=f"evt-{device}-{self._seq:06d}", device=device, kind=kind, type=event_type, seq=self._seq,
                       ts=moment, received_at=moment, data=EVENT_MODELS[event_type].model_validate(data), raw=data)
         with self.db.atomic():
-            return self.domain.apply(self.db, event, self.emit)
+            answer = self.domain.apply(self.db, event, self.emit)
+            self.domain.flush(self.db, self.emit)
+        return answer
 
     def published(self) -> dict[str, list]:
         """Everything emitted since the last call, by hub topic suffix."""
