@@ -11,16 +11,20 @@ Sets up a throw-away hall (the shipped one, issuing all day) with its generated,
 3. call_next published → `hub/call` received by a display: bursts in which all N windows call at the same moment
    (the worst case of a real hall, where each window calls every few minutes).
 
-Every client of the bench (its own login, its own connection) is driven from one thread by one select loop, so
-the harness adds no thread switching of its own to what it measures. It prints p50/p99 of each path and the
-ratio of the call path to the raw round trip. Aim: call p99 < 25 ms and < 3 × raw.
+The publishing side (windows, kiosks, raw publishers: each its own login and connection) is driven from one
+thread by one select loop, so the harness adds no thread switching of its own. The receiving side of 1 and 3 is a
+screen, as in a hall a device of its own: one client in a process of its own, timing each arrival with the same
+monotonic clock (`time.perf_counter`, CLOCK_MONOTONIC on Linux, shared by all processes). It prints p50/p99 of
+each path and the ratio of the call path to the raw round trip. Aim: call p99 < 25 ms and < 3 × raw.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import re
+import select
 import selectors
 import shutil
 import signal
@@ -113,7 +117,9 @@ class Loop:
     def step(self, timeout: float = 0.05) -> None:
         for key, events in self.sel.select(timeout):
             if events & selectors.EVENT_READ:
-                key.data.loop_read(100)
+                # paho reads one packet per call here: read on while the socket holds more
+                while key.data.loop_read() == 0 and _readable(key.fileobj):
+                    pass
             if events & selectors.EVENT_WRITE:
                 key.data.loop_write()
         if time.monotonic() - self._misc > 1.0:
@@ -135,30 +141,91 @@ class Loop:
             self.step(0.01)
 
 
+def _readable(sock) -> bool:
+    try:
+        return bool(select.select([sock], [], [], 0)[0])
+    except (OSError, ValueError):
+        return False
+
+
+class Screen:
+    """One subscriber in a process of its own (a hall screen is a device of its own): it times every arrival
+    and hands the times over when asked. `key` names a message: "topic" (its sender's level) or "call"."""
+
+    def __init__(self, user: str, password: str, port: int, topic: str, key: str):
+        ctx = multiprocessing.get_context("spawn")
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_screen_main, args=(child, user, password, port, topic, key), daemon=True)
+        self.proc.start()
+        if not self.conn.poll(30) or self.conn.recv() != "ready":
+            raise RuntimeError(f"{user}: the screen process did not subscribe to {topic}")
+        self.heard: dict = {}
+
+    def take(self) -> dict:
+        self.conn.send("take")
+        self.heard.update(self.conn.recv())
+        return self.heard
+
+    def wait(self, loop: Loop, keys, timeout: float, what: str) -> dict:
+        end = time.monotonic() + timeout
+        while not all(k in self.heard for k in keys):
+            if time.monotonic() > end:
+                raise RuntimeError(f"{what}: not within {timeout} s")
+            loop.step(0.002)
+            self.take()
+        return self.heard
+
+    def close(self) -> None:
+        self.conn.send("stop")
+        self.proc.join(10)
+
+
+def _screen_main(conn, user: str, password: str, port: int, topic: str, key: str) -> None:
+    loop = Loop()
+    heard: dict = {}
+
+    def on_message(cl, u, m):
+        t = time.perf_counter()
+        if key == "call":
+            call = json.loads(m.payload)
+            heard[(call["window"], call["ticket"])] = t
+        else:
+            heard[m.topic.split("/")[1]] = t
+
+    c = loop.client(user, password, port, on_message)
+    loop.subscribe(c, topic)
+    conn.send("ready")
+    while True:
+        loop.step(0.01)
+        while conn.poll():
+            cmd = conn.recv()
+            if cmd == "stop":
+                loop.close()
+                return
+            conn.send(heard)
+            heard = {}
+
+
 # ---------------------------------------------------------------- the three measurements
 
 def raw_round_trip(loop: Loop, port: int, secrets: Secrets, n: int, rounds: int) -> list[float]:
-    """Bursts: n clients publish at the same moment, a sink times every arrival; `rounds` bursts."""
-    sent: dict[str, float] = {}
+    """Bursts: n clients publish at the same moment, a screen times every arrival; `rounds` bursts."""
     samples: list[float] = []
-    heard = [0]
-
-    def on_message(cl, u, m):
-        samples.append(time.perf_counter() - sent[m.topic.split("/")[1]])
-        heard[0] += 1
-
-    sink = loop.client("raw-sink", secrets.password("raw-sink"), port, on_message)
-    loop.subscribe(sink, "bench/+/ping")
-    publishers = {user: loop.client(user, secrets.password(user), port) for user in RAW_USERS[:n]}
-    for r in range(rounds + 1):
-        if r == 1:
-            samples.clear()  # the first burst warms the path up
-        expected = heard[0] + n
-        for user, c in publishers.items():
-            sent[user] = time.perf_counter()
-            c.publish(f"bench/{user}/ping", b"x", qos=1)
-        loop.until(lambda expected=expected: heard[0] >= expected, 30, "a burst of raw messages")
-        settle(loop)
+    sink = Screen("raw-sink", secrets.password("raw-sink"), port, "bench/+/ping", key="topic")
+    try:
+        publishers = {user: loop.client(user, secrets.password(user), port) for user in RAW_USERS[:n]}
+        for r in range(rounds + 1):
+            sent: dict[str, float] = {}
+            sink.heard.clear()
+            for user, c in publishers.items():
+                sent[user] = time.perf_counter()
+                c.publish(f"bench/{user}/ping", b"x", qos=1)
+            heard = sink.wait(loop, sent, 30, "a burst of raw messages")
+            if r:  # the first burst warms the path up
+                samples += [heard[user] - t for user, t in sent.items()]
+            settle(loop)
+    finally:
+        sink.close()
     return samples
 
 
@@ -219,18 +286,10 @@ def issue_tickets(loop: Loop, hall, port: int, secrets: Secrets, plan: list[str]
 
 
 def call_windows(loop: Loop, hall, port: int, secrets: Secrets, windows: list[str], rounds: int,
-                 display: mqtt.Client) -> list[float]:
+                 display: Screen) -> list[float]:
     """Bursts: every window calls next at the same moment; a display times each call's announcement."""
     published: dict[str, float] = {}
-    heard: dict[tuple[str, str], float] = {}
     answered: dict[str, str | None] = {}
-
-    def on_call(cl, u, m):
-        call = json.loads(m.payload)
-        heard[(call["window"], call["ticket"])] = time.perf_counter()
-
-    display.on_message = on_call
-    loop.subscribe(display, f"hall/v1/{hall.id}/hub/call")
 
     def on_answer(dev: Device, answer: dict, elapsed: float) -> None:
         if not answer.get("ok"):
@@ -246,11 +305,12 @@ def call_windows(loop: Loop, hall, port: int, secrets: Secrets, windows: list[st
     samples: list[float] = []
     for r in range(rounds + 1):
         answered.clear()
+        display.heard.clear()
         for dev in devices:
             published[dev.window] = dev.request("call_next", {"window": dev.window})
         loop.until(lambda: len(answered) == len(devices), 60, "a burst of calls answered")
         called = [(w, no) for w, no in answered.items() if no]
-        loop.until(lambda called=called: all(k in heard for k in called), 10, "calls heard on hub/call")
+        heard = display.wait(loop, called, 10, "calls heard on hub/call")
         if r:  # the first burst warms the path up
             samples += [heard[(w, no)] - published[w] for w, no in called]
         settle(loop)
@@ -286,18 +346,23 @@ def main(argv: list[str] | None = None) -> int:
 
         started = stamp()
         status: dict = {}
-        display = loop.client("display-01", secrets.password("display-01"), port,
+        watcher = loop.client("display-02", secrets.password("display-02"), port,
                               lambda cl, u, m: status.update(json.loads(m.payload)))
-        loop.subscribe(display, f"hall/v1/{hall.id}/hub/status")
+        loop.subscribe(watcher, f"hall/v1/{hall.id}/hub/status")
         hub = subprocess.Popen([sys.executable, "-m", "hall.cli", "hub", "--config", str(hall.path), "--data",
                                 str(data), "--port", str(port)], cwd=ROOT, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
         loop.until(lambda: status.get("state") == "online" and status.get("ts", "") >= started, 30, "hub online")
+        display = Screen("display-01", secrets.password("display-01"), port, f"hall/v1/{hall.id}/hub/call",
+                         key="call")
 
         # tickets for every window's own queue, in proportion to the windows serving it
         plan = [hall.catalogue.window(w).queues[0] for w in windows for _ in range(args.calls + 1)]
         issued = issue_tickets(loop, hall, port, secrets, plan, args.kiosks)
-        called = call_windows(loop, hall, port, secrets, windows, args.calls, display)
+        try:
+            called = call_windows(loop, hall, port, secrets, windows, args.calls, display)
+        finally:
+            display.close()
         loop.close()
 
         raw50, raw99 = ms(raw)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import sys
@@ -63,6 +64,9 @@ def cmd_hub(args) -> int:
     print(f"hub: hall {hall.id} on {hub.endpoint.host}:{hub.endpoint.port}, journal {hub.db_path}", flush=True)
     if hub.wait_ready(60):
         print("hub: online", flush=True)
+    # Everything loaded so far (catalogue, models, the rebuilt day) lives as long as the hub: keep the collector
+    # from walking it again and again, which paused the hub for ~25 ms in the middle of a burst of calls.
+    gc.freeze()
     hub.run_forever()
     return 0
 

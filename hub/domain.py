@@ -64,10 +64,10 @@ class Domain(Protocol):
         """
 
     def flush(self, db: sqlite_utils.Database, emit: Emit) -> None:
-        """Called once a batch of events is committed and its answers and announcements are out, in a
+        """Called when a burst of events is committed and its answers and announcements are out, in a
         transaction of its own: write what derives from them (rows for reports, which setup() must be able to
         write again after a crash) and emit the retained state they changed, once (a burst of 34 calls makes
-        one `calls` list, not 34)."""
+        one `calls` list, not 34). A batch that was rolled back since must leave no trace here."""
 
     def tick(self, db: sqlite_utils.Database, now: datetime, emit: Emit) -> None:
         """Called by the hub about once a second, inside a transaction (close days, expire no-shows)."""

@@ -6,10 +6,11 @@ rows), and only after the commit sends what the world may now hear. Sharing the 
 network thread cost more than the work itself: every publish woke that thread, and the two fought over the GIL
 through a whole burst of calls.
 
-After a commit, what someone is waiting for goes out at once: calls, answers, errors. Retained state (window and
-queue state, the calls list, the devices' cumulative `ack`) and the MQTT PUBACKs of the stored events wait until
-the socket has nothing more to read, or HOLD_MAX at most: of a retained topic only its latest value matters, so a
-burst of 34 calls sends the `calls` list once, and the answers of the whole burst are not queued behind state.
+After a commit, what someone is waiting for goes out at once: calls, answers, errors. What can wait, waits until
+the socket has nothing more to read (or HOLD_MAX at most): the domains' derived rows and retained state (window
+and queue state, the calls list; Domain.flush), the devices' cumulative `ack` and the MQTT PUBACKs of the stored
+events. Of a retained topic only its latest value matters, so a burst of 34 calls sends the `calls` list once,
+and the last call of a burst is not queued behind the state of the first.
 
 The hub's session is persistent (fixed client id, clean_start=False, a week's expiry), so the broker keeps events
 for it while it is down; the devices' outboxes keep them while the broker is down.
@@ -20,8 +21,10 @@ from __future__ import annotations
 import json
 import logging
 import select
+import socket
 import threading
 import time
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -41,6 +44,7 @@ from hall.protocol import (
     decode_event,
     dumps,
     hub_topic,
+    json_text,
     parse_topic,
 )
 from hall.settings import HUB_ID, Hall
@@ -51,10 +55,13 @@ log = logging.getLogger("hub")
 
 SESSION_EXPIRY = 7 * 24 * 3600
 BATCH_MAX = 500       # messages read before they are stored
-BATCH_BUDGET = 0.02  # work on one transaction before committing it and going on with a new one
-HOLD_MAX = 0.02       # longest that retained state, acks and PUBACKs wait for a quiet socket
+BATCH_BUDGET = 0.006 # work on one transaction before committing it and going on with a new one
+QUIET = 0.01          # a burst is over when nothing came for this long: then what was held goes out
+HOLD_MAX = 0.05       # and at the latest this long after it was first held, however busy the hub is
 IDLE_WAIT = 0.2       # select timeout when there is nothing to do: how soon a stop or a tick is noticed
-INFLIGHT = 1000       # QoS 1 messages the hub has out at once: the hall broker's max_inflight_messages
+# QoS 1 messages the hub has out at once: no limit. The broker acknowledges at once, and paho, with a limit,
+# walks every unacknowledged message on every PUBACK (a burst of 160 messages cost it 13,000 steps).
+INFLIGHT = 0
 RECONNECT_MIN, RECONNECT_MAX = 1.0, 10.0
 SKEW_LIMIT = 5.0      # seconds between a device's clock and the hub's before the device is flagged
 RAW_KEEP = 2 * 1024 * 1024
@@ -90,10 +97,13 @@ class Hub:
         self.domains = domains
         self._by_type = {t: d for d in domains for t in d.types}
         self._share = subscribe_prefix  # e.g. "$share/hub/" when several hubs consume one hall
+        self._hub_prefix = hub_topic(hall.id, "")
         self._incoming: list = []            # (message or "connected", generation), read and not yet stored
         self._held: dict[str, dict] = {}     # retained topic → its latest payload, sent when the socket is quiet
         self._held_pubacks: list[tuple[int, int]] = []  # (mid, generation) of stored events
         self._held_since = 0.0
+        self._busy_at = 0.0  # when the last batch was stored
+        self._unflushed = False  # events stored whose derived rows and retained state the domains owe
         self._generation = 0
         self._retry_at = 0.0
         self._retry_delay = RECONNECT_MIN
@@ -166,7 +176,10 @@ class Hub:
     def _serve(self) -> None:
         last_tick = 0.0
         while not self._stop.is_set():
-            self._pump(0.0 if self._holding() else IDLE_WAIT)
+            timeout = IDLE_WAIT
+            if self._holding():
+                timeout = max(0.0, min(self._busy_at + QUIET, self._held_since + HOLD_MAX) - time.monotonic())
+            self._pump(timeout)
             if self._incoming:
                 batch, self._incoming = self._incoming, []
                 try:
@@ -176,11 +189,12 @@ class Hub:
                     # nothing of the batch was acknowledged: the broker sends it again after a reconnect
                     log.exception("hub failed on a batch of %d; reconnecting for redelivery", len(batch))
                     self._recover()
-                if time.monotonic() - self._held_since < HOLD_MAX:
-                    continue  # more of a burst may be waiting on the socket: store it before sending state
-            self._release()
-            if time.monotonic() - last_tick >= 1.0:
-                last_tick = time.monotonic()
+                self._busy_at = time.monotonic()
+            now = time.monotonic()
+            if self._holding() and (now >= self._busy_at + QUIET or now >= self._held_since + HOLD_MAX):
+                self._release()
+            if now - last_tick >= 1.0:
+                last_tick = now
                 self._tick()
 
     def _sign_off(self) -> None:
@@ -343,14 +357,10 @@ class Hub:
         if announce:
             self._announce(emit)
         self._publish(emit)
-        # what derives from the batch, after its answers and calls are out
-        with self.db.atomic():
-            for domain in self.domains:
-                domain.flush(self.db, emit)
-        self._publish(emit)
         if not self._holding():
             self._held_since = time.monotonic()
         self._held_pubacks += acks
+        self._unflushed = True
         if announce:
             self._release()
             self._ready.set()
@@ -362,7 +372,9 @@ class Hub:
         emit.hub("status", self._status("online"))
 
     def _publish(self, emit: Emit) -> None:
-        """What someone is waiting for (calls, answers, errors) goes out now; retained topics are held."""
+        """What someone is waiting for goes out now, announcements to every screen first, then answers and errors
+        to their devices; retained topics are held."""
+        urgent: list[tuple[str, dict]] = []
         for parts, payload, retain in emit.drain():
             topic = "/".join(("hall/v1", self.hall.id, *parts))
             if retain:
@@ -370,21 +382,53 @@ class Hub:
                     self._held_since = time.monotonic()
                 self._held[topic] = payload
             else:
-                self.client.publish(topic, dumps(payload), qos=QOS)
+                urgent.append((topic, payload))
+        for group in ([m for m in urgent if m[0].startswith(self._hub_prefix)],
+                      [m for m in urgent if not m[0].startswith(self._hub_prefix)]):
+            with self._corked():  # each group leaves as soon as it is written
+                for topic, payload in group:
+                    self.client.publish(topic, dumps(payload), qos=QOS)
 
     def _holding(self) -> bool:
-        return bool(self._held or self._held_pubacks)
+        return bool(self._held or self._held_pubacks or self._unflushed)
 
     def _release(self) -> None:
-        """Send the held retained state (latest of each topic, in order) and the PUBACKs of stored events."""
+        """The burst is over (or HOLD_MAX has passed): let the domains write what derives from it and say what
+        state it changed, then send the held retained state (latest of each topic) and the PUBACKs."""
+        if self._unflushed:
+            emit = Emit()
+            with self.db.atomic():
+                for domain in self.domains:
+                    domain.flush(self.db, emit)
+            self._unflushed = False
+            self._publish(emit)
         held, self._held = self._held, {}
         pubacks, self._held_pubacks = self._held_pubacks, []
-        for topic, payload in held.items():  # paho keeps QoS 1 messages while it is away and sends them after
-            self.client.publish(topic, dumps(payload), qos=QOS, retain=True)
-        for mid, generation in pubacks:
-            # a PUBACK belongs to its connection: after a reconnect the broker sends those events again
-            if generation == self._generation and mid and self.connected:
-                self.client.ack(mid, QOS)
+        with self._corked():
+            for topic, payload in held.items():  # paho keeps QoS 1 messages while it is away and sends them after
+                self.client.publish(topic, dumps(payload), qos=QOS, retain=True)
+            for mid, generation in pubacks:
+                # a PUBACK belongs to its connection: after a reconnect the broker sends those events again
+                if generation == self._generation and mid and self.connected:
+                    self.client.ack(mid, QOS)
+
+    @contextmanager
+    def _corked(self):
+        """Many small messages in a row leave in full TCP segments (TCP_CORK), not one segment each: fewer
+        wake-ups for the broker and for the hub. Uncorking sends what is left at once."""
+        sock = self.client.socket() if self.client is not None else None
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+        except (AttributeError, OSError):  # no socket now, not Linux, not TCP
+            yield
+            return
+        try:
+            yield
+        finally:
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 0)
+            except OSError:
+                pass
 
     def _store_status(self, device: str, payload: bytes, retained: bool) -> None:
         try:
@@ -446,7 +490,7 @@ class Hub:
         stored = self.db.execute(
             "INSERT OR IGNORE INTO events(id, device, type, seq, ts, received_at, data) VALUES (?,?,?,?,?,?,?)",
             (env.id, device.id, event_type, env.seq, env.ts.isoformat(), received.isoformat(timespec="milliseconds"),
-             json.dumps(env.data, ensure_ascii=False))).rowcount
+             json_text(env.data))).rowcount
         if not stored:
             return self._duplicate(device.id, env.id, env.seq, emit)
         seen_now.add(env.id)
@@ -470,7 +514,7 @@ class Hub:
         if res is not None:
             res = {"re": env.id, **res}
             emit.device(device.id, "res", res)
-            self.db.execute("UPDATE events SET res=? WHERE id=?", (json.dumps(res, ensure_ascii=False), env.id))
+            self.db.execute("UPDATE events SET res=? WHERE id=?", (json_text(res), env.id))
         self.counts["stored"] += 1
         return self._commit_seq(device.id, env.seq, event_id=env.id)
 

@@ -100,6 +100,7 @@ class QueueDomain:
         return answer
 
     def flush(self, db: sqlite_utils.Database, emit: Emit) -> None:
+        self._follow_journal(db, emit)  # what a rolled-back batch decided must not reach the report rows
         self._write_rows(db)
         if self._dirty_calls:
             self._publish(emit, "calls", {"calls": self.engine.recent_calls(CALLS_KEPT)})
@@ -282,9 +283,11 @@ class QueueDomain:
                     log.warning("queue journal row %d (%s) replays as %s, was %s", row_id, op, again, result)
             log.info("queue day %s rebuilt from %d journal rows (%d differ)", day, len(rows), mismatches)
         # the day's report rows are written again from the rebuilt day: they heal if a crash cut them short
+        earlier, self._dirty_tickets, self._dirty_call_rows = self._dirty_tickets, {}, {}
         if self.engine.day is not None:
             for t in self.engine.tickets.values():
-                self._mark_ticket(self.engine.day, t)
+                _, device, event = earlier.get((self.engine.day, t.no), (None, None, None))
+                self._mark_ticket(self.engine.day, t, device, event)
             for c in self.engine.calls:
                 self._dirty_call_rows[(self.engine.day, c.n)] = c
         self._journal_id = store.last_journal_id(db)

@@ -13,6 +13,7 @@ from datetime import date, datetime
 
 import sqlite_utils
 
+from hall.protocol import json_text
 from hub.queue.engine import Call, Ticket
 
 SCHEMA = """
@@ -88,8 +89,7 @@ def journal(db: sqlite_utils.Database, *, event: str | None, day: date, at: date
             result: dict) -> int:
     cur = db.execute(
         "INSERT INTO queue_journal(event, day, at, op, args, result) VALUES (?,?,?,?,?,?)",
-        (event, day.isoformat(), iso(at), op, json.dumps(args, ensure_ascii=False),
-         json.dumps(result, ensure_ascii=False)))
+        (event, day.isoformat(), iso(at), op, json_text(args), json_text(result)))
     return cur.lastrowid
 
 
