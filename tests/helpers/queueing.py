@@ -187,16 +187,24 @@ class MosquittoTools:
                         self._topic(device, "evt", event_type), "-m", body], check=True, timeout=20)
         return event_id
 
-    def retained(self, suffix: str, reader: str = "display-01") -> dict:
-        """The retained message of one hub topic, read with mosquitto_sub."""
+    def retained(self, suffix: str, reader: str = "display-01", until=None, timeout: float = 5.0) -> dict:
+        """The retained message of one hub topic, read with mosquitto_sub. With `until`, read again until it holds
+        (the hub sends retained state once a burst of events is over, a few milliseconds after the answers) and
+        return the last one read either way, for the caller's assertion to show."""
         import json
         import subprocess
+        import time
 
-        out = subprocess.run(["mosquitto_sub", *self.rig.mosquitto_args(reader), "-t", self._topic("hub", suffix),
-                              "-C", "1", "-W", "10", "--retained-only"],
-                             capture_output=True, text=True, timeout=20)
-        assert out.returncode == 0, f"no retained message on hub/{suffix}: {out.stderr}"
-        return json.loads(out.stdout)
+        end = time.monotonic() + timeout
+        while True:
+            out = subprocess.run(["mosquitto_sub", *self.rig.mosquitto_args(reader), "-t",
+                                  self._topic("hub", suffix), "-C", "1", "-W", "10", "--retained-only"],
+                                 capture_output=True, text=True, timeout=20)
+            assert out.returncode == 0, f"no retained message on hub/{suffix}: {out.stderr}"
+            state = json.loads(out.stdout)
+            if until is None or until(state) or time.monotonic() > end:
+                return state
+            time.sleep(0.02)
 
     def follow(self, suffix: str, count: int, reader: str = "display-02"):
         """Start mosquitto_sub on a hub topic and return once it is subscribed; .collect() gives the payloads."""
