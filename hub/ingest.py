@@ -56,6 +56,8 @@ log = logging.getLogger("hub")
 SESSION_EXPIRY = 7 * 24 * 3600
 BATCH_MAX = 500       # messages read before they are stored
 BATCH_BUDGET = 0.015 # work on one transaction before committing it and going on with a new one
+GATHER_GAP = 0.0005   # messages closer than this belong to one burst, stored as one batch
+GATHER_MAX = 0.005    # ... read for this long at most before storing what came
 QUIET = 0.003         # a burst is over when nothing came for this long: then what was held goes out
 HOLD_MAX = 0.05       # and at the latest this long after it was first held, however busy the hub is
 TICK = 1.0            # the domains' clock work, about once a second
@@ -184,6 +186,7 @@ class Hub:
                 timeout = max(0.0, min(self._busy_at + QUIET, self._held_since + HOLD_MAX) - time.monotonic())
             self._pump(timeout)
             if self._incoming:
+                self._gather()
                 batch, self._incoming = self._incoming, []
                 try:
                     while batch:
@@ -194,12 +197,26 @@ class Hub:
                     self._recover()
                 self._busy_at = time.monotonic()
             now = time.monotonic()
-            if self._holding() and (now >= self._busy_at + QUIET or now >= self._held_since + HOLD_MAX):
-                self._release()
-            # the clock's work (closing days, checkpointing the journal) between bursts, never in one
-            if now - last_tick >= TICK and (not self._holding() or now - last_tick >= 2 * TICK):
-                last_tick = now
-                self._tick()
+            try:
+                if self._holding() and (now >= self._busy_at + QUIET or now >= self._held_since + HOLD_MAX):
+                    self._release()
+                # the clock's work (closing days, checkpointing the journal) between bursts, never in one
+                if now - last_tick >= TICK and (not self._holding() or now - last_tick >= 2 * TICK):
+                    last_tick = now
+                    self._tick()
+            except Exception:  # what is held stays held and is tried again; the hall goes on
+                log.exception("hub failed on its follow-up work; trying again")
+                self._held_since = self._busy_at = time.monotonic()
+
+    def _gather(self) -> None:
+        """A burst arrives over a few milliseconds: read on while it keeps coming (gaps under GATHER_GAP, for
+        GATHER_MAX at most) so that it is decided and committed as one batch, not as many."""
+        end = time.monotonic() + GATHER_MAX
+        while len(self._incoming) < BATCH_MAX and time.monotonic() < end:
+            before = len(self._incoming)
+            self._pump(GATHER_GAP)
+            if len(self._incoming) == before:
+                return
 
     def _sign_off(self) -> None:
         """Stopping: what is held, then "offline" (retained; the last will covers a crash), then goodbye."""
@@ -215,7 +232,10 @@ class Hub:
 
     def _recover(self) -> None:
         self._incoming.clear()  # not acknowledged: these come again
-        self._release()
+        try:
+            self._release()  # what earlier batches committed
+        except Exception:
+            log.exception("hub could not send what it held")
         try:
             self.client.reconnect()
         except OSError as err:
@@ -404,14 +424,19 @@ class Hub:
         """The burst is over (or HOLD_MAX has passed): let the domains write what derives from it and say what
         state it changed, then send the held retained state (latest of each topic) and the PUBACKs."""
         if self._unflushed:
-            emit = Emit()
-            with self.db.atomic():
-                for domain in self.domains:
-                    domain.flush(self.db, emit)
-                # a watermark on disk may lag: at start the cursors fold in every stored seq above it
-                self._save_devices(self._moved)
-            self._moved = set()
             self._unflushed = False
+            emit = Emit()
+            try:
+                with self.db.atomic():
+                    for domain in self.domains:
+                        domain.flush(self.db, emit)
+                    # a watermark on disk may lag: at start the cursors fold in every stored seq above it
+                    self._save_devices(self._moved)
+                self._moved = set()
+            except Exception:
+                # the events are committed all the same: acknowledge them; the domains try again next time
+                log.exception("hub could not write what derives from the last events")
+                emit.drain()
             self._publish(emit)
         held, self._held = self._held, {}
         pubacks, self._held_pubacks = self._held_pubacks, []

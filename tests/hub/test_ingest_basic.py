@@ -1,3 +1,11 @@
+"""Ingest basics: an event stored once and acknowledged, a failing domain, the order of what the hub sends."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from tests.helpers.rig import wait_for
 
 
 def test_event_stored_once_and_acknowledged(rig):
@@ -8,3 +16,80 @@ def test_event_stored_once_and_acknowledged(rig):
     assert link.wait_drained(10)
     assert rig.count("SELECT count(*) FROM events WHERE device='kiosk-01' AND type='health'") == 1
     assert hub.counts["stored"] == 1
+
+
+class _Failing:
+    """A domain that breaks where it is told to: in apply() for `health`, or in flush() once it has events."""
+
+    types = frozenset({"health"})
+
+    def __init__(self, where: str):
+        self.where = where
+        self.applied = 0
+
+    def setup(self, db, emit):
+        pass
+
+    def apply(self, db, event, emit):
+        if self.where == "apply":
+            raise RuntimeError("a bug in apply")
+        self.applied += 1
+        return None
+
+    def flush(self, db, emit):
+        if self.where == "flush" and self.applied:
+            raise RuntimeError("a bug in flush")
+
+    def tick(self, db, now, emit):
+        pass
+
+
+def test_a_domain_failing_in_flush_keeps_nothing_from_being_acknowledged(rig):
+    hub = rig.start_hub(domains=[_Failing("flush")])
+    link = rig.link("kiosk-01")
+    assert link.wait_connected(10)
+    for n in range(5):
+        link.send("health", {"n": n})
+    assert link.wait_drained(10)
+    assert rig.count("SELECT count(*) FROM events WHERE type='health'") == 5
+    assert hub.is_alive()
+
+
+def test_a_domain_failing_in_apply_keeps_the_event_and_the_hall_going(rig):
+    hub = rig.start_hub(domains=[_Failing("apply")])
+    link = rig.link("kiosk-01")
+    assert link.wait_connected(10)
+    link.send("health", {"n": 1})
+    link.send("health", {"n": 2})
+    assert link.wait_drained(10)
+    assert rig.count("SELECT count(*) FROM events WHERE type='health'") == 2
+    assert hub.is_alive()
+
+
+def test_announcements_go_out_before_the_retained_state_of_their_burst(make_rig, tmp_path):
+    from tests.helpers.queueing import all_day_hall
+
+    rig = make_rig(config=all_day_hall(tmp_path / "config"))
+    rig.start_hub()
+    kiosk = rig.link("kiosk-01")
+    assert kiosk.wait_connected(10)
+    for _ in range(6):
+        kiosk.send("ticket_request", {"queue": "A"})
+    assert kiosk.wait_drained(10)
+    _, heard = rig.listen("display-01", f"hall/v1/{rig.hall.id}/hub/#", decode=False)
+    wait_for(lambda: heard, 5, "the retained state on subscribing")
+    time.sleep(0.3)
+    heard.clear()
+    windows = [rig.link(f"win-{w:02d}") for w in (1, 2, 3)]
+    for w, link in zip(("1", "2", "3"), windows):
+        assert link.wait_connected(10)
+        link.send("call_next", {"window": w})
+    wait_for(lambda: sum(t.endswith("/hub/calls") for t, _ in heard) and
+             sum(t.endswith("/hub/call") for t, _ in heard) == 3, 10, "three calls and the calls list")
+    topics = [t.rsplit("/hub/", 1)[1] for t, _ in heard]
+    first_state = min(i for i, t in enumerate(topics) if t.startswith("state/") or t == "calls")
+    # each announcement before any state the burst changed (a window's link may send a moment later: then its
+    # call opens a burst of its own, still ahead of that burst's state)
+    assert topics[0] == "call" and topics.index("call") < first_state
+    calls = [json.loads(p) for t, p in heard if t.endswith("/hub/calls")]
+    assert len(calls[-1]["calls"]) == 3
