@@ -520,14 +520,7 @@ class Hub:
                 seen_now.add(env_id)
             return self._commit_seq(device.id, env_seq)
         event_type = topic.event_type
-        if env.id in seen_now:
-            return self._duplicate(device.id, env.id, env.seq, emit)
-        # storing first is also the duplicate check: a resend finds its id taken
-        stored = self.db.execute(
-            "INSERT OR IGNORE INTO events(id, device, type, seq, ts, received_at, data) VALUES (?,?,?,?,?,?,?)",
-            (env.id, device.id, event_type, env.seq, env.ts.isoformat(), received.isoformat(timespec="milliseconds"),
-             json_text(env.data))).rowcount
-        if not stored:
+        if env.id in seen_now or self.db.execute("SELECT 1 FROM events WHERE id=?", (env.id,)).fetchone():
             return self._duplicate(device.id, env.id, env.seq, emit)
         seen_now.add(env.id)
         self._seen(device.id, received, env.ts)
@@ -550,7 +543,11 @@ class Hub:
         if res is not None:
             res = {"re": env.id, **res}
             emit.device(device.id, "res", res)
-            self.db.execute("UPDATE events SET res=? WHERE id=?", (json_text(res), env.id))
+        # stored with its answer, in the transaction that holds what the domain made of it
+        self.db.execute(
+            "INSERT INTO events(id, device, type, seq, ts, received_at, data, res) VALUES (?,?,?,?,?,?,?,?)",
+            (env.id, device.id, event_type, env.seq, env.ts.isoformat(), received.isoformat(timespec="milliseconds"),
+             json_text(env.data), json_text(res) if res is not None else None))
         self.counts["stored"] += 1
         return self._commit_seq(device.id, env.seq, event_id=env.id)
 

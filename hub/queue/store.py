@@ -8,6 +8,7 @@ rebuilt from them.
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import date, datetime
 
@@ -81,7 +82,10 @@ def create_tables(db: sqlite_utils.Database) -> None:
     db.executescript(SCHEMA)
 
 
+@functools.lru_cache(maxsize=4096)
 def iso(moment: datetime | None) -> str | None:
+    """Milliseconds, as journaled. Cached: the same moments (a call, the issue of a ticket) are written out
+    several times over an event's answer, journal row and announcement."""
     return moment.isoformat(timespec="milliseconds") if moment else None
 
 

@@ -67,8 +67,9 @@ def test_bad_window_events_are_refused_with_a_clear_code(hall_rig):
     assert tools.request("kiosk-01", "ticket_request", {"queue": "A"})["ticket"]["no"] == "A002"
 
 
-def _retained_hub_state(rig) -> dict:
-    """Every retained queue topic, read as a display reads them."""
+def _retained_hub_state(rig, until=None) -> dict:
+    """Every retained queue topic, read as a display reads them; with `until`, once it holds of them (the hub
+    sends retained state a few milliseconds after its answers)."""
     seen: dict[str, dict] = {}
     c = rig.mqtt("display-01", connect=False)
     c.on_message = lambda cl, u, m: seen.__setitem__(m.topic, json.loads(m.payload)) if m.payload else None
@@ -77,9 +78,11 @@ def _retained_hub_state(rig) -> dict:
     rig._connect(c)
     expected = 1 + len(rig.hall.catalogue.windows) + len(rig.hall.catalogue.queues)
     wait_for(lambda: len(seen) >= expected, 10, "all retained state")
+    if until is not None:
+        wait_for(lambda: until(seen), 5, "the retained state to settle")
     c.disconnect()
     c.loop_stop()
-    return seen
+    return dict(seen)
 
 
 def _clear_retained(rig, topics) -> None:
@@ -122,7 +125,8 @@ def test_the_hub_killed_mid_day_comes_back_with_the_same_state_and_numbering(hal
     assert win["4"].request("transfer", {"window": "4", "queue": "C"})["ok"]
     assert win["7"].request("pause", {"window": "7"})["ok"]
     assert kiosk.request("requeue", {"ticket": "A001"})["ticket"]["ahead"] == 1
-    before = _retained_hub_state(hall_rig)
+    queue_a = f"hall/v1/{hall_rig.hall.id}/hub/state/queue/A"
+    before = _retained_hub_state(hall_rig, until=lambda seen: seen[queue_a]["waiting"] == 2)  # A003, A001
 
     hub.send_signal(signal.SIGKILL)
     hub.wait(10)
