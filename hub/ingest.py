@@ -6,11 +6,12 @@ rows), and only after the commit sends what the world may now hear. Sharing the 
 network thread cost more than the work itself: every publish woke that thread, and the two fought over the GIL
 through a whole burst of calls.
 
-After a commit, what someone is waiting for goes out at once: calls, answers, errors. What can wait, waits until
-the socket has nothing more to read (or HOLD_MAX at most): the domains' derived rows and retained state (window
+A burst (34 windows calling in the same moment) is read whole before it is stored, so it is decided and committed as
+one batch. After the commit, what someone is waiting for goes out at once: calls, answers, errors. What can wait,
+waits until nothing has come for QUIET (or HOLD_MAX at most): the domains' derived rows and retained state (window
 and queue state, the calls list; Domain.flush), the devices' cumulative `ack` and the MQTT PUBACKs of the stored
-events. Of a retained topic only its latest value matters, so a burst of 34 calls sends the `calls` list once,
-and the last call of a burst is not queued behind the state of the first.
+events. Of a retained topic only its latest value matters, so a burst of 34 calls sends the `calls` list once, and
+the last call of a burst is not queued behind the state of the first.
 
 The hub's session is persistent (fixed client id, clean_start=False, a week's expiry), so the broker keeps events
 for it while it is down; the devices' outboxes keep them while the broker is down.
@@ -55,7 +56,7 @@ log = logging.getLogger("hub")
 
 SESSION_EXPIRY = 7 * 24 * 3600
 BATCH_MAX = 500       # messages read before they are stored
-BATCH_BUDGET = 0.015 # work on one transaction before committing it and going on with a new one
+BATCH_BUDGET = 0.015  # work on one transaction before committing it and going on with a new one
 GATHER_GAP = 0.0005   # messages closer than this belong to one burst, stored as one batch
 GATHER_MAX = 0.005    # ... read for this long at most before storing what came
 QUIET = 0.003         # a burst is over when nothing came for this long: then what was held goes out

@@ -27,6 +27,7 @@ from hub.queue.engine import (
     FORBIDDEN,
     UNKNOWN_QUEUE,
     UNKNOWN_WINDOW,
+    Call,
     Outcome,
     QueueEngine,
     Ticket,
