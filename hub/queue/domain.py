@@ -64,7 +64,7 @@ class QueueDomain:
         self.engine = QueueEngine(self.layout, self.rules)
         self._published: dict[str, dict] = {}
         self._journal_id = 0
-        # what this transaction's events changed, published once in flush()
+        # what events changed since the last flush(), written and published there once
         self._dirty_windows: set[str] = set()
         self._dirty_queues: set[str] = set()
         self._dirty_calls = False
