@@ -84,12 +84,12 @@ def test_announcements_go_out_before_the_retained_state_of_their_burst(make_rig,
         link = rig.link(f"win-0{w}")
         assert link.wait_connected(10)
         link.send("call_next", {"window": w})
-    wait_for(lambda: sum(t.endswith("/hub/calls") for t, _ in heard) and
-             sum(t.endswith("/hub/call") for t, _ in heard) == 3, 10, "three calls and the calls list")
-    topics = [t.rsplit("/hub/", 1)[1] for t, _ in heard]
+    wait_for(lambda: any(t.endswith("/hub/calls") and len(json.loads(p)["calls"]) == 3 for t, p in heard), 10,
+             "three calls and the calls list that holds them")
+    queue_topics = ("call", "calls", "state/window/", "state/queue/")  # the clock may close a day meanwhile
+    topics = [t for t in (t.rsplit("/hub/", 1)[1] for t, _ in heard) if t.startswith(queue_topics)]
     first_state = min(i for i, t in enumerate(topics) if t.startswith("state/") or t == "calls")
     # each announcement before any state the burst changed (a window's link may send a moment later: then its
     # call opens a burst of its own, still ahead of that burst's state)
     assert topics[0] == "call" and topics.index("call") < first_state
-    calls = [json.loads(p) for t, p in heard if t.endswith("/hub/calls")]
-    assert len(calls[-1]["calls"]) == 3
+    assert topics.count("call") == 3
