@@ -1,10 +1,11 @@
 """What a part of the hub (queue, attendance) provides so ingest can feed it stored events.
 
-Ingest owns the MQTT link and the SQLite writer thread. For every *new* event (never a duplicate) it calls the
-domain that handles its type inside the batch's transaction, so the domain's own rows commit with the journal or
-not at all. Domains never read the clock: the event carries the hub's receive time, and `tick` is given `now`.
-Messages a domain wants published are collected with `emit` and sent only after the commit: announcements
-(`retain=False`) at once, retained state when the burst they belong to is over, only the latest of each topic.
+Ingest owns the MQTT link and the SQLite journal, both driven from the hub's one thread. For every *new* event
+(never a duplicate) it calls the domain that handles its type inside the batch's transaction, so the domain's own
+rows commit with the journal or not at all. Domains never read the clock: the event carries the hub's receive time,
+and `tick` is given `now`. Messages a domain wants published are collected with `emit` and sent only after the
+commit: announcements (`retain=False`) at once, retained state when the burst they belong to is over, only the
+latest of each topic.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ class Domain(Protocol):
         """Create tables, rebuild in-memory state from the journal, publish retained state."""
 
     def apply(self, db: sqlite_utils.Database, event: Event, emit: Emit) -> dict | None:
-        """Handle one new event inside the writer's transaction.
+        """Handle one new event inside ingest's transaction.
 
         For request types return the answer for the device's `res` topic without `re`:
         `{"ok": True, ...}` or `{"ok": False, "code": "...", "error": "..."}`. Ingest stores it with the event,
