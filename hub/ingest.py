@@ -59,8 +59,8 @@ BATCH_MAX = 500       # messages read before they are stored
 BATCH_BUDGET = 0.015  # work on one transaction before committing it and going on with a new one
 GATHER_GAP = 0.0005   # messages closer than this belong to one burst, stored as one batch
 GATHER_MAX = 0.005    # ... read for this long at most before storing what came
-QUIET = 0.003         # a burst is over when nothing came for this long: then what was held goes out
-HOLD_MAX = 0.05       # and at the latest this long after it was first held, however busy the hub is
+QUIET = 0.01         # a burst is over when nothing came for this long: then what was held goes out
+HOLD_MAX = 0.025      # and at the latest this long after it was first held, however busy the hub is
 TICK = 1.0            # the domains' clock work, about once a second
 IDLE_WAIT = 0.2       # select timeout when there is nothing to do: how soon a stop or a tick is noticed
 # QoS 1 messages the hub has out at once: no limit. The broker acknowledges at once, and paho, with a limit,
