@@ -61,6 +61,7 @@ GATHER_GAP = 0.0005   # messages closer than this belong to one burst, stored as
 GATHER_MAX = 0.005    # ... read for this long at most before storing what came
 QUIET = 0.01         # a burst is over when nothing came for this long: then what was held goes out
 HOLD_MAX = 0.025      # and at the latest this long after it was first held, however busy the hub is
+SEGMENT = 8           # urgent messages written together before the socket is told to send
 TICK = 1.0            # the domains' clock work, about once a second
 IDLE_WAIT = 0.2       # select timeout when there is nothing to do: how soon a stop or a tick is noticed
 # QoS 1 messages the hub has out at once: no limit. The broker acknowledges at once, and paho, with a limit,
@@ -412,10 +413,12 @@ class Hub:
                 self._held[topic] = payload
             else:
                 urgent.append((topic, payload))
-        for group in ([m for m in urgent if m[0].startswith(self._hub_prefix)],
-                      [m for m in urgent if not m[0].startswith(self._hub_prefix)]):
-            with self._corked():  # each group leaves as soon as it is written
-                for topic, payload in group:
+        ordered = ([m for m in urgent if m[0].startswith(self._hub_prefix)] +
+                   [m for m in urgent if not m[0].startswith(self._hub_prefix)])
+        # a few at a time in full segments: the screens start on the first calls while the rest are written
+        for i in range(0, len(ordered), SEGMENT):
+            with self._corked():
+                for topic, payload in ordered[i:i + SEGMENT]:
                     self.client.publish(topic, dumps(payload), qos=QOS)
 
     def _holding(self) -> bool:
