@@ -26,7 +26,7 @@ from pathlib import Path
 from display.model import BoardModel, call_sentence
 from display.playlist import Band as BandPlaylist
 from display.playlist import BandItem, Playlist, hold_for, load_playlist, paginate
-from hall.fonts import cjk_font
+from hall.fonts import cjk_font_pair
 
 log = logging.getLogger("display.board")
 
@@ -55,23 +55,13 @@ NAVY = (0.043, 0.098, 0.188, 1)
 HEADER = (0.067, 0.176, 0.337, 1)
 
 
-def board_fonts() -> tuple[str, str]:
-    """(regular, bold) simplified-Chinese font files (hall.fonts; HALL_CJK_FONT overrides both)."""
-    regular = cjk_font()
-    try:
-        bold = cjk_font(bold=True)
-    except Exception:  # a hall font without a bold weight: Kivy fakes bold from the regular face
-        bold = regular
-    return regular, bold
-
-
 # ---------------------------------------------------------------- Kivy (imported when the board is built)
 
 def _load_kv():
     from kivy.core.text import LabelBase
     from kivy.lang import Builder
 
-    regular, bold = board_fonts()
+    regular, bold = cjk_font_pair()
     LabelBase.register(FONT_NAME, regular, fn_bold=bold)
     if str(KV) not in Builder.files:
         Builder.load_file(str(KV))

@@ -89,3 +89,13 @@ def simplified_face(path: str, cache: Path | None = None) -> str:
 def cjk_font(bold: bool = False) -> str:
     """A font file whose first (only) face renders simplified Chinese: for Kivy, Pillow and reports alike."""
     return simplified_face(find_cjk_font(bold))
+
+
+def cjk_font_pair() -> tuple[str, str]:
+    """(regular, bold) simplified-Chinese font files, for Kivy's font registration."""
+    regular = cjk_font()
+    try:
+        bold = cjk_font(bold=True)
+    except Exception:  # a hall font without a bold weight: Kivy fakes bold from the regular face
+        bold = regular
+    return regular, bold
