@@ -95,7 +95,7 @@ class TerminalAgent:
         self._control_enabled = control
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._last_heartbeat = 0.0
+        self._last_heartbeat: float | None = None  # the first goes out at start, however soon after boot
         self._last_error = ""
 
     # ------------------------------------------------------------ lifecycle
@@ -210,7 +210,7 @@ class TerminalAgent:
         if not self.heartbeat:
             return
         moment = time.monotonic()
-        if moment - self._last_heartbeat < self.heartbeat:
+        if self._last_heartbeat is not None and moment - self._last_heartbeat < self.heartbeat:
             return
         self._last_heartbeat = moment
         self._health({"sensor": "ok", "templates": len(self.templates.entries), "capacity": self.sensor.capacity,

@@ -128,6 +128,14 @@ def test_heartbeat(sim, tmp_path, agent_factory):
     assert event_type == "health" and data["capacity"] == 1000 and data["sensor"] == "ok"
 
 
+def test_the_first_heartbeat_goes_out_at_start_even_just_after_boot(sim, agent_factory, monkeypatch):
+    # a Pi switched on a minute ago: its monotonic clock is still below the five-minute heartbeat interval
+    monkeypatch.setattr("devices.fingerprint.terminal.time.monotonic", lambda: 60.0)
+    agent = agent_factory(sim, heartbeat=300.0)
+    wait_for(lambda: agent.link.sent, 10, "the start-up heartbeat")
+    assert agent.link.sent[0][0] == "health"
+
+
 def test_enrolment_goes_through_the_running_agent(sim, tmp_path, agent_factory, capsys):
     agent = agent_factory(sim)
 
