@@ -173,19 +173,15 @@ class Screen:
             raise RuntimeError(f"{user}: the screen process did not subscribe to {topic}")
         self.heard: dict = {}
 
-    def take(self) -> dict:
-        self.conn.send("take")
+    def wait_alone(self, count: int, timeout: float, what: str) -> dict:
+        """Wait for this screen to have heard `count` messages, leaving the publishing clients' sockets unread
+        meanwhile (their PUBACKs and answers are read after the burst, in both the raw and the hub measurements).
+        The screen answers once, when it has them: asking it after every message would cost the screen, the hub
+        and the broker a process switch each."""
+        self.conn.send(("until", count))
+        if not self.conn.poll(timeout):
+            raise RuntimeError(f"{what}: not within {timeout} s")
         self.heard.update(self.conn.recv())
-        return self.heard
-
-    def wait_alone(self, done: Callable[[dict], bool], timeout: float, what: str) -> dict:
-        """Wait on this screen only, leaving the publishing clients' sockets unread meanwhile (their PUBACKs
-        and answers are read after the burst, in both the raw and the hub measurements)."""
-        end = time.monotonic() + timeout
-        while not done(self.take()):
-            if time.monotonic() > end:
-                raise RuntimeError(f"{what}: not within {timeout} s")
-            self.conn.poll(0.001)
         return self.heard
 
     def close(self) -> None:
@@ -208,15 +204,18 @@ def _screen_main(conn, user: str, password: str, port: int, topic: str, key: str
     c = loop.client(user, password, port, on_message)
     loop.subscribe(c, topic)
     conn.send("ready")
+    until = None
     while True:
         loop.step(0.01)
+        if until is not None and len(heard) >= until:
+            conn.send(heard)
+            heard, until = {}, None
         while conn.poll():
             cmd = conn.recv()
             if cmd == "stop":
                 loop.close()
                 return
-            conn.send(heard)
-            heard = {}
+            until = cmd[1]
 
 
 # ---------------------------------------------------------------- the three measurements
@@ -237,7 +236,7 @@ def raw_bursts(loop: Loop, port: int, secrets: Secrets, n: int, rounds: int, rel
                 sent[user] = time.perf_counter()
                 c.publish(f"bench/{user}/ping", b"x", qos=1)
             loop.flush()
-            heard = sink.wait_alone(lambda h, sent=sent: all(u in h for u in sent), 30, "a burst of raw messages")
+            heard = sink.wait_alone(len(sent), 30, "a burst of raw messages")
             if r:  # the first burst warms the path up
                 samples += [heard[user] - t for user, t in sent.items()]
             settle(loop)
@@ -365,7 +364,7 @@ def call_windows(loop: Loop, hall, port: int, secrets: Secrets, windows: list[st
         # Each window is a PC of its own: it reads its answer on its own CPU. Here the 34 windows share the
         # bench's process, so they read their answers once the screen has heard the burst, instead of taking
         # the CPU from the screen (and the hub) while it is being announced.
-        heard = display.wait_alone(lambda h: {w for w, _ in h} >= everyone, 10, "every window's call heard")
+        heard = display.wait_alone(len(everyone), 10, "every window's call heard")
         loop.until(lambda: len(answered) == len(devices), 60, "a burst of calls answered")
         called = [(w, no) for w, no in answered.items() if no]
         if len(called) != len(devices) or any(k not in heard for k in called):

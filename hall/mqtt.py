@@ -37,8 +37,10 @@ def login(data_dir: Path | None, user: str, password: str | None) -> str | None:
 
 
 def new_client(client_id: str, ep: Endpoint, password: str | None, *, will: tuple[str, bytes] | None = None,
-               manual_ack: bool = False) -> mqtt.Client:
-    protocol = mqtt.MQTTv5 if ep.protocol == 5 else mqtt.MQTTv311
+               manual_ack: bool = False, protocol_version: int | None = None) -> mqtt.Client:
+    """A paho client for `ep`, speaking MQTT `protocol_version` (5, or 4 for 3.1.1; by default what `ep` says the
+    broker speaks). A 3.1.1 client with manual acknowledgement keeps its session (clean_session=False)."""
+    protocol = mqtt.MQTTv5 if (protocol_version or ep.protocol) == 5 else mqtt.MQTTv311
     kw = {} if protocol == mqtt.MQTTv5 else {"clean_session": False if manual_ack else True}
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=protocol,
                          manual_ack=manual_ack, **kw)

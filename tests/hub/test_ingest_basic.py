@@ -93,3 +93,35 @@ def test_announcements_go_out_before_the_retained_state_of_their_burst(make_rig,
     # call opens a burst of its own, still ahead of that burst's state)
     assert topics[0] == "call" and topics.index("call") < first_state
     assert topics.count("call") == 3
+
+
+def test_nothing_is_acknowledged_before_the_journal_is_on_disk(rig, monkeypatch):
+    """Commits reach the operating system at once (a hub crash keeps them); a power cut only spares what was flushed
+    to the disk, so the PUBACK and the `ack` that let a device forget an event wait for an fsync of the journal."""
+    import os
+
+    import hub.ingest
+
+    trail: list[tuple[str, str]] = []
+    real_fsync = os.fsync
+
+    def fsync(fd):
+        real_fsync(fd)
+        trail.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+
+    monkeypatch.setattr(hub.ingest.os, "fsync", fsync)
+    hub_ = rig.start_hub()
+    publish, ack = hub_.client.publish, hub_.client.ack
+    hub_.client.publish = lambda topic, *a, **kw: (trail.append(("publish", topic)), publish(topic, *a, **kw))[1]
+    hub_.client.ack = lambda mid, qos: (trail.append(("puback", str(mid))), ack(mid, qos))[1]
+    link = rig.link("kiosk-01")
+    assert link.wait_connected(10)
+    trail.clear()
+    link.send("health", {"printer": "ok"})
+    assert link.wait_drained(10)
+    wait_for(lambda: any(kind == "puback" for kind, _ in trail), 5, "the PUBACK")
+
+    wal = str(rig.data_dir / "hub.db-wal")
+    acked = [i for i, (kind, what) in enumerate(trail) if kind == "puback" or what.endswith("/kiosk-01/ack")]
+    flushed = [i for i, (kind, what) in enumerate(trail) if kind == "fsync" and what == wal]
+    assert acked and flushed and flushed[0] < min(acked), trail
