@@ -119,6 +119,7 @@ class Hub:
         self._incoming: list = []            # (message or "connected", generation), read and not yet stored
         self._held: dict[str, dict] = {}     # retained topic → its latest payload, sent when the socket is quiet
         self._held_pubacks: list[tuple[int, int]] = []  # (mid, generation) of stored events
+        self._answers: list[tuple[str, dict]] = []  # res and err of a burst, sent after its announcements
         self._held_since = 0.0
         self._busy_at = 0.0  # when the last batch was stored
         self._unflushed = False  # events stored whose derived rows and retained state the domains owe
@@ -207,6 +208,7 @@ class Hub:
                 try:
                     while batch:
                         batch = self._process(batch)
+                    self._send_answers()
                 except Exception:
                     # nothing of the batch was acknowledged: the broker sends it again after a reconnect
                     log.exception("hub failed on a batch of %d; reconnecting for redelivery", len(batch))
@@ -366,9 +368,10 @@ class Hub:
         self.db.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def _process(self, batch: list) -> list:
-        """Store a batch in one transaction, then publish and acknowledge. Returns what it left for the next
-        transaction: after BATCH_BUDGET of work it commits what it has, so the first calls of a burst are
-        announced without waiting for the last."""
+        """Store a batch in one transaction, then send its announcements (its answers follow the burst's last
+        announcement, its acknowledgements a quiet moment). Returns what it left for the next transaction: after
+        BATCH_BUDGET of work it commits what it has, so the first calls of a burst are announced while the hub
+        decides the rest."""
         started = time.perf_counter()
         rest: list = []
         emit = self._pending_emit
@@ -401,7 +404,7 @@ class Hub:
             emit.device(dev, "ack", {"through_seq": self._cursors[dev].watermark}, retain=True)
         if announce:
             self._announce(emit)
-        self._publish(emit)
+        self._publish(emit, answers=False)  # the burst's answers follow its last announcement (_serve)
         if not self._holding():
             self._held_since = time.monotonic()
         self._held_pubacks += acks
@@ -418,24 +421,35 @@ class Hub:
         emit.hub("catalogue", self.hall.catalogue.wire())
         emit.hub("status", self._status("online"))
 
-    def _publish(self, emit: Emit) -> None:
-        """What someone is waiting for goes out now, announcements to every screen first, then answers and errors
-        to their devices; retained topics are held."""
-        urgent: list[tuple[str, dict]] = []
+    def _publish(self, emit: Emit, *, answers: bool = True) -> None:
+        """What someone is waiting for goes out now: announcements to every screen first, then answers and errors
+        to their devices. A burst committed in parts (answers=False) keeps its answers until its last announcement
+        is out, as when it was committed whole: the hall's screens and voices before one clerk's caller, whose
+        answer comes a few milliseconds later. Retained topics are held."""
+        announcements: list[tuple[str, dict]] = []
         for parts, payload, retain in emit.drain():
             topic = "/".join(("hall/v1", self.hall.id, *parts))
             if retain:
                 if not self._holding():
                     self._held_since = time.monotonic()
                 self._held[topic] = payload
+            elif topic.startswith(self._hub_prefix):
+                announcements.append((topic, payload))
             else:
-                urgent.append((topic, payload))
-        ordered = ([m for m in urgent if m[0].startswith(self._hub_prefix)] +
-                   [m for m in urgent if not m[0].startswith(self._hub_prefix)])
+                self._answers.append((topic, payload))
+        self._send(announcements)
+        if answers:
+            self._send_answers()
+
+    def _send_answers(self) -> None:
+        answers, self._answers = self._answers, []
+        self._send(answers)
+
+    def _send(self, messages: list[tuple[str, dict]]) -> None:
         # a few at a time in full segments: the screens start on the first calls while the rest are written
-        for i in range(0, len(ordered), SEGMENT):
+        for i in range(0, len(messages), SEGMENT):
             with self._corked():
-                for topic, payload in ordered[i:i + SEGMENT]:
+                for topic, payload in messages[i:i + SEGMENT]:
                     self.client.publish(topic, dumps(payload), qos=QOS)
 
     def _holding(self) -> bool:
@@ -444,6 +458,7 @@ class Hub:
     def _release(self) -> None:
         """The burst is over (or HOLD_MAX has passed): let the domains write what derives from it and say what
         state it changed, then send the held retained state (latest of each topic) and the PUBACKs."""
+        self._send_answers()  # of a burst cut short by a failure: what was committed is answered
         if self._unflushed:
             self._unflushed = False
             emit = Emit()

@@ -95,6 +95,44 @@ def test_announcements_go_out_before_the_retained_state_of_their_burst(make_rig,
     assert topics.count("call") == 3
 
 
+def test_a_burst_committed_in_parts_sends_every_announcement_before_any_answer(make_rig, tmp_path, monkeypatch):
+    """The hub commits a burst in parts (here one event each) and announces each part's calls at once; the
+    clerks' answers follow the burst's last call, as when a burst was one commit."""
+    import hub.ingest
+    from hall.protocol import dumps, envelope, evt_topic, new_event_id
+    from tests.helpers.queueing import all_day_hall
+
+    monkeypatch.setattr(hub.ingest, "BATCH_BUDGET", 0.0)
+    rig = make_rig(config=all_day_hall(tmp_path / "config"))
+    hub_ = rig.start_hub()
+    kiosk = rig.link("kiosk-01")
+    assert kiosk.wait_connected(10)
+    for _ in range(4):
+        kiosk.send("ticket_request", {"queue": "A"})
+    assert kiosk.wait_drained(10)
+    rig.stop_hub(hub_)
+    windows = ("1", "2", "3")  # all three serve A
+    for w in windows:  # the broker keeps them for the hub's session: they arrive together when it is back
+        c = rig.mqtt(f"win-0{w}")
+        body = dumps(envelope(new_event_id(), 1, {"window": w}))
+        c.publish(evt_topic(rig.hall.id, f"win-0{w}", "call_next"), body, qos=1).wait_for_publish(5)
+        c.disconnect()
+        c.loop_stop()
+    trail: list[str] = []
+    publish = hub.ingest.Hub._send
+
+    def send(self, messages):
+        trail.extend(topic.rsplit("/", 2)[-1] if "/hub/" in topic else topic.rsplit("/", 1)[-1]
+                     for topic, _ in messages)
+        return publish(self, messages)
+
+    monkeypatch.setattr(hub.ingest.Hub, "_send", send)
+    rig.start_hub()
+    wait_for(lambda: trail.count("res") == len(windows), 10, "the three answers")
+    assert trail.count("call") == len(windows)
+    assert max(i for i, t in enumerate(trail) if t == "call") < min(i for i, t in enumerate(trail) if t == "res")
+
+
 def test_nothing_is_acknowledged_before_the_journal_is_on_disk(rig, monkeypatch):
     """Commits reach the operating system at once (a hub crash keeps them); a power cut only spares what was flushed
     to the disk, so the PUBACK and the `ack` that let a device forget an event wait for an fsync of the journal."""
