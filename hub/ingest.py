@@ -493,7 +493,11 @@ class Hub:
         if not self._unsynced:
             return
         wal = self.db_path.with_name(self.db_path.name + "-wal")
-        fd = os.open(wal, os.O_RDONLY)
+        try:
+            fd = os.open(wal, os.O_RDONLY)
+        except FileNotFoundError:  # no log: a checkpoint (which flushes what it copies) has taken it all
+            self._unsynced = False
+            return
         try:
             os.fsync(fd)
         finally:
