@@ -66,9 +66,11 @@ BATCH_MAX = 500       # messages read before they are stored
 # costs ~0.3 ms (the disk flush waits for _release), and the broker and the screens take the first calls of a
 # burst on the other core while the hub decides the rest (34 calls at once: p50 20 → 16 ms)
 BATCH_BUDGET = 0.003
-GATHER_GAP = 0.0005   # messages closer than this belong to one burst, stored as one batch
+# messages closer than this belong to one burst (a queued burst reads at one per 40-90 µs); every burst waits this
+# long after its last message before it is decided
+GATHER_GAP = 0.0002
 GATHER_MAX = 0.005    # ... read for this long at most before storing what came
-QUIET = 0.01         # a burst is over when nothing came for this long: then what was held goes out
+QUIET = 0.01          # a burst is over when nothing came for this long: then what was held goes out
 HOLD_MAX = 0.025      # and at the latest this long after it was first held, however busy the hub is
 SEGMENT = 8           # urgent messages written together before the socket is told to send
 TICK = 1.0            # the domains' clock work, about once a second
