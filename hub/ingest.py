@@ -25,6 +25,7 @@ for it while it is down; the devices' outboxes keep them while the broker is dow
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -207,6 +208,7 @@ class Hub:
             if self._incoming:
                 self._gather()
                 batch, self._incoming = self._incoming, []
+                gc.disable()  # the collector's passes wait until the burst is decided and sent
                 try:
                     while batch:
                         batch = self._process(batch)
@@ -215,6 +217,8 @@ class Hub:
                     # nothing of the batch was acknowledged: the broker sends it again after a reconnect
                     log.exception("hub failed on a batch of %d; reconnecting for redelivery", len(batch))
                     self._recover()
+                finally:
+                    gc.enable()
                 self._busy_at = time.monotonic()
             now = time.monotonic()
             try:
