@@ -14,7 +14,8 @@ def open_db(path: Path) -> sqlite_utils.Database:
     path.parent.mkdir(parents=True, exist_ok=True)
     db = sqlite_utils.Database(path)
     db.enable_wal()
-    # an acknowledged event must survive a power cut: FULL, paid for by batching commits
+    # an acknowledged event must survive a power cut: FULL, each commit on disk. The hub's own connection commits
+    # with NORMAL and flushes the log itself before it acknowledges (hub/ingest.py)
     db.execute("PRAGMA synchronous=FULL")
     db.execute("PRAGMA busy_timeout=5000")
     create_schema(db)
