@@ -6,8 +6,10 @@ retained `hub/catalogue` topic and kiosks cache it.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
+import re
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated
@@ -35,8 +37,9 @@ class Queue(_Model):
     name: str = Field(min_length=1)
     name_en: str = ""
     department: str
-    standard_minutes: float = Field(default=10, gt=0, description="handling time assumed until enough are done")
-    cap: int | None = Field(default=None, ge=1, description="tickets per day at most")
+    standard_minutes: float = Field(default=10, gt=0, le=24 * 60, strict=True, allow_inf_nan=False,
+                                    description="handling time assumed until enough are done")
+    cap: int | None = Field(default=None, ge=1, le=100_000, strict=True, description="tickets per day at most")
 
 
 class Window(_Model):
@@ -59,8 +62,8 @@ class ServiceItem(_Model):
     conditions: str = ""
     materials: list[str] = []
     process: list[str] = []
-    time_limit_days: int | None = None
-    promised_days: int | None = None
+    time_limit_days: int | None = Field(default=None, ge=0, le=3650, strict=True)
+    promised_days: int | None = Field(default=None, ge=0, le=3650, strict=True)
     fee: str = ""
     basis: str = ""
     windows: list[str] = []
@@ -199,7 +202,47 @@ def from_wire(payload: dict, source: str = "hub/catalogue") -> Catalogue:
     return cat
 
 
+_JSON_TYPES = {dict: "an object", list: "an array", str: "a string", int: "a number", float: "a number",
+               bool: "true or false", type(None): "null"}
+
+
+def _json_type(value: object) -> str:
+    return _JSON_TYPES.get(type(value), type(value).__name__)
+
+
+def _place(path: tuple) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else ("." if i else "") + str(p) for i, p in enumerate(path))
+
+
+def _not_utf8(value: object, path: tuple = ()) -> str | None:
+    """The place of the first text that cannot be written out as UTF-8: JSON lets a file spell a lone surrogate
+    ("\\ud800"), which Python reads but cannot encode, so the hub would fail later while publishing the guides."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return _place(path) or "(top level)"
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            found = _not_utf8(key, path) or _not_utf8(item, (*path, key))
+            if found:
+                return found
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found = _not_utf8(item, (*path, i))
+            if found:
+                return found
+    return None
+
+
 def parse_catalogue(data: object, source: str = "<catalogue>") -> Catalogue:
+    if not isinstance(data, dict):
+        raise ConfigError(source, [f"(top level): got {_json_type(data)}, expected an object with the keys "
+                                   "version, departments, queues, windows and services"])
+    bad_text = _not_utf8(data)
+    if bad_text:
+        raise ConfigError(source, [f"{bad_text}: got text with a lone surrogate escape (\\ud800-\\udfff), "
+                                   "expected Unicode text"])
     try:
         cat = Catalogue.model_validate(data)
     except ValidationError as err:
@@ -210,12 +253,82 @@ def parse_catalogue(data: object, source: str = "<catalogue>") -> Catalogue:
     return cat
 
 
-def load_catalogue(path: Path | str) -> Catalogue:
+def read_config_text(path: Path | str) -> str:
+    """A config file's text. Every way this fails names the file, and bytes that are not UTF-8 their line and
+    column, so a catalogue saved in GBK by a spreadsheet says where, not a Python traceback. A leading byte order
+    mark (Windows Notepad writes one) is allowed."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(path, ["file not found"]) from None
+    except IsADirectoryError:
+        raise ConfigError(path, ["got a folder, expected a file"]) from None
+    except OSError as err:
+        raise ConfigError(path, [f"cannot be read: {err.strerror}"]) from None
+    raw = raw.removeprefix(codecs.BOM_UTF8)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        before = raw[:err.start]
+        line = before.count(b"\n") + 1
+        column = len(before[before.rfind(b"\n") + 1:].decode("utf-8")) + 1
+        raise ConfigError(path, [f"line {line} column {column}: got byte 0x{raw[err.start]:02x}, expected UTF-8 text "
+                                 "(save the file as UTF-8)"]) from None
+
+
+# a string, to step over it whole, or a constant Python's json reads but JSON does not have
+_STRING = r'"[^"\\]*(?:\\.[^"\\]*)*"'
+_STRING_OR_CONSTANT = re.compile(_STRING + r"|(-?Infinity|NaN)")
+# a string, to step over it whole, or a bracket
+_STRING_OR_BRACKET = re.compile(_STRING + r"|([\[{])|[\]}]")
+MAX_DEPTH = 64  # a catalogue is 4 levels deep; halls' own fields on service items get the rest
+
+
+class _NotJSON(ValueError):
+    pass
+
+
+def _refuse_constant(name: str) -> float:
+    raise _NotJSON(name)
+
+
+def _line_column(text: str, index: int) -> str:
+    line = text.count("\n", 0, index) + 1
+    column = index - text.rfind("\n", 0, index)
+    return f"line {line} column {column}"
+
+
+def _too_deep(text: str) -> int | None:
+    """Where the brackets first nest deeper than MAX_DEPTH (before Python's parser would run out of stack)."""
+    depth = 0
+    for m in _STRING_OR_BRACKET.finditer(text):
+        if m.group(0)[0] == '"':
+            continue
+        depth += 1 if m.group(1) else -1
+        if depth > MAX_DEPTH:
+            return m.start()
+    return None
+
+
+def parse_catalogue_text(text: str, source: str) -> object:
+    """JSON as the standard has it: NaN and Infinity are refused (kiosks and browsers could not read them back),
+    and so is nesting deeper than any catalogue needs."""
+    deep = _too_deep(text)
+    if deep is not None:
+        raise ConfigError(source, [f"{_line_column(text, deep)}: got nesting deeper than {MAX_DEPTH} levels, "
+                                   "expected a catalogue"])
+    try:
+        return json.loads(text, parse_constant=_refuse_constant)
     except json.JSONDecodeError as err:
-        raise ConfigError(path, [f"line {err.lineno} column {err.colno}: not valid JSON ({err.msg})"]) from None
+        raise ConfigError(source, [f"line {err.lineno} column {err.colno}: not valid JSON ({err.msg})"]) from None
+    except _NotJSON as err:
+        found = next((m for m in _STRING_OR_CONSTANT.finditer(text) if m.group(1)), None)
+        where = _line_column(text, found.start()) if found else "(somewhere)"
+        raise ConfigError(source, [f"{where}: got {err}, expected a JSON number (JSON has no {err})"]) from None
+
+
+def load_catalogue(path: Path | str) -> Catalogue:
+    path = Path(path)
+    data = parse_catalogue_text(read_config_text(path), str(path))
     return parse_catalogue(data, str(path))

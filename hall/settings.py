@@ -1,20 +1,34 @@
 """Loading and validating a hall's configuration (`config/hall.toml` plus the catalogue and staff files it names).
 
 `load_hall()` is the one config loader. Every error names the file, the key, the bad value and what was expected.
+
+Values are read strictly: a number must be written as a number (`recall_limit = "3"` and `recall_limit = true` are
+refused, not converted), a switch as `true`/`false`, a time of day as "HH:MM" and a date as "YYYY-MM-DD". A hall
+edited by hand should fail at `hall config check`, not behave differently from what its file seems to say.
 """
 
 from __future__ import annotations
 
 import csv
-from datetime import date, time
+import re
+from datetime import date, datetime, time
 from functools import cached_property
+from itertools import pairwise
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from hall.catalogue import Catalogue, load_catalogue
+from hall.catalogue import Catalogue, load_catalogue, read_config_text
 from hall.errors import ConfigError, describe_validation, load_toml
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
@@ -25,21 +39,58 @@ Name = Annotated[str, Field(pattern=NAME_PATTERN, description="lower-case letter
 DeviceKind = Literal["kiosk", "display", "terminal", "caller", "rater", "window", "led"]
 HUB_ID = "hub"
 
+_CLOCK = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$")
+_DAY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+
+
+def _clock_time(value: object) -> time:
+    # Only "HH:MM" text or a TOML local time (09:00:00). Left to itself pydantic reads a number as seconds after
+    # midnight in UTC, and a time with a zone cannot be compared with the hall's other times.
+    if isinstance(value, time) and value.tzinfo is None:
+        return value
+    if isinstance(value, str) and _CLOCK.match(value):
+        return time.fromisoformat(value)
+    raise ValueError('a time of day such as "09:00" (hours 00-23, minutes 00-59)')
+
+
+def _calendar_date(value: object) -> date:
+    # A TOML date (2026-10-01) or the same as text; never a date and time, never a number of seconds.
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and _DAY.match(value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ValueError('a date such as "2026-10-01"')
+
+
+ClockTime = Annotated[time, PlainValidator(_clock_time)]
+CalendarDate = Annotated[date, PlainValidator(_calendar_date)]
+
+
+def strict_count(default: int, *, ge: int, le: int, description: str = "") -> object:
+    """A whole number written as one: no "3", no true, no 3.0."""
+    return Field(default=default, ge=ge, le=le, strict=True, description=description)
+
+
+Switch = Annotated[bool, Field(strict=True, description="true or false, unquoted")]
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class TimeSpan(_Model):
-    start: time
-    end: time
+    start: ClockTime
+    end: ClockTime
 
     @model_validator(mode="before")
     @classmethod
     def _from_pair(cls, value):
         if isinstance(value, list | tuple):
             if len(value) != 2:
-                raise ValueError('a span ["HH:MM", "HH:MM"]')
+                raise ValueError('a span of two times such as ["09:00", "11:40"]')
             return {"start": value[0], "end": value[1]}
         return value
 
@@ -52,14 +103,29 @@ class TimeSpan(_Model):
     def contains(self, moment: time) -> bool:
         return self.start <= moment < self.end
 
+    def __str__(self) -> str:
+        return f"{self.start:%H:%M}-{self.end:%H:%M}"
+
+
+def spans_in_order(spans: list[TimeSpan]) -> list[TimeSpan]:
+    """Spans of a day in time order with no overlap: a moment is in at most one of them, so "open", "issuing"
+    and the reports that count open time cannot disagree about it. Touching spans ([.., 11:40), [11:40, ..)) are
+    fine."""
+    for before, after in pairwise(spans):
+        if after.start < before.start:
+            raise ValueError(f"spans in time order, earliest first: {after} comes after {before}")
+        if after.start < before.end:
+            raise ValueError(f"spans that do not overlap: {before} overlaps {after}")
+    return spans
+
 
 class HallInfo(_Model):
     id: Name
     name: str = Field(min_length=1)
     name_en: str = ""
     timezone: str = "Asia/Shanghai"
-    catalogue: str = "catalogue.json"
-    staff: str = "staff.csv"
+    catalogue: str = Field(default="catalogue.json", min_length=1)
+    staff: str = Field(default="staff.csv", min_length=1)
 
     @field_validator("timezone")
     @classmethod
@@ -72,42 +138,52 @@ class HallInfo(_Model):
 
 
 class Hours(_Model):
-    open: list[TimeSpan]
-    issuing: list[TimeSpan] = []
+    open: list[TimeSpan] = Field(min_length=1)
+    issuing: list[TimeSpan] = Field(default=[], description="empty: tickets are issued at any hour")
+
+    @field_validator("open", "issuing")
+    @classmethod
+    def _in_order(cls, spans: list[TimeSpan]) -> list[TimeSpan]:
+        return spans_in_order(spans)
 
 
 class QueueRules(_Model):
-    recall_limit: int = Field(default=3, ge=0)
-    requeue_window_minutes: int = Field(default=30, ge=0)
-    requeue_after: int = Field(default=3, ge=0)
-    average_after: int = Field(default=5, ge=1)
+    recall_limit: int = strict_count(3, ge=0, le=20)
+    requeue_window_minutes: int = strict_count(30, ge=0, le=24 * 60)
+    requeue_after: int = strict_count(3, ge=0, le=1000)
+    average_after: int = strict_count(5, ge=1, le=1000)
+    rating_within_minutes: int = strict_count(30, ge=1, le=24 * 60,
+                                              description="a ticket may be rated this long after its call ended")
 
 
 class AttendanceRules(_Model):
-    am_in: time = time(9, 0)
-    am_out: time = time(11, 40)
-    pm_in: time = time(13, 0)
-    pm_out: time = time(17, 0)
-    grace_minutes: int = Field(default=0, ge=0, le=120)
-    merge_seconds: int = Field(default=60, ge=0)
-    extra_holidays: list[date] = []
-    extra_workdays: list[date] = []
+    am_in: ClockTime = time(9, 0)
+    am_out: ClockTime = time(11, 40)
+    pm_in: ClockTime = time(13, 0)
+    pm_out: ClockTime = time(17, 0)
+    grace_minutes: int = strict_count(0, ge=0, le=120)
+    merge_seconds: int = strict_count(60, ge=0, le=3600)
+    extra_holidays: list[CalendarDate] = []
+    extra_workdays: list[CalendarDate] = []
 
     @model_validator(mode="after")
     def _ordered(self):
         if not (self.am_in < self.am_out < self.pm_in < self.pm_out):
             raise ValueError("am_in < am_out < pm_in < pm_out")
+        both = sorted(set(self.extra_holidays) & set(self.extra_workdays))
+        if both:
+            raise ValueError(f"a day in extra_holidays or extra_workdays, not both: {both[0].isoformat()}")
         return self
 
 
 class BrokerSettings(_Model):
-    host: str = "127.0.0.1"
-    port: int = Field(default=1883, ge=1, le=65535)
-    tls: bool = False
-    tls_port: int = Field(default=8883, ge=1, le=65535)
-    plain_localhost_only: bool = False
-    autosave_interval: int = Field(default=10, ge=1)
-    max_queued_messages: int = Field(default=1_000_000, ge=1000)
+    host: str = Field(default="127.0.0.1", min_length=1)
+    port: int = strict_count(1883, ge=1, le=65535)
+    tls: Switch = False
+    tls_port: int = strict_count(8883, ge=1, le=65535)
+    plain_localhost_only: Switch = False
+    autosave_interval: int = strict_count(10, ge=1, le=86_400)
+    max_queued_messages: int = strict_count(1_000_000, ge=1000, le=1_000_000_000)
 
 
 class Device(_Model):
@@ -199,10 +275,7 @@ class Hall:
 
 
 def load_staff(path: Path) -> list[Staff]:
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise ConfigError(path, ["file not found"]) from None
+    text = read_config_text(path)
     reader = csv.DictReader(text.splitlines())
     missing = {"staff", "name"} - set(reader.fieldnames or [])
     if missing:
@@ -246,7 +319,10 @@ def _hall_problems(file: HallFile, catalogue: Catalogue, staff: list[Staff]) -> 
 def load_hall(path: Path | str | None = None) -> Hall:
     """Load hall.toml (the default hall when no path is given) with its catalogue and staff."""
     path = Path(path) if path else DEFAULT_HALL
-    data = load_toml(path)
+    try:
+        data = load_toml(path)
+    except OSError as err:  # a folder, or no permission: load_toml names only a missing file
+        raise ConfigError(path, [f"cannot be read: {err.strerror}"]) from None
     try:
         file = HallFile.model_validate(data)
     except ValidationError as err:

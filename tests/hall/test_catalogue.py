@@ -209,3 +209,41 @@ def test_generate_command_writes_a_catalogue_the_check_accepts(tmp_path):
     assert done.returncode == 0, done.stderr
     assert len(json.loads(out.read_text(encoding="utf-8"))["services"]) == 411
     assert _cli("catalogue", "check", str(out)).returncode == 0
+
+
+# ---------------------------------------------------------------- values read as written, files read safely
+
+@pytest.mark.parametrize("change, expected", [
+    (lambda d: d["queues"][0].update(standard_minutes="12"),
+     "queues[0](id='A').standard_minutes: got '12', expected input should be a valid number"),
+    (lambda d: d["queues"][0].update(standard_minutes=True),
+     "queues[0](id='A').standard_minutes: got True, expected input should be a valid number"),
+    (lambda d: d["queues"][0].update(cap="50"), "queues[0](id='A').cap: got '50', expected input should be a valid"),
+    (lambda d: d["queues"][0].update(cap=12.0), "queues[0](id='A').cap: got 12.0, expected input should be a valid"),
+    (lambda d: d["services"][0].update(promised_days="5"),
+     "services[0](id='scjg-001').promised_days: got '5', expected input should be a valid integer"),
+    (lambda d: d["services"][0].update(time_limit_days=-1),
+     "services[0](id='scjg-001').time_limit_days: got -1, expected input should be greater than or equal to 0"),
+])
+def test_numbers_in_the_catalogue_must_be_written_as_numbers(change, expected):
+    assert any(expected in p for p in _broken(change))
+
+
+def test_check_command_names_the_place_of_bytes_that_are_not_utf8(tmp_path):
+    text = json.dumps(shipped_catalogue(), ensure_ascii=False, indent=1)
+    path = tmp_path / "gbk.json"
+    path.write_bytes(text.encode("gb18030"))  # what a spreadsheet on a Chinese Windows PC saves
+    done = _cli("catalogue", "check", str(path), "--json")
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    [problem] = json.loads(done.stdout)["errors"]
+    line = next(i for i, row in enumerate(text.splitlines(), start=1) if any(ord(c) > 127 for c in row))
+    assert problem.startswith(f"line {line} column ") and "expected UTF-8 text" in problem
+
+
+def test_a_lone_surrogate_in_the_catalogue_is_refused_before_the_hub_publishes_it():
+    data = shipped_catalogue()
+    data["services"][0]["name"] = "\ud800"
+    with pytest.raises(ConfigError) as err:
+        parse_catalogue(data, "broken.json")
+    assert err.value.problems == ["services[0].name: got text with a lone surrogate escape (\\ud800-\\udfff), "
+                                  "expected Unicode text"]
