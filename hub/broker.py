@@ -4,7 +4,14 @@ Layout of a data directory (default `./var`):
 
     broker/mosquitto.conf   broker/passwd (Mosquitto's own hashed format)   broker/acl
     broker/tls/ca.crt, server.crt, server.key (when TLS is on)     broker/mosquitto.db (persistence)
+    broker/mosquitto.pid (written by the running Mosquitto itself, removed when it stops)
     secrets.toml (mode 0600: one password per device and the hub; what agents log in with)
+
+Revoking or rotating a login takes effect on the running broker at once: the command rewrites the password file
+and sends the broker SIGHUP. Mosquitto 2.0 (Debian's 2.0.11 checked) then re-reads the password file and the ACL
+and checks every connected client against them again: a client whose login is gone or whose password changed is
+disconnected there and then, and cannot log in again. So the per-device password file stays the one source of
+logins; no dynamic-security plugin is needed.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import signal
 import socket
 import subprocess
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 from hall.credentials import Secrets
@@ -163,9 +171,14 @@ def config_text(hall: Hall, files: BrokerFiles, port: int, *, bind: str | None =
         "log_type warning",
         "log_type notice",
         "connection_messages true",
+        # Mosquitto writes its own pid (also when systemd or `hall broker` runs it in the foreground) and removes
+        # the file when it stops: `hall devices revoke|rotate` find the running broker by it and reload it
+        f"pid_file {files.pid.resolve()}",
         "",
     ]
-    plain_bind = "127.0.0.1" if (b.plain_localhost_only and b.tls) else (bind or b.host)
+    # With TLS on, everything from the hall LAN comes over TLS: plain MQTT serves only the hub and agents on this
+    # server, whatever --bind or the config's host say (the TLS listener takes that address instead)
+    plain_bind = "127.0.0.1" if b.tls else (bind or b.host)
     lines += [f"listener {port} {plain_bind}" if plain_bind else f"listener {port}"]
     if secure:
         lines += ["allow_anonymous false", f"password_file {files.passwd}", f"acl_file {files.acl}",
@@ -209,8 +222,8 @@ def start_mosquitto(files: BrokerFiles, port: int, *, wait: float = 10.0) -> sub
     exe = mosquitto_path()
     if exe is None:
         raise RuntimeError("mosquitto not found: install the 'mosquitto' package")
+    # the generated config makes Mosquitto write (and on exit remove) files.pid itself
     proc = subprocess.Popen([exe, "-c", str(files.conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    files.pid.write_text(str(proc.pid))
     import time
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
@@ -225,11 +238,34 @@ def start_mosquitto(files: BrokerFiles, port: int, *, wait: float = 10.0) -> sub
     raise RuntimeError(f"mosquitto did not listen on port {port} within {wait} s")
 
 
-def reload(files: BrokerFiles) -> bool:
-    """Ask a running broker to re-read its password and ACL files (SIGHUP)."""
+def running_broker(files: BrokerFiles) -> int | None:
+    """The pid of the Mosquitto running this data directory's config, or None.
+
+    The pid file may be stale (a broker killed with SIGKILL cannot remove it) and its number may since belong to
+    another program: only a process whose command line is Mosquitto with this very config file counts, so a
+    reload never signals anything else."""
     try:
-        pid = int(files.pid.read_text())
-        os.kill(pid, signal.SIGHUP)
-        return True
-    except (FileNotFoundError, ValueError, ProcessLookupError, PermissionError):
+        pid = int(files.pid.read_text().strip())
+        argv = [os.fsdecode(a) for a in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") if a]
+        cwd = os.readlink(f"/proc/{pid}/cwd")
+    except (OSError, ValueError):
+        return None
+    if pid <= 0 or not argv or Path(argv[0]).name != "mosquitto":
+        return None
+    for flag, value in pairwise(argv):
+        if flag in ("-c", "--config-file") and Path(cwd, value).resolve() == files.conf.resolve():
+            return pid
+    return None
+
+
+def reload(files: BrokerFiles) -> bool:
+    """Have the running broker re-read its password and ACL files (SIGHUP); it drops clients whose login no
+    longer holds (see the module docstring). False when no broker of this data directory is running."""
+    pid = running_broker(files)
+    if pid is None:
         return False
+    try:
+        os.kill(pid, signal.SIGHUP)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True

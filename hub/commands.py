@@ -34,7 +34,7 @@ def register(sub) -> None:
     d.add_argument("--tls", action="store_true", help="also make a local CA and server certificate")
     d.set_defaults(func=cmd_provision)
     for name, helptext in (("revoke", "remove a device's login"), ("rotate", "give a device a new password")):
-        d = dsub.add_parser(name, help=helptext + " (takes effect at the broker's next reload)")
+        d = dsub.add_parser(name, help=helptext + " (reloads the running broker, which drops the old login's connection)")
         add_hall_args(d)
         d.add_argument("device")
         d.set_defaults(func=cmd_revoke if name == "revoke" else cmd_rotate)
@@ -113,14 +113,21 @@ def cmd_provision(args) -> int:
     return 0
 
 
+def _reload_note(files) -> str:
+    from hub import broker
+
+    if broker.reload(files):
+        return "; 代理已重新加载，旧登录的连接已断开 broker reloaded, the old login's connection is dropped"
+    return "; 代理未运行，启动时生效 no running broker found: takes effect when it starts"
+
+
 def cmd_revoke(args) -> int:
     from hub import broker
 
     _, data = hall_and_data(args)
     files = broker.BrokerFiles(data)
     broker.revoke(files, args.device)
-    reloaded = broker.reload(files)
-    print(f"revoked {args.device}" + ("; broker reloaded" if reloaded else "; takes effect at the broker's next reload"))
+    print(f"已吊销 {args.device} revoked {args.device}" + _reload_note(files))
     return 0
 
 
@@ -130,9 +137,8 @@ def cmd_rotate(args) -> int:
     _, data = hall_and_data(args)
     files = broker.BrokerFiles(data)
     broker.rotate(files, args.device)
-    reloaded = broker.reload(files)
-    print(f"new password for {args.device} in {files.secrets}"
-          + ("; broker reloaded" if reloaded else "; takes effect at the broker's next reload"))
+    print(f"{args.device} 的新密码在 {files.secrets} new password for {args.device} in {files.secrets}"
+          + _reload_note(files))
     return 0
 
 
