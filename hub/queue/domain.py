@@ -11,6 +11,15 @@ ticket that was called back then. So the day comes back exactly, numbering conti
 
 The day is the hall's local date of the hub's receive time: the first event (or clock tick) of a new day opens it,
 with fresh numbering and empty lines; staff logged in stay logged in.
+
+Who may say what, beyond the kind of device (checked by ingest): a caller, rater or window PC acts only for the
+windows hall.toml lists for it. A rating (好差评) comes only from the window's rating pad (a `rater`, or the
+`caller` bus master that polls it) or from a citizen's own channel (`web`, `phone`, which must name the ticket),
+never from the window PC, whose clerk is the one rated; the engine then allows one rating per ticket served at
+that window, within `rating_within_minutes` (30) of the end of its service there. A login puts a staff member
+only at the window staff.csv assigns them, whichever device sends it. A refused rating or login is stored with
+its refusal (the event with its answer, the journal row) and changes nothing: reports and rankings read only the
+`ratings` table, which holds credited ratings alone.
 """
 
 from __future__ import annotations
@@ -25,7 +34,11 @@ from hub.queue import store
 from hub.queue.engine import (
     DECIDE,
     FORBIDDEN,
+    NOT_ASSIGNED,
+    NOTHING_TO_RATE,
+    RATING_FORBIDDEN,
     UNKNOWN_QUEUE,
+    UNKNOWN_STAFF,
     UNKNOWN_WINDOW,
     Call,
     Outcome,
@@ -39,8 +52,12 @@ log = logging.getLogger("hub.queue")
 
 WINDOW_OPS = ("call_next", "recall", "skip", "complete", "transfer", "pause", "resume", "login", "logout", "rating")
 CALLS_KEPT = 20
-# device kinds bound to the windows listed in their config; a fingerprint terminal logs staff in anywhere
+# device kinds bound to the windows listed in their config; a fingerprint terminal serves every window
 WINDOW_BOUND_KINDS = ("caller", "window", "rater")
+# who may rate: the window's rating pad, on its own or polled by the caller bus master, and the citizen's own
+# channels (citizens' site, phone line: no such devices yet); never a window PC, run by the clerk being rated
+RATING_PAD_KINDS = ("rater", "caller")
+CITIZEN_KINDS = ("web", "phone")
 
 
 def ticket_wire(t: Ticket) -> dict:
@@ -133,7 +150,9 @@ class QueueDomain:
                     item = self.hall.catalogue.service(d.service)
                     service = d.service
                     queue = item.queue if item else None
-                return "issue", {"queue": queue, "service": service, "priority": d.priority, "channel": d.channel}
+                # the device in the journal too: a ticket row rebuilt after a crash names who asked for it
+                return "issue", {"queue": queue, "service": service, "priority": d.priority, "channel": d.channel,
+                                 "device": event.device}
             case "transfer":
                 return "transfer", {"window": d.window, "queue": d.queue}
             case "requeue":
@@ -157,6 +176,13 @@ class QueueDomain:
             return None
         if "window" not in args:
             return None
+        if op == "rating" and event.kind not in (*RATING_PAD_KINDS, *CITIZEN_KINDS):
+            return refusal(RATING_FORBIDDEN, f"{event.device} ({event.kind})")
+        if op == "rating" and event.kind in CITIZEN_KINDS and args["ticket"] is None:
+            return refusal(NOTHING_TO_RATE, f"{event.device}: 请写明票号 name the ticket")
+        if op in ("login", "logout") and args["window"] is None:  # a terminal's login of someone with no window
+            member = self.hall.staff_member(args["staff"])
+            return refusal(NOT_ASSIGNED if member else UNKNOWN_STAFF, repr(args["staff"]))
         window = args["window"]
         if window is None or window not in self.layout.windows:
             return refusal(UNKNOWN_WINDOW, repr(window))
@@ -181,10 +207,13 @@ class QueueDomain:
                 out = e.transfer(args["window"], args["queue"], at)
             case "requeue":
                 out = e.requeue(args["ticket"], at)
-            case "login" | "logout":
-                out = getattr(e, op)(args["window"], args["staff"], at)
+            case "login":
+                out = e.login(args["window"], args["staff"], at, enforce=recorded is None)
+            case "logout":
+                out = e.logout(args["window"], args["staff"], at)
             case "rating":
-                out = e.rate(args["window"], args["ticket"], at)
+                ticket = args["ticket"] if recorded is None else recorded["rating"]["ticket"]
+                out = e.rate(args["window"], ticket, at, enforce=recorded is None)
             case "recall" | "skip" | "complete" | "pause" | "resume":
                 out = getattr(e, op)(args["window"], at)
             case _:
@@ -215,8 +244,8 @@ class QueueDomain:
         if op in ("skip", "complete"):
             return {"ok": True, "ticket": ticket_wire(out.ticket), "waiting": e.waiting_for(args["window"])}
         if op == "rating":
-            return {"ok": True, "rating": {"window": args["window"], "ticket": out.ticket.no if out.ticket else None,
-                                           "staff": out.staff, "score": args["score"], "good": args["score"] >= 3}}
+            return {"ok": True, "rating": {"window": args["window"], "ticket": out.ticket.no, "staff": out.staff,
+                                           "score": args["score"], "good": args["score"] >= 3}}
         return {"ok": True, "window": e.window_state(args["window"])}
 
     # ------------------------------------------------------------ journal and tables
@@ -228,8 +257,8 @@ class QueueDomain:
         for c in out.calls:
             self._dirty_call_rows[(day, c.n)] = c
         if op == "rating":
-            store.save_rating(db, day=day, at=at, window=args["window"], ticket=out.ticket.no if out.ticket else
-                              args["ticket"], staff=out.staff, score=args["score"], event=event.id if event else None,
+            store.save_rating(db, day=day, at=at, window=args["window"], ticket=out.ticket.no, staff=out.staff,
+                              score=args["score"], event=event.id if event else None,
                               device=event.device if event else None)
 
     def _write_rows(self, db) -> None:
@@ -262,17 +291,18 @@ class QueueDomain:
     def _rebuild(self, db) -> None:
         """The current day from the journal: its `open_day` row, then every operation that was carried out."""
         self.engine = QueueEngine(self.layout, self.rules)
+        issued_by: dict[str, tuple[str | None, str | None]] = {}  # ticket → the device and event that asked
         rows = store.journal_of_last_day(db)
         if rows:
-            _, day, _, _, args, _ = rows[0]
+            _, _, day, _, _, args, _ = rows[0]
             self.engine = QueueEngine(self.layout, self.rules, date.fromisoformat(day))
             for window, staff in args.get("staff", {}).items():
                 if window in self.engine.windows:
                     self.engine.windows[window].staff = staff
                     self.engine.windows[window].open = True
             mismatches = 0
-            for row_id, _, at, op, args, result in rows[1:]:
-                if not result.get("ok") or op == "rating":
+            for row_id, event, _, at, op, args, result in rows[1:]:
+                if not result.get("ok"):
                     continue  # a refusal changed nothing
                 try:
                     _, again = self._perform(op, args, datetime.fromisoformat(at), recorded=result)
@@ -282,13 +312,14 @@ class QueueDomain:
                 if again != result:
                     mismatches += 1
                     log.warning("queue journal row %d (%s) replays as %s, was %s", row_id, op, again, result)
+                if op == "issue":
+                    issued_by[result["ticket"]["no"]] = (args.get("device"), event)
             log.info("queue day %s rebuilt from %d journal rows (%d differ)", day, len(rows), mismatches)
         # the day's report rows are written again from the rebuilt day: they heal if a crash cut them short
-        earlier, self._dirty_tickets, self._dirty_call_rows = self._dirty_tickets, {}, {}
+        self._dirty_tickets, self._dirty_call_rows = {}, {}
         if self.engine.day is not None:
             for t in self.engine.tickets.values():
-                _, device, event = earlier.get((self.engine.day, t.no), (None, None, None))
-                self._mark_ticket(self.engine.day, t, device, event)
+                self._mark_ticket(self.engine.day, t, *issued_by.get(t.no, (None, None)))
             for c in self.engine.calls:
                 self._dirty_call_rows[(self.engine.day, c.n)] = c
         self._journal_id = store.last_journal_id(db)

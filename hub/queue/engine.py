@@ -16,6 +16,16 @@ A ticket's life:
 
 While a ticket is `called`, its window is `serving` it; `transferred` is the outcome of that call.
 
+A rating (好差评, 1–5) is the citizen's word on one ticket's service at one window, credited to the staff member
+who called it there. It counts once per ticket, only for a ticket that window is serving or served (its call
+there ended `done` or `transferred`: a no-show was never at the desk), and only while the ticket is being served
+or within `Rules.rating_within` (30 minutes) of the end of its call there. Without a ticket named, a rating is
+about the window's latest call: the ticket being served, or the one just finished. Who may rate at all (the
+window's rating pad, never the clerk's own PC) is the hub's check of the sending device, not the engine's.
+
+A staff member logs in only at the window `staff.csv` assigns them to, when the engine is given the staff list
+(`Layout.staff`; the hub always gives it, a scenario with its own hall may not).
+
 The order of a queue's line (who is called first) is kept explicitly, each waiting ticket belonging to a class:
 priority tickets (绿色通道) first, then tickets transferred in, then everyone else. Within a class the line is
 kept in the order tickets joined it. A requeued no-show is slotted in after the next few waiting tickets (taking
@@ -25,7 +35,7 @@ the class of the ticket before it), but an ordinary ticket never goes ahead of a
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import cached_property
@@ -59,6 +69,13 @@ PAUSED_CODE = "paused"
 NOT_SERVING = "not_serving"
 EXPIRED = "expired"
 FORBIDDEN = "forbidden"
+RATING_FORBIDDEN = "rating_forbidden"
+NOTHING_TO_RATE = "nothing_to_rate"
+NOT_SERVED_HERE = "not_served_here"
+ALREADY_RATED = "already_rated"
+RATING_EXPIRED = "rating_expired"
+UNKNOWN_STAFF = "unknown_staff"
+NOT_ASSIGNED = "not_assigned"
 
 # Chinese first, English second: these reach kiosks, caller keypads and window PCs as they are.
 MESSAGES = {
@@ -72,6 +89,14 @@ MESSAGES = {
     NOT_SERVING: "窗口当前没有在办理的票 · the window is serving no ticket",
     EXPIRED: "过号已超过时限，请重新取号 · the no-show is too old to requeue; take a new ticket",
     FORBIDDEN: "该设备不能代表这个窗口 · this device may not act for that window",
+    RATING_FORBIDDEN: "该设备不能提交评价，评价只能由群众在评价器上作出 · this device may not rate; "
+                      "only citizens rate, on the window's rating pad",
+    NOTHING_TO_RATE: "此窗口没有正在办理或刚办结的票可评价 · the window has no ticket being served or just served to rate",
+    NOT_SERVED_HERE: "该票没有在此窗口办理 · the ticket was not served at this window",
+    ALREADY_RATED: "该票已经评价过 · the ticket is already rated",
+    RATING_EXPIRED: "已超过评价时限 · too late to rate this ticket",
+    UNKNOWN_STAFF: "没有这个工作人员 · no such staff member",
+    NOT_ASSIGNED: "该工作人员不在此窗口 · the staff member is not assigned to this window",
 }
 
 
@@ -99,6 +124,7 @@ class Rules:
     requeue_after: int = 3
     average_after: int = 5
     issuing: tuple[tuple[time, time], ...] = ()  # [start, end) spans; none means all day
+    rating_within: timedelta = timedelta(minutes=30)  # after a ticket's call at the window ended
 
     def issuing_at(self, moment: time) -> bool:
         return not self.issuing or any(start <= moment < end for start, end in self.issuing)
@@ -108,6 +134,7 @@ class Rules:
 class Layout:
     queues: dict[str, QueueSpec]
     windows: dict[str, WindowSpec]
+    staff: Mapping[str, str | None] | None = None  # staff id → the window assigned; None: logins are not checked
 
     def windows_serving(self, queue_id: str) -> list[str]:
         """Windows whose own queues include this one; backup windows are not promised on a ticket."""
@@ -127,14 +154,18 @@ def layout_from_hall(hall) -> Layout:
     return Layout(
         queues={q.id: QueueSpec(q.id, q.prefix, float(q.standard_minutes), q.cap) for q in cat.queues},
         windows={w.id: WindowSpec(w.id, tuple(w.queues), tuple(w.backup)) for w in cat.windows},
+        staff={s.id: s.window for s in hall.staff},
     )
 
 
 def rules_from_hall(hall) -> Rules:
     r = hall.queue_rules
+    # [queue] rating_within_minutes in hall.toml, 30 when it is not set
+    rating_within = getattr(r, "rating_within_minutes", 30)
     return Rules(recall_limit=r.recall_limit, requeue_window=timedelta(minutes=r.requeue_window_minutes),
                  requeue_after=r.requeue_after, average_after=r.average_after,
-                 issuing=tuple((s.start, s.end) for s in hall.hours.issuing))
+                 issuing=tuple((s.start, s.end) for s in hall.hours.issuing),
+                 rating_within=timedelta(minutes=rating_within))
 
 
 # ---------------------------------------------------------------- the day's objects
@@ -159,6 +190,7 @@ class Ticket:
     done_at: datetime | None = None
     transfers: int = 0
     requeues: int = 0
+    rated: bool = False        # a citizen rated its service (once per ticket)
 
     def __post_init__(self):
         self.origin = self.origin or self.queue
@@ -217,7 +249,6 @@ class WindowDesk:
     paused: bool = False
     open: bool = False         # someone is at the desk: logged in, calling or back from a pause
     call: Call | None = None   # the ticket being served
-    last_ticket: str | None = None
 
     @property
     def status(self) -> str:
@@ -451,10 +482,20 @@ class QueueEngine:
         desk.open = True
         return Outcome(ok=True, windows={window_id}, queues=self._queues_of(desk))
 
-    def login(self, window_id: str, staff: str, at: datetime) -> Outcome:
+    def login(self, window_id: str, staff: str, at: datetime, *, enforce: bool = True) -> Outcome:
+        """A staff member at the desk: only at the window the staff list assigns them to.
+
+        `enforce=False` skips that check: a replay logs in whoever was logged in, even if staff.csv changed since.
+        """
         desk = self.windows.get(window_id)
         if desk is None:
             return Outcome.refuse(UNKNOWN_WINDOW, repr(window_id))
+        assigned = self.layout.staff
+        if enforce and assigned is not None:
+            if staff not in assigned:
+                return Outcome.refuse(UNKNOWN_STAFF, repr(staff))
+            if assigned[staff] != window_id:
+                return Outcome.refuse(NOT_ASSIGNED, f"{staff} → {window_id} (staff.csv: {assigned[staff] or '-'})")
         desk.staff = staff
         desk.open = True
         return Outcome(ok=True, windows={window_id}, queues=self._queues_of(desk), staff=staff)
@@ -469,14 +510,30 @@ class QueueEngine:
             desk.open = False
         return Outcome(ok=True, windows={window_id}, queues=self._queues_of(desk), staff=desk.staff)
 
-    def rate(self, window_id: str, ticket_no: str | None, at: datetime) -> Outcome:
-        """Who and what a rating (好差评) is about: the ticket named, else the window's current or last ticket."""
-        desk = self.windows.get(window_id)
-        if desk is None:
+    def rate(self, window_id: str, ticket_no: str | None, at: datetime, *, enforce: bool = True) -> Outcome:
+        """A citizen's rating (好差评) of a ticket's service at this window, credited to whoever served it.
+
+        The ticket named, else the window's latest call. Refused unless the window is serving it or served it
+        within `rules.rating_within`, and if it is rated already. `enforce=False` (a replay) credits the ticket
+        that was credited back then, whatever the rules say now.
+        """
+        if window_id not in self.windows:
             return Outcome.refuse(UNKNOWN_WINDOW, repr(window_id))
-        if ticket_no is None:
-            ticket_no = desk.call.ticket if desk.call else desk.last_ticket
-        return Outcome(ok=True, ticket=self.tickets.get(ticket_no) if ticket_no else None, staff=desk.staff)
+        call = self._latest_call(window_id, ticket_no)
+        if call is None:
+            if ticket_no is None:
+                return Outcome.refuse(NOTHING_TO_RATE, window_id)
+            return Outcome.refuse(NOT_SERVED_HERE, f"{ticket_no} → {window_id}")
+        ticket = self.tickets[call.ticket]
+        if enforce:
+            if ticket.rated:
+                return Outcome.refuse(ALREADY_RATED, ticket.no)
+            if call.outcome == NO_SHOW:
+                return Outcome.refuse(NOT_SERVED_HERE, f"{ticket.no} 过号 no-show → {window_id}")
+            if call.ended_at is not None and at - call.ended_at > self.rules.rating_within:
+                return Outcome.refuse(RATING_EXPIRED, f"{ticket.no} {call.ended_at:%H:%M:%S}")
+        ticket.rated = True
+        return Outcome(ok=True, ticket=ticket, call=call, staff=call.staff)
 
     # ------------------------------------------------------------ views
 
@@ -534,7 +591,7 @@ class QueueEngine:
                        for qid, q in self.queues.items()},
             "windows": {wid: self.window_state(wid) | {"open": d.open, "recalls": d.call.recalls if d.call else None}
                         for wid, d in self.windows.items()},
-            "tickets": {no: (t.status, t.queue, t.klass, t.since, t.requeues, t.transfers)
+            "tickets": {no: (t.status, t.queue, t.klass, t.since, t.requeues, t.transfers, t.rated)
                         for no, t in self.tickets.items()},
             "calls": self.recent_calls(1000),
         }
@@ -550,6 +607,13 @@ class QueueEngine:
         if desk.call is None:
             return None, Outcome.refuse(NOT_SERVING, window_id)
         return desk, None
+
+    def _latest_call(self, window_id: str, ticket_no: str | None) -> Call | None:
+        """This window's latest call (of that ticket, if named): newest first, so a few steps back at most."""
+        for call in reversed(self.calls):
+            if call.window == window_id and (ticket_no is None or call.ticket == ticket_no):
+                return call
+        return None
 
     def _finish(self, desk: WindowDesk, at: datetime, outcome: str, out: Outcome) -> Ticket:
         call = desk.call
@@ -567,7 +631,6 @@ class QueueEngine:
             ticket.status = NO_SHOW
             ticket.no_show_at = at
         desk.call = None
-        desk.last_ticket = ticket.no
         out.tickets.append(ticket)
         out.calls.append(call)
         return ticket

@@ -1,7 +1,7 @@
 """The queue's tables in the hub database.
 
 `queue_journal` is what the hub decided, in order: one row per queue operation (its inputs, the moment and the
-answer given), plus an `open_day` row where each day begins. Replaying a day's rows through the engine rebuilds
+answer given; an `issue` also names the device that asked), plus an `open_day` row where each day begins. Replaying a day's rows through the engine rebuilds
 the day exactly. `tickets`, `calls` and `ratings` are the day's facts kept current for reports; nothing is
 rebuilt from them.
 """
@@ -101,13 +101,14 @@ def last_journal_id(db: sqlite_utils.Database) -> int:
     return db.execute("SELECT coalesce(max(id), 0) FROM queue_journal").fetchone()[0]
 
 
-def journal_of_last_day(db: sqlite_utils.Database) -> list[tuple[int, str, str, str, dict, dict]]:
-    """The rows since the latest `open_day`: (id, day, at, op, args, result)."""
+def journal_of_last_day(db: sqlite_utils.Database) -> list[tuple[int, str | None, str, str, str, dict, dict]]:
+    """The rows since the latest `open_day`: (id, event, day, at, op, args, result)."""
     start = db.execute("SELECT max(id) FROM queue_journal WHERE op='open_day'").fetchone()[0]
     if start is None:
         return []
-    rows = db.execute("SELECT id, day, at, op, args, result FROM queue_journal WHERE id >= ? ORDER BY id", (start,))
-    return [(i, d, a, op, json.loads(args), json.loads(res)) for i, d, a, op, args, res in rows.fetchall()]
+    rows = db.execute("SELECT id, event, day, at, op, args, result FROM queue_journal WHERE id >= ? ORDER BY id",
+                      (start,))
+    return [(i, e, d, a, op, json.loads(args), json.loads(res)) for i, e, d, a, op, args, res in rows.fetchall()]
 
 
 def save_tickets(db: sqlite_utils.Database, rows: list[tuple[date, Ticket, str | None, str | None]]) -> None:
@@ -116,7 +117,9 @@ def save_tickets(db: sqlite_utils.Database, rows: list[tuple[date, Ticket, str |
         """INSERT INTO tickets(day, no, queue, origin, service, priority, channel, device, event, issued_at, status,
                                window, called_at, done_at, no_show_at, transfers, requeues)
            VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
-           ON CONFLICT(day, no) DO UPDATE SET queue=excluded.queue, status=excluded.status, window=excluded.window,
+           ON CONFLICT(day, no) DO UPDATE SET device=coalesce(tickets.device, excluded.device),
+               event=coalesce(tickets.event, excluded.event), queue=excluded.queue, status=excluded.status,
+               window=excluded.window,
                called_at=excluded.called_at, done_at=excluded.done_at, no_show_at=excluded.no_show_at,
                transfers=excluded.transfers, requeues=excluded.requeues""",
         [(day.isoformat(), t.no, t.queue, t.origin, t.service, int(t.priority), t.channel, device, event,

@@ -1,7 +1,7 @@
 """Simulated hall traffic for `hall up` and demos: citizens taking tickets, clerks calling and serving them.
 
-    traffic = HallTraffic(hall, kiosks=[link_kiosk1, link_kiosk2], windows=[link_caller1, link_caller2],
-                          speed=60.0, seed=1)
+    traffic = HallTraffic(hall, kiosks=[link_kiosk1, link_kiosk2], windows=[link_win18, link_caller1],
+                          raters=[link_caller2], speed=60.0, seed=1)
     traffic.start()        # a background thread; or traffic.run() to block in the calling thread
     ...
     traffic.stop()         # returns once the thread has ended; links stay open (their owner stops them)
@@ -11,6 +11,10 @@ Constructor:
 - `kiosks`: started `hall.link.DeviceLink`s of kind kiosk (tickets and requeues go through them in turn).
 - `windows`: started links of kind window or caller; each window of the catalogue is driven through the first
   link whose device lists it (window PCs before bus callers), windows no link may act for stay closed.
+- `raters`: started links of kind rater or caller, the rating pads citizens score on. A window's ratings go through
+  its clerk's link when that is a caller bus master (its rating pads hang on the same bus), else through the first
+  of these whose device lists the window; a window with neither gets no ratings, since the hub refuses ratings from
+  a window PC (its clerk is the one rated).
 - `speed`: simulated seconds per real second (60: an hour of the hall per minute). Arrival rates are multiplied
   and handling times divided by it.
 - `daily_tickets` (500, the Miluo hall's working day), `seed` for repeatable runs, and the behaviour rates
@@ -54,6 +58,7 @@ class Clerk:
     window: str
     link: object
     staff: str | None
+    rater: object = None            # the link of the window's rating pad, if any
     serving: str | None = None
     queue: str | None = None
     waiting_for: str | None = None  # the event id of a call_next whose answer decides what comes next
@@ -68,7 +73,8 @@ class _Due:
 
 
 class HallTraffic:
-    def __init__(self, hall, kiosks: list, windows: list, *, speed: float = 60.0, seed: int | None = None,
+    def __init__(self, hall, kiosks: list, windows: list, *, raters: list = (), speed: float = 60.0,
+                 seed: int | None = None,
                  daily_tickets: int = 500, priority: float = 0.05, no_show: float = 0.05, requeue: float = 0.3,
                  transfer: float = 0.03, rating: float = 0.6, pause: float = 0.01):
         if speed <= 0:
@@ -85,7 +91,7 @@ class HallTraffic:
                                      "requeued", "transferred", "ratings", "paused")}
         self._queues = {q.id: q for q in hall.catalogue.queues}
         self._per_second = self._arrival_rates(daily_tickets)
-        self.clerks = self._assign(windows)
+        self.clerks = self._assign(windows, raters)
         self._heap: list[_Due] = []
         self._counter = itertools.count()
         self._answers: queue.Queue = queue.Queue()
@@ -98,7 +104,7 @@ class HallTraffic:
 
     # ------------------------------------------------------------ set-up
 
-    def _assign(self, links: list) -> dict[str, Clerk]:
+    def _assign(self, links: list, raters: list) -> dict[str, Clerk]:
         ordered = sorted(links, key=lambda link: link.device.kind != "window")  # window PCs first
         staff_by_window: dict[str, str] = {}
         for s in self.hall.staff:
@@ -107,8 +113,10 @@ class HallTraffic:
         clerks = {}
         for w in self.hall.catalogue.windows:
             link = next((x for x in ordered if w.id in x.device.windows), None)
-            if link is not None:
-                clerks[w.id] = Clerk(w.id, link, staff_by_window.get(w.id))
+            if link is None:
+                continue
+            pads = [link] if link.device.kind == "caller" else [x for x in raters if w.id in x.device.windows]
+            clerks[w.id] = Clerk(w.id, link, staff_by_window.get(w.id), rater=next(iter(pads), None))
         return clerks
 
     def _issuing_seconds(self) -> float:
@@ -243,9 +251,9 @@ class HallTraffic:
         else:
             self._send(clerk.link, "complete", {"window": clerk.window})
             self.stats["served"] += 1
-            if self.rand.random() < self.rates["rating"]:
+            if clerk.rater is not None and self.rand.random() < self.rates["rating"]:
                 score = self.rand.choices([s for s, _ in SCORES], [w for _, w in SCORES])[0]
-                self._send(clerk.link, "rating", {"window": clerk.window, "ticket": ticket, "score": score})
+                self._send(clerk.rater, "rating", {"window": clerk.window, "ticket": ticket, "score": score})
                 self.stats["ratings"] += 1
         if self.rand.random() < self.rates["pause"]:
             self.stats["paused"] += 1

@@ -34,7 +34,7 @@ def test_ticket_request_refusals(tmp_path):
 def test_call_next_answers_publishes_the_call_and_the_state(tmp_path):
     d = DomainDriver(tmp_path / "hub.db")
     d.send("kiosk-01", "ticket_request", {"queue": "A"}, "09:00:00")
-    d.send("win-03", "login", {"window": "3", "staff": "s009"}, "09:00:30")
+    d.send("win-03", "login", {"window": "3", "staff": "s011"}, "09:00:30")
     d.published()
     res = d.send("win-03", "call_next", {"window": "3"}, "09:01:00")
     assert res["ok"] and res["ticket"]["no"] == "A001" and res["ticket"]["window"] == "3"
@@ -43,7 +43,7 @@ def test_call_next_answers_publishes_the_call_and_the_state(tmp_path):
     call = {"ticket": "A001", "window": "3", "queue": "A", "at": "2026-11-30T09:01:00.000+08:00", "recall": 0}
     assert out["call"] == [call]
     assert out["calls"] == [{"calls": [call]}]
-    assert out["state/window/3"] == [{"window": "3", "status": "serving", "ticket": "A001", "staff": "s009",
+    assert out["state/window/3"] == [{"window": "3", "status": "serving", "ticket": "A001", "staff": "s011",
                                       "queues": ["A"]}]
     assert out["state/queue/A"][-1]["last_called"] == "A001"
     assert {k: d.retain[k] for k in out} == {"call": False, "calls": True, "state/window/3": True,
@@ -72,13 +72,13 @@ def test_a_terminal_login_finds_the_window_in_the_staff_list(tmp_path):
 def test_ratings_are_stored_with_ticket_window_and_staff(tmp_path):
     d = DomainDriver(tmp_path / "hub.db")
     d.send("kiosk-01", "ticket_request", {"queue": "A"}, "09:00:00")
-    d.send("win-02", "login", {"window": "2", "staff": "s005"}, "09:00:10")
+    d.send("win-02", "login", {"window": "2", "staff": "s006"}, "09:00:10")
     d.send("win-02", "call_next", {"window": "2"}, "09:01:00")
     d.send("win-02", "complete", {"window": "2"}, "09:09:00")
     res = d.send("caller-01", "rating", {"window": "2", "score": 2}, "09:09:10")
-    assert res["rating"] == {"window": "2", "ticket": "A001", "staff": "s005", "score": 2, "good": False}
+    assert res["rating"] == {"window": "2", "ticket": "A001", "staff": "s006", "score": 2, "good": False}
     rows = list(d.db.query("SELECT day, window, ticket, staff, score, good FROM ratings"))
-    assert rows == [{"day": "2026-11-30", "window": "2", "ticket": "A001", "staff": "s005", "score": 2, "good": 0}]
+    assert rows == [{"day": "2026-11-30", "window": "2", "ticket": "A001", "staff": "s006", "score": 2, "good": 0}]
 
 
 def _busy_morning(d: DomainDriver) -> None:
@@ -179,3 +179,27 @@ def test_report_rows_cut_short_by_a_crash_are_written_again_from_the_journal(tmp
         (r["no"], r["status"], r["called_at"]) for r in rows]
     assert healed[0]["device"] == "kiosk-01"  # a row that survived keeps who asked for the ticket
     assert list(again.db.query("SELECT n, ticket, window FROM calls")) == calls
+
+
+def test_a_ticket_whose_rows_a_crash_cut_off_comes_back_whole(tmp_path):
+    from hall.protocol import EVENT_MODELS
+    from hub.domain import Event
+    from tests.helpers.queueing import at
+
+    d = DomainDriver(tmp_path / "hub.db")
+    d.send("kiosk-01", "ticket_request", {"queue": "A"}, "09:00:00")
+    # the next ticket's event and journal row commit; the hub dies before flush() writes the rows for reports
+    moment = at("09:00:01")
+    event = Event(id="evt-kiosk-02-cut-off", device="kiosk-02", kind="kiosk", type="ticket_request", seq=1,
+                  ts=moment, received_at=moment, data=EVENT_MODELS["ticket_request"].model_validate({"queue": "A"}),
+                  raw={"queue": "A"})
+    with d.db.atomic():
+        assert d.domain.apply(d.db, event, d.emit)["ticket"]["no"] == "A002"
+    assert d.db.execute("SELECT count(*) FROM tickets").fetchone()[0] == 1
+    again = DomainDriver(tmp_path / "hub.db")
+    with again.db.atomic():
+        again.domain.flush(again.db, again.emit)
+    rows = list(again.db.query("SELECT no, device, event, channel, status FROM tickets ORDER BY no"))
+    assert rows[1] == {"no": "A002", "device": "kiosk-02", "event": "evt-kiosk-02-cut-off", "channel": "kiosk",
+                       "status": "waiting"}
+    assert rows[0]["device"] == "kiosk-01" and rows[0]["event"] is not None

@@ -97,18 +97,6 @@ def test_recent_calls_newest_first_and_a_recall_moves_to_the_top():
     assert calls[0]["at"] == "2026-11-30T09:03:00.000+08:00"
 
 
-def test_a_rating_is_about_the_named_ticket_or_the_windows_current_or_last_one():
-    e = small_hall()
-    e.login("1", "s001", at("08:55"))
-    e.issue_ticket("A", at("09:00"))
-    e.call_next("1", at("09:01"))
-    assert e.rate("1", None, at("09:02")).ticket.no == "A001"
-    e.complete("1", at("09:03"))
-    out = e.rate("1", None, at("09:04"))
-    assert (out.ticket.no, out.staff) == ("A001", "s001")
-    assert e.rate("9", None, at("09:04")).code == "unknown_window"
-
-
 def test_a_new_day_restarts_numbering_and_keeps_who_is_logged_in():
     e = small_hall()
     e.login("1", "s001", at("08:55"))

@@ -68,6 +68,32 @@ def test_bad_window_events_are_refused_with_a_clear_code(hall_rig):
     assert tools.request("kiosk-01", "ticket_request", {"queue": "A"})["ticket"]["no"] == "A002"
 
 
+def test_no_device_forges_a_rating_or_a_login(hall_rig):
+    """What a window PC or a fingerprint terminal may not do, tried through the broker as they would."""
+    hall_rig.start_hub()
+    tools = MosquittoTools(hall_rig)
+    assert tools.request("kiosk-01", "ticket_request", {"queue": "A"})["ok"]
+    # a fingerprint terminal (or a window PC) logs nobody in at a window they are not assigned to
+    assert tools.request("fp-01", "login", {"window": "1", "staff": "s011"})["code"] == "not_assigned"
+    assert tools.request("win-01", "login", {"window": "1", "staff": "s011"})["code"] == "not_assigned"
+    assert tools.retained("state/window/1")["staff"] is None
+    assert tools.request("fp-01", "login", {"staff": "s001"})["window"]["staff"] == "s001"
+    assert tools.request("win-01", "call_next", {"window": "1"})["ticket"]["no"] == "A001"
+    assert tools.request("win-01", "complete", {"window": "1"})["ok"]
+    # the clerk's own PC rates its clerk: refused every time, with or without a ticket
+    for data in ({"window": "1", "score": 5}, {"window": "1", "ticket": "A001", "score": 5}):
+        refused = tools.request("win-01", "rating", data)
+        assert (refused["ok"], refused["code"]) == (False, "rating_forbidden")
+    # the window's rating pad, through its bus master: once for the ticket
+    assert tools.request("caller-01", "rating", {"window": "1", "score": 4})["rating"]["ticket"] == "A001"
+    assert tools.request("caller-01", "rating", {"window": "1", "score": 5})["code"] == "already_rated"
+    assert hall_rig.count("SELECT count(*) FROM ratings") == 1
+    assert hall_rig.count("SELECT count(*) FROM ratings WHERE ticket='A001' AND staff='s001' AND score=4") == 1
+    # every refusal is kept with its answer
+    assert hall_rig.count("SELECT count(*) FROM events WHERE type IN ('rating', 'login') "
+                          "AND json_extract(res, '$.ok') = 0") == 5
+
+
 def _retained_hub_state(rig, until=None) -> dict:
     """Every retained queue topic, read as a display reads them; with `until`, once it holds of them (the hub
     sends retained state a few milliseconds after its answers)."""

@@ -24,6 +24,10 @@ def test_the_day_has_a_shape_and_every_window_a_clerk():
     assert set(traffic.clerks) == {w.id for w in hall.catalogue.windows}
     assert traffic.clerks["3"].link is links[0] and traffic.clerks["4"].link is links[1]
     assert traffic.clerks["1"].staff == "s001"
+    # citizens rate on the window's rating pad, never through the clerk's own PC
+    assert traffic.clerks["4"].rater is links[1] and traffic.clerks["3"].rater is None
+    pads = _link(hall, "caller-01")
+    assert HallTraffic(hall, [_link(hall, "kiosk-01")], links, raters=[pads]).clerks["3"].rater is pads
     day = datetime(2026, 11, 30, tzinfo=hall.tz)
     assert traffic.intensity(day.replace(hour=9)) == 1.4
     assert traffic.intensity(day.replace(hour=11, minute=10)) == 0.6
@@ -38,10 +42,12 @@ def test_traffic_plays_a_busy_hall_through_the_hub(make_rig, tmp_path):
     rig = make_rig(config=all_day_hall(tmp_path / "config"))
     rig.start_hub()
     kiosk = rig.link("kiosk-01")
-    callers = [rig.link("caller-01"), rig.link("caller-02")]
+    # window 18 from its window PC, rated on its pad behind caller-02; the others from the keypad bus masters
+    callers = [rig.link("win-18"), rig.link("caller-01"), rig.link("caller-02")]
     for link in (kiosk, *callers):
         assert link.wait_connected(10)
-    traffic = HallTraffic(rig.hall, [kiosk], callers, speed=900, seed=7, no_show=0.2, rating=0.8).start()
+    traffic = HallTraffic(rig.hall, [kiosk], callers, raters=[callers[2]], speed=900, seed=7, no_show=0.2,
+                          rating=0.8).start()
     try:
         wait_for(lambda: traffic.stats["served"] >= 15 and traffic.stats["no_show"] >= 2, 60, "a busy hall")
     finally:
@@ -56,4 +62,8 @@ def test_traffic_plays_a_busy_hall_through_the_hub(make_rig, tmp_path):
                      "JOIN tickets t ON t.day = c.day AND t.no = c.ticket GROUP BY c.day, c.ticket "
                      "HAVING times > 1 + back)") == 0
     assert rig.count("SELECT count(*) FROM ratings WHERE staff IS NOT NULL") == traffic.stats["ratings"] > 0
+    # the clerks log in where they work and citizens rate as the hall allows: nothing the simulation sends is refused
+    assert rig.count("SELECT count(*) FROM events WHERE type IN ('login', 'rating') "
+                     "AND json_extract(res, '$.ok') = 0") == 0
+    assert rig.count("SELECT count(*) FROM events WHERE type='rating' AND device='win-18'") == 0
     assert rig.count("SELECT count(DISTINCT staff) FROM calls") > 3
