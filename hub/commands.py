@@ -126,12 +126,17 @@ def cmd_revoke(args) -> int:
 
     _, data = hall_and_data(args)
     files = broker.BrokerFiles(data)
-    broker.revoke(files, args.device)
+    try:
+        broker.revoke(files, args.device)
+    except ValueError as err:
+        print(f"hall devices revoke: 不能吊销 {args.device}: {err}", file=sys.stderr)
+        return 2
     print(f"已吊销 {args.device} revoked {args.device}" + _reload_note(files))
     return 0
 
 
 def cmd_rotate(args) -> int:
+    from hall.settings import HUB_ID
     from hub import broker
 
     _, data = hall_and_data(args)
@@ -139,6 +144,9 @@ def cmd_rotate(args) -> int:
     broker.rotate(files, args.device)
     print(f"{args.device} 的新密码在 {files.secrets} new password for {args.device} in {files.secrets}"
           + _reload_note(files))
+    if args.device == HUB_ID:
+        # the hub reads its password once, at start: the reload has just dropped its connection
+        print("请重启 hub 以新密码登录 restart the hub (systemctl restart hall-hub) to log in with the new password")
     return 0
 
 

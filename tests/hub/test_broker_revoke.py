@@ -161,3 +161,15 @@ def test_a_stale_pid_file_never_signals_another_process(tmp_path):
         bystander.kill()
         bystander.wait()
         other_hall.close()
+
+
+def test_the_hubs_login_cannot_be_revoked_and_rotating_it_says_to_restart_the_hub(tmp_path):
+    data = tmp_path / "server"
+    broker.provision(load_hall(None), broker.BrokerFiles(data))
+    before = Secrets.load(data / "secrets.toml").password("hub")
+    refused = run_hall("devices", "revoke", "hub", "--data", str(data))
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr and "rotate it instead" in refused.stderr
+    assert Secrets.load(data / "secrets.toml").password("hub") == before
+    rotated = _devices(data, "rotate", "hub").stdout
+    assert "restart the hub" in rotated
+    assert Secrets.load(data / "secrets.toml").password("hub") not in (None, before)

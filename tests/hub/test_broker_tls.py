@@ -12,6 +12,8 @@ from hall.credentials import Secrets
 from hall.settings import load_hall
 from hub import broker
 from hub.tls import make_tls
+from tests.helpers.cli import run_hall
+from tests.helpers.rig import wait_for
 from tests.helpers.running_broker import BrokerProcess, WatchedLogin, lan_address, tls_hall
 
 
@@ -60,6 +62,10 @@ def test_with_tls_the_plain_port_cannot_be_reached_from_the_lan(tmp_path):
         # a kiosk on the LAN: TLS with the hall CA
         kiosk = WatchedLogin(tls_port, "kiosk-01", sec.password("kiosk-01"), host=lan, tls_ca=str(running.files.ca))
         assert kiosk.connect() == "Success"
+        # revoked, it is dropped from the TLS listener as from the plain one
+        assert "broker reloaded" in run_hall("devices", "revoke", "kiosk-01", "--data", str(data)).stdout
+        wait_for(lambda: kiosk.drops, 1.0, "the revoked kiosk dropped from the TLS listener")
+        assert kiosk.connect() in ("Not authorized", "Bad user name or password")
         kiosk.close()
     finally:
         running.stop()
