@@ -36,7 +36,8 @@ def register(sub) -> None:
     c.add_argument("file", nargs="?", help="hall.toml (default: the shipped one)")
     c.set_defaults(func=cmd_config_check)
 
-    p = sub.add_parser("stats", help="events stored per type and device, rejected messages, devices last seen")
+    p = sub.add_parser("stats", help="events stored per type and device, rejected messages, devices last seen, "
+                                     "hall up's children")
     add_hall_args(p)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_stats)
@@ -66,6 +67,7 @@ def cmd_config_check(args) -> int:
 
 
 def cmd_stats(args) -> int:
+    from hall.up import children_lines, read_record
     from hub.store import open_db, stats
 
     _, data = hall_and_data(args)
@@ -74,6 +76,8 @@ def cmd_stats(args) -> int:
         print(f"hall stats: no hub database at {db_path}", file=sys.stderr)
         return 1
     s = stats(open_db(db_path))
+    # the children of the last `hall up` on this data folder: every death and restart, while it runs and after
+    s["hall_up"] = read_record(data)
     if args.json:
         print(json.dumps(s, ensure_ascii=False, indent=2))
         return 0
@@ -92,6 +96,13 @@ def cmd_stats(args) -> int:
     for d in s["devices"]:
         skew = " clock off!" if d["skew_flagged"] else ""
         print(f"  {d['id']:<12}{d['kind'] or '':<10}{d['status'] or '-':<9}{d['last_seen'] or '-'}{skew}")
+    up = s["hall_up"]
+    if up:
+        ran = f"{up['started_at']} – {up['stopped_at'] or '运行中 running'}"
+        head, *events = children_lines(up)
+        print(f"hall up {ran}: {head}")
+        for line in events:
+            print(line)
     return 0
 
 

@@ -12,10 +12,16 @@ Mosquitto is missing), the hub, and simulated devices that speak the same protoc
 
 With a screen (and without --headless) it also opens the kiosk and the calling board. With --duration it stops by
 itself and prints what was sent, stored and rejected.
+
+Every process it starts (Mosquitto, the bus masters, the screens) is watched: one that dies is started again after
+1 s, then 2, 4 … up to 30 s while it keeps dying at once, and every death and restart is printed when it happens,
+again in the closing summary, and kept in `up.json` in the data folder, which `hall stats` shows. A hall that lost
+a device says so; it never reports success with windows silently closed.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import random
@@ -23,8 +29,12 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from hall.credentials import Endpoint
@@ -36,6 +46,183 @@ GUI_KIOSK = "kiosk-01"
 GUI_BOARD = "display-01"
 BUS_CALLER = "caller-01"      # windows 1–17 on keypads; the other windows are served from window PCs
 LED_MASTER = "led-01"
+
+
+RESTART_FIRST_S = 1.0
+RESTART_MAX_S = 30.0
+STEADY_S = 60.0               # a child that ran this long before dying is restarted after RESTART_FIRST_S again
+RECORD_NAME = "up.json"       # in the data folder: this run's children, their deaths and restarts
+RECORD_EVENTS_KEPT = 500      # a child dying every 30 s all day must not grow the record without end
+
+
+def restart_delay(deaths_in_a_row: int) -> float:
+    """How long to wait before starting a child again after its n-th death in a row (n >= 1): 1 s, 2 s, 4 s …
+    30 s. One that crashes now and then is back at once; one that dies at start (a broken install, a missing
+    serial port) is retried without spinning the CPU or filling its log."""
+    return min(RESTART_FIRST_S * 2 ** max(deaths_in_a_row - 1, 0), RESTART_MAX_S)
+
+
+def how_it_ended(returncode: int) -> tuple[int | None, str | None]:
+    """(exit code, signal name) from a Popen return code, which is minus the signal for a killed process."""
+    if returncode < 0:
+        try:
+            return None, signal.Signals(-returncode).name
+        except ValueError:
+            return None, f"signal {-returncode}"
+    return returncode, None
+
+
+@dataclass(frozen=True)
+class ChildEvent:
+    """A child of `hall up` died or was started again."""
+
+    child: str
+    event: str                  # "died", "restarted" or "restart_failed"
+    at: str                     # local time, ISO 8601 with its offset
+    pid: int
+    exit_code: int | None = None
+    signal: str | None = None
+    after_s: float | None = None    # restarted this long after the death
+    error: str | None = None        # why a restart failed
+
+    def describe(self) -> str:
+        when = self.at[:19].replace("T", " ")
+        if self.event == "died":
+            how = f"signal {self.signal}" if self.signal else f"exit code {self.exit_code}"
+            return f"{when}  {self.child:<10} 退出 died       pid {self.pid}, {how}"
+        if self.event == "restarted":
+            return f"{when}  {self.child:<10} 重启 restarted  pid {self.pid}, {self.after_s:g} s after it died"
+        return f"{when}  {self.child:<10} 重启失败 restart failed: {self.error}"
+
+
+@dataclass
+class Child:
+    name: str
+    start: Callable[[], subprocess.Popen]
+    proc: subprocess.Popen
+    started: float = field(default_factory=time.monotonic)
+    deaths_in_a_row: int = 0
+    deaths: int = 0
+    restarts: int = 0
+
+
+class Supervisor:
+    """Watches the processes `hall up` started: one thread per child waits for it to end (no polling), records the
+    death, waits out the back-off and starts it again, until `stop()`. What it saw is written to `up.json` after
+    every change, so `hall stats` can show it while the hall runs and after."""
+
+    def __init__(self, record: Path, now: Callable[[], datetime] = lambda: datetime.now().astimezone()):
+        self.record = record
+        self.now = now
+        self.children: dict[str, Child] = {}
+        self.events: list[ChildEvent] = []
+        self.started_at = now().isoformat(timespec="seconds")
+        self.stopped_at: str | None = None
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+
+    def add(self, name: str, start: Callable[[], subprocess.Popen]) -> subprocess.Popen:
+        with self._lock:
+            child = self.children[name] = Child(name, start, start())
+            self._write()
+        threading.Thread(target=self._watch, args=(child,), name=f"watch-{name}", daemon=True).start()
+        return child.proc
+
+    def procs(self) -> dict[str, subprocess.Popen]:
+        with self._lock:
+            return {name: c.proc for name, c in self.children.items()}
+
+    def stop(self) -> dict[str, bool]:
+        """No more restarts; which children were alive at that moment (the caller then ends them)."""
+        with self._lock:
+            self._stopping.set()
+            alive = {name: c.proc.poll() is None for name, c in self.children.items()}
+            self.stopped_at = self.now().isoformat(timespec="seconds")
+            self._write(alive)
+        return alive
+
+    def _watch(self, child: Child) -> None:
+        while True:
+            returncode = child.proc.wait()
+            if self._stopping.is_set():
+                return
+            exit_code, signal_name = how_it_ended(returncode)
+            with self._lock:
+                child.deaths += 1
+                steady = time.monotonic() - child.started >= STEADY_S
+                child.deaths_in_a_row = 1 if steady else child.deaths_in_a_row + 1
+                self._note(ChildEvent(child.name, "died", self._stamp(), child.proc.pid, exit_code, signal_name))
+            if not self._restart(child):
+                return
+
+    def _restart(self, child: Child) -> bool:
+        """Start the child again after its back-off; False once `hall up` is stopping."""
+        while True:
+            delay = restart_delay(child.deaths_in_a_row)
+            if self._stopping.wait(delay):
+                return False
+            with self._lock:
+                if self._stopping.is_set():
+                    return False
+                try:
+                    child.proc = child.start()
+                except Exception as err:  # e.g. Mosquitto not listening in time: wait longer, try again
+                    child.deaths_in_a_row += 1
+                    self._note(ChildEvent(child.name, "restart_failed", self._stamp(), child.proc.pid,
+                                          error=str(err)[:200]))
+                    continue
+                child.started = time.monotonic()
+                child.restarts += 1
+                self._note(ChildEvent(child.name, "restarted", self._stamp(), child.proc.pid, after_s=delay))
+                return True
+
+    def _stamp(self) -> str:
+        return self.now().isoformat(timespec="milliseconds")
+
+    def _note(self, event: ChildEvent) -> None:
+        self.events = [*self.events[1 - RECORD_EVENTS_KEPT:], event]
+        print(f"hall up: {event.describe()}", file=sys.stderr, flush=True)
+        self._write()
+
+    def _write(self, alive: dict[str, bool] | None = None) -> None:
+        """The record, replaced whole (a reader never sees half of it), readable by the hall's owner only."""
+        alive = alive if alive is not None else {n: c.proc.poll() is None for n, c in self.children.items()}
+        body = {
+            "started_at": self.started_at, "stopped_at": self.stopped_at, "pid": os.getpid(),
+            "children": {n: {"pid": c.proc.pid, "alive": alive[n], "deaths": c.deaths, "restarts": c.restarts}
+                         for n, c in self.children.items()},
+            "deaths": sum(c.deaths for c in self.children.values()),
+            "restarts": sum(c.restarts for c in self.children.values()),
+            "events": [asdict(e) for e in self.events],
+        }
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=".up-", suffix=".json", dir=self.record.parent)
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                json.dump(body, out, ensure_ascii=False, indent=1)
+            os.replace(tmp, self.record)
+        except OSError:
+            log.exception("writing %s", self.record)
+
+
+def read_record(data: Path) -> dict | None:
+    """What the last `hall up` on this data folder recorded about its children, or None."""
+    try:
+        return json.loads((Path(data) / RECORD_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def children_lines(record: dict) -> list[str]:
+    """The children of a `hall up` run, their deaths and restarts, as people read them (summary and stats)."""
+    children = record.get("children", {})
+    down = [n for n, c in children.items() if not c.get("alive")]
+    head = (f"子进程 children {', '.join(children)}: 退出 deaths {record.get('deaths', 0)}, "
+            f"重启 restarts {record.get('restarts', 0)}")
+    if down:
+        head += f"; 未运行 not running: {', '.join(down)}"
+    else:
+        head += "; 全部运行 all running"
+    return [head] + ["  " + ChildEvent(**e).describe() for e in record.get("events", [])]
 
 
 def screen_present() -> bool:
@@ -100,7 +287,7 @@ class HallUp:
         self.secure = secure
         self.screens = screens
         self.parts: list = []          # things with stop(), stopped in reverse order
-        self.procs: dict[str, subprocess.Popen] = {}
+        self.children = Supervisor(self.data / RECORD_NAME, now=lambda: datetime.now(hall.tz))
         self.links: dict[str, object] = {}
         self.embedded = False
 
@@ -114,6 +301,7 @@ class HallUp:
         if self.requested_port and broker.port_in_use(self.requested_port):
             raise SystemExit(f"hall up: port {self.requested_port} is already in use; leave out --port to pick a free one")
         self.sent_before = outbox_counts(self.data)
+        self.journal_before = _journal_end(self.data)
         self._start_broker()
         self._start_hub()
         self._start_devices()
@@ -129,8 +317,7 @@ class HallUp:
             broker.provision(self.config_hall, files)
         if broker.mosquitto_path():
             broker.write_config(self.config_hall, files, self.port, bind="127.0.0.1", secure=self.secure)
-            proc = broker.start_mosquitto(files, self.port)
-            self.procs["mosquitto"] = proc
+            self.children.add("mosquitto", lambda: broker.start_mosquitto(files, self.port))
             Endpoint(port=self.port).save(self.data)
         else:
             from hub.embedded_broker import EmbeddedBroker
@@ -160,13 +347,21 @@ class HallUp:
     def _spawn(self, name: str, args: list[str]) -> subprocess.Popen:
         logs = self.data / "logs"
         logs.mkdir(exist_ok=True)
-        out = open(logs / f"{name}.log", "a")
-        cmd = [sys.executable, "-m", "hall.cli", *args, "--data", str(self.data)]
+        # -P (Python 3.11+, which hallkit requires): `python -m` would otherwise put the current folder first on
+        # the import path, and a folder there named `hall` (a data folder started with `--data ./hall`) hides the
+        # package, so the child dies at import. -P drops exactly that entry and nothing else: the child keeps the
+        # environment (PYTHONPATH, the venv's editable install) the parent imported hallkit from. -I would also
+        # drop PYTHON* variables and the user site, breaking a hall run from a source tree; the `hall` entry
+        # point exists only once the package is installed.
+        cmd = [sys.executable, "-P", "-m", "hall.cli", *args, "--data", str(self.data)]
         if self.config_hall.path != Path(__file__).resolve().parent.parent / "config" / "hall.toml":
             cmd += ["--config", str(self.config_hall.path)]
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        self.procs[name] = proc
-        return proc
+
+        def start() -> subprocess.Popen:
+            with open(logs / f"{name}.log", "a") as out:  # the child holds its own copy of the descriptor
+                return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+        return self.children.add(name, start)
 
     def _start_devices(self) -> None:
         from devices.bus.simulator import BusSimulator
@@ -216,12 +411,15 @@ class HallUp:
     # ---------------------------------------------------------------- stop
 
     def stop(self) -> dict:
+        # no restarts from here on; which children were still alive is part of the summary
+        self.alive_at_end = self.children.stop()
+        procs = self.children.procs()
         # what the LED window screens and strips show at the end, as a person would see them
         self.led_pngs = self.led_bus.render_all(self.data / "led") if getattr(self, "led_bus", None) else []
-        for name, proc in self.procs.items():
+        for name, proc in procs.items():
             if name != "mosquitto" and proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)
-        for name, proc in self.procs.items():
+        for name, proc in procs.items():
             if name != "mosquitto":
                 try:
                     proc.wait(5)
@@ -243,14 +441,33 @@ class HallUp:
         time.sleep(0.3)
         counts = dict(self.hub.counts)
         self.hub.stop()
-        if "mosquitto" in self.procs:
-            self.procs["mosquitto"].terminate()
-            self.procs["mosquitto"].wait(10)
+        if "mosquitto" in procs:
+            procs["mosquitto"].terminate()
+            procs["mosquitto"].wait(10)
         after = outbox_counts(self.data)
         sent = sum(after.get(k, 0) - self.sent_before.get(k, 0) for k in after)
         pending = _not_stored(self.data, after)
         return {"sent": sent, "stored": counts["stored"], "duplicates": counts["duplicates"],
-                "rejected": counts["rejected"], "pending": pending}
+                "rejected": counts["rejected"], "pending": pending,
+                "windows_at_work": _windows_at_work(self.data, self.journal_before),
+                "windows": len(self.hall.catalogue.windows), "children": read_record(self.data) or {}}
+
+
+def _journal_end(data: Path) -> int:
+    """The journal's last row before this run, so the summary counts only what this run did."""
+    try:
+        with sqlite3.connect(f"file:{data / 'hub.db'}?mode=ro", uri=True, timeout=5) as db:
+            return db.execute("SELECT coalesce(max(rowid), 0) FROM events").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
+def _windows_at_work(data: Path, after_row: int) -> int:
+    """Windows whose staff logged in or called a ticket during this run: a window on a bus master that died is
+    not among them."""
+    with sqlite3.connect(data / "hub.db", timeout=5) as db:
+        return db.execute("SELECT count(DISTINCT json_extract(data, '$.window')) FROM events "
+                          "WHERE rowid > ? AND type IN ('login', 'call_next')", (after_row,)).fetchone()[0]
 
 
 def _not_stored(data: Path, devices) -> int:
@@ -299,5 +516,10 @@ def run_up(hall: Hall, data: Path, *, port: int | None, duration: float | None, 
         print(f"  LED screens as they were at the end: {up.data / 'led'} ({len(up.led_pngs)} PNG files)")
     print(f"hall up: sent {summary['sent']} events, stored {summary['stored']} "
           f"(+{summary['duplicates']} resends absorbed), rejected {summary['rejected']}, "
-          f"still queued on devices {summary['pending']}", flush=True)
+          f"still queued on devices {summary['pending']}")
+    print(f"hall up: 窗口 windows at work {summary['windows_at_work']} of {summary['windows']} "
+          "(staff logged in or called a ticket)")
+    for line in children_lines(summary["children"]):
+        print(f"hall up: {line}" if not line.startswith(" ") else line)
+    sys.stdout.flush()
     return 0
