@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import pydantic_core
@@ -20,6 +20,21 @@ QOS = 1
 MAX_PAYLOAD = 256 * 1024  # a larger message is refused before it is parsed
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 
+# What an event may hold. Everything a device sends is bounded here, at validation, so that whatever passes can be
+# written to the journal, encoded again for the wire and read by any JSON reader: a value the hub accepted and then
+# failed to store would come back from the broker for ever.
+MAX_DEPTH = 8            # levels of objects and arrays inside `data` (a health report's own groups of metrics)
+MAX_VALUES = 1000        # values in `data`, all levels together
+MAX_STRING = 4096        # characters in one string
+MAX_KEY = 64             # characters in one object key
+MAX_INT = 2**53 - 1      # exact in every JSON reader (a browser's too) and in SQLite's 64-bit INTEGER
+MAX_INT_DIGITS = 16      # longer integer literals are refused while parsing, before Python builds them
+TS_YEARS = (2000, 2099)  # a device clock outside these is broken, not skewed
+TS_WINDOW = timedelta(days=366)  # ... and so is one more than a year from the hub's (skew is flagged inside it)
+# C0 controls other than tab and line breaks, DEL, and UTF-16 surrogates, which JSON's \u escapes can smuggle in
+# alone (`"\ud800"`) and which no UTF-8 text can hold
+BAD_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
 # Error codes answered on a device's `err` topic.
 INVALID_JSON = "invalid_json"
 INVALID_ENVELOPE = "invalid_envelope"
@@ -27,7 +42,8 @@ UNKNOWN_TYPE = "unknown_type"
 INVALID_DATA = "invalid_data"
 UNKNOWN_DEVICE = "unknown_device"
 FORBIDDEN = "forbidden"
-ERROR_CODES = (INVALID_JSON, INVALID_ENVELOPE, UNKNOWN_TYPE, INVALID_DATA, UNKNOWN_DEVICE, FORBIDDEN)
+INTERNAL = "internal"  # the hub failed on a message it had accepted: kept in `rejected` like the others
+ERROR_CODES = (INVALID_JSON, INVALID_ENVELOPE, UNKNOWN_TYPE, INVALID_DATA, UNKNOWN_DEVICE, FORBIDDEN, INTERNAL)
 
 
 # ---------------------------------------------------------------- topics
@@ -79,6 +95,8 @@ def _rfc3339(value: Any) -> Any:
     """Times on the wire are RFC 3339 strings with an offset; numbers and naive times are refused."""
     if not isinstance(value, str) or not RFC3339.match(value):
         raise ValueError("an RFC 3339 time with a UTC offset, e.g. 2026-11-30T08:59:12.345+08:00")
+    if not TS_YEARS[0] <= int(value[:4]) <= TS_YEARS[1]:
+        raise ValueError(f"a time in the years {TS_YEARS[0]}–{TS_YEARS[1]}, got {value[:4]}")
     return value
 
 
@@ -88,7 +106,7 @@ Rfc3339 = Annotated[datetime, BeforeValidator(_rfc3339)]
 class Envelope(_Strict):
     v: Literal[1]
     id: str = Field(min_length=8, max_length=64, pattern=r"^[0-9A-Za-z-]+$")
-    seq: StrictInt = Field(ge=1)
+    seq: StrictInt = Field(ge=1, le=MAX_INT)
     ts: Rfc3339
     data: dict[str, Any]
 
@@ -147,7 +165,7 @@ class Rating(_Strict):
 class Punch(_Strict):
     staff: StaffId
     at: Rfc3339
-    score: StrictInt | None = Field(default=None, ge=0)
+    score: StrictInt | None = Field(default=None, ge=0, le=100_000)
 
 
 class Health(BaseModel):
@@ -176,7 +194,8 @@ WINDOW_EVENTS = ("call_next", "recall", "skip", "complete", "transfer", "pause",
 # Which device kinds may send which event types (PROTOCOL.md, "Event types").
 KIND_EVENTS: dict[str, frozenset[str]] = {
     "kiosk": frozenset({"ticket_request", "requeue", "health"}),
-    "window": frozenset({"ticket_request", *WINDOW_EVENTS, "requeue", "login", "logout", "rating", "health"}),
+    # not `rating`: a window PC is worked by the clerk being rated; ratings come from the window's pad
+    "window": frozenset({"ticket_request", *WINDOW_EVENTS, "requeue", "login", "logout", "health"}),
     "caller": frozenset({*WINDOW_EVENTS, "requeue", "login", "logout", "rating", "health"}),
     "rater": frozenset({"rating", "health"}),
     "terminal": frozenset({"login", "logout", "punch", "health"}),
@@ -192,15 +211,18 @@ DEVICE_KEYS = ("device", "device_id", "client_id", "from")
 
 
 class ProtocolError(ValueError):
+    MAX_MESSAGE = 500
+
     def __init__(self, code: str, message: str):
         self.code = code
-        super().__init__(message)
+        # a reason may quote what the device sent: keep it short and storable (no lone surrogates)
+        super().__init__(BAD_CHARS.sub("\ufffd", message)[:self.MAX_MESSAGE])
 
 
 def _pydantic_message(err: ValidationError, prefix: str) -> str:
     parts = []
     for e in err.errors()[:5]:
-        loc = ".".join(str(p) for p in (prefix, *e["loc"]) if p != "")
+        loc = ".".join(str(p)[:40] for p in (prefix, *e["loc"]) if p != "")
         msg = "field required" if e["type"] == "missing" else e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
             msg = "unknown field"
@@ -208,39 +230,117 @@ def _pydantic_message(err: ValidationError, prefix: str) -> str:
     return "; ".join(parts)
 
 
-def decode_event(topic: Topic, payload: bytes, kind: str | None = None) -> tuple[Envelope, BaseModel]:
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _short_int(literal: str) -> int:
+    if len(literal.lstrip("-")) > MAX_INT_DIGITS:
+        raise ValueError(f"integer of {len(literal)} digits")
+    return int(literal)
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        dup = next(k for k, _ in pairs if k in seen or seen.add(k))
+        raise ValueError(f"duplicate key {dup!r}")
+    return obj
+
+
+def parse_json(text: str) -> Any:
+    """JSON as the wire allows it: no NaN or Infinity, no integer literal longer than MAX_INT_DIGITS, no key twice
+    in one object (readers disagree on which one wins). Raises ValueError (or RecursionError)."""
+    return json.loads(text, parse_constant=_refuse_constant, parse_int=_short_int, object_pairs_hook=_unique_keys)
+
+
+def check_bounds(value: Any, where: str = "data") -> None:
+    """Raise ValueError naming the place when `value` holds more than an event may (see MAX_* above)."""
+    budget = MAX_VALUES
+    stack: list[tuple[Any, str, int]] = [(value, where, 0)]
+    while stack:
+        item, path, depth = stack.pop()
+        budget -= 1
+        if budget < 0:
+            raise ValueError(f"{where}: more than {MAX_VALUES} values")
+        if isinstance(item, str):
+            if len(item) > MAX_STRING:
+                raise ValueError(f"{path}: a string of {len(item)} characters, at most {MAX_STRING}")
+            if BAD_CHARS.search(item):
+                raise ValueError(f"{path}: control characters or a lone UTF-16 surrogate in a string")
+        elif isinstance(item, bool) or item is None:
+            pass
+        elif isinstance(item, int):
+            if not -MAX_INT <= item <= MAX_INT:
+                raise ValueError(f"{path}: integer beyond ±{MAX_INT}")
+        elif isinstance(item, float):
+            if item != item or item in (float("inf"), float("-inf")):
+                raise ValueError(f"{path}: not a finite number")
+        elif isinstance(item, dict | list):
+            if depth >= MAX_DEPTH:
+                raise ValueError(f"{path}: nested deeper than {MAX_DEPTH} levels")
+            if isinstance(item, dict):
+                for key, sub in item.items():
+                    if not isinstance(key, str) or len(key) > MAX_KEY or BAD_CHARS.search(key):
+                        raise ValueError(f"{path}: a key longer than {MAX_KEY} characters or with control "
+                                         "characters")
+                    stack.append((sub, f"{path}.{key}", depth + 1))
+            else:
+                stack.extend((sub, f"{path}[{i}]", depth + 1) for i, sub in enumerate(item))
+        else:
+            raise ValueError(f"{path}: a {type(item).__name__} is not a JSON value")
+
+
+def decode_event(topic: Topic, payload: bytes, kind: str | None = None,
+                 now: datetime | None = None) -> tuple[Envelope, BaseModel]:
     """Validate one event message from the wire. Raises ProtocolError with the code and a reason that names the field.
 
     With the sending device's kind, a type that kind may not send is refused before its payload is looked at.
+    With the hub's clock (`now`), a `ts` more than TS_WINDOW away from it is refused.
+    Whatever passes is bounded (check_bounds): it can be stored, encoded and read again.
     """
     if len(payload) > MAX_PAYLOAD:
         raise ProtocolError(INVALID_ENVELOPE, f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD}")
+    if len(topic.rest) > 1:
+        raise ProtocolError(UNKNOWN_TYPE, f"the event type is the topic's last level: "
+                                          f"{'/'.join(topic.rest)[:80]!r} is not a type")
     try:
         text = payload.decode("utf-8")
     except UnicodeDecodeError as err:
         raise ProtocolError(INVALID_JSON, f"payload is not UTF-8 (byte {err.start})") from None
     try:
-        raw = json.loads(text)
+        raw = parse_json(text)
     except json.JSONDecodeError as err:
         raise ProtocolError(INVALID_JSON, f"not JSON: {err.msg} at line {err.lineno} column {err.colno}") from None
     except RecursionError:
         raise ProtocolError(INVALID_JSON, "not JSON: nested too deeply") from None
+    except ValueError as err:
+        raise ProtocolError(INVALID_JSON, f"not JSON as the wire allows: {err}") from None
     if not isinstance(raw, dict):
         raise ProtocolError(INVALID_ENVELOPE, f"envelope must be a JSON object, got {type(raw).__name__}")
     try:
         env = Envelope.model_validate(raw)
     except ValidationError as err:
         raise ProtocolError(INVALID_ENVELOPE, _pydantic_message(err, "")) from None
+    if now is not None and abs(env.ts - now) > TS_WINDOW:
+        raise ProtocolError(INVALID_ENVELOPE, f"ts: {raw['ts']} is more than {TS_WINDOW.days} days from the "
+                                              f"hub's clock ({now.isoformat(timespec='seconds')})")
     event_type = topic.event_type or ""
     model = EVENT_MODELS.get(event_type)
     if model is None:
-        raise ProtocolError(UNKNOWN_TYPE, f"unknown event type {event_type!r}")
+        raise ProtocolError(UNKNOWN_TYPE, f"unknown event type {event_type[:80]!r}")
     if kind is not None and event_type not in KIND_EVENTS.get(kind, ()):
         raise ProtocolError(FORBIDDEN, f"a {kind} may not send {event_type!r} events")
+    try:
+        check_bounds(env.data)
+    except ValueError as err:
+        raise ProtocolError(INVALID_DATA, str(err)) from None
     for key in DEVICE_KEYS:
         named = env.data.get(key)
         if named is not None and named != topic.device:
-            raise ProtocolError(FORBIDDEN, f"data.{key}: names device {named!r}, but the topic is {topic.device!r}")
+            raise ProtocolError(FORBIDDEN, f"data.{key}: names device {str(named)[:40]!r}, but the topic is "
+                                           f"{topic.device!r}")
     try:
         data = model.model_validate(env.data)
     except ValidationError as err:

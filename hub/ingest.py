@@ -25,12 +25,15 @@ for it while it is down; the devices' outboxes keep them while the broker is dow
 
 from __future__ import annotations
 
+import errno
 import gc
 import json
 import logging
 import os
+import re
 import select
 import socket
+import sqlite3
 import threading
 import time
 from contextlib import contextmanager
@@ -44,16 +47,21 @@ from hall.clock import now as clock_now
 from hall.clock import parse_stamp, stamp
 from hall.mqtt import connect, login, new_client, resolve_endpoint
 from hall.protocol import (
+    BAD_CHARS,
+    INTERNAL,
     INVALID_ENVELOPE,
     INVALID_JSON,
+    MAX_INT,
     QOS,
     REQUEST_TYPES,
     UNKNOWN_DEVICE,
     ProtocolError,
+    check_bounds,
     decode_event,
     dumps,
     hub_topic,
     json_text,
+    parse_json,
     parse_topic,
 )
 from hall.settings import HUB_ID, Hall
@@ -85,7 +93,31 @@ INFLIGHT = 0
 HUB_MQTT = 4
 RECONNECT_MIN, RECONNECT_MAX = 1.0, 10.0
 SKEW_LIMIT = 5.0      # seconds between a device's clock and the hub's before the device is flagged
-RAW_KEEP = 2 * 1024 * 1024
+# A rejected message is kept for whoever looks into it, but a device must not be able to fill the hub's disk with
+# them: a prefix of each, and per device and hour at most so many rows and bytes; past that only a count is kept.
+RAW_KEEP = 4096
+REJECT_QUOTA_ROWS = 2000
+REJECT_QUOTA_BYTES = 2 * 1024 * 1024
+STATUS_MAX = 4096     # bytes of a device status message worth reading
+# When the journal cannot be written (a full disk, an I/O error), the hub says so in its status and tries the same
+# messages again after a pause that doubles up to BACKOFF_MAX: nothing is acknowledged, so nothing is lost, and a
+# disk that stays full costs a retry every half minute, not sixty a second.
+BACKOFF_MIN, BACKOFF_MAX = 0.5, 30.0
+BACKLOG_MAX = 4 * BATCH_MAX
+EVENT_ID = re.compile(r"^[0-9A-Za-z-]{8,64}$")  # the envelope's id, as hall.protocol.Envelope accepts it  # messages read and held while backing off; the broker keeps the rest
+
+# SQLite's primary result codes that mean the storage, not the message, is at fault
+_STORAGE_CODES = {5: "database_busy", 6: "database_locked", 8: "read_only", 10: "disk_error", 11: "database_corrupt",
+                  13: "disk_full", 14: "cannot_open"}
+
+
+def storage_cause(err: BaseException) -> str | None:
+    """A short name for a failure of the journal's storage, or None when the failure is not the storage's."""
+    if isinstance(err, sqlite3.Error):
+        return _STORAGE_CODES.get((getattr(err, "sqlite_errorcode", None) or 0) & 0xFF)
+    if isinstance(err, OSError):
+        return "disk_full" if err.errno in (errno.ENOSPC, errno.EDQUOT) else "disk_error"
+    return None
 
 
 class DeviceCursor:
@@ -136,7 +168,11 @@ class Hub:
         self._opened = threading.Event()
         self._failure: BaseException | None = None
         self.connected = False
-        self.counts = {"stored": 0, "duplicates": 0, "rejected": 0}
+        self.counts = {"stored": 0, "duplicates": 0, "rejected": 0, "rejected_dropped": 0}
+        self.degraded: str | None = None  # why the journal cannot be written now, e.g. "disk_full"
+        self._backoff = BACKOFF_MIN
+        self._backoff_until = 0.0
+        self._quota: dict[tuple[str, str], list[int]] = {}  # (device, hour) → [rows kept, bytes kept]
         self._skewed: set[str] = set()
         # since the devices table was written: device → (last heard, clock skew)
         self._heard: dict[str, tuple[datetime, float | None]] = {}
@@ -204,7 +240,12 @@ class Hub:
             timeout = IDLE_WAIT
             if self._holding():
                 timeout = max(0.0, min(self._busy_at + QUIET, self._held_since + HOLD_MAX) - time.monotonic())
-            self._pump(timeout)
+            backing_off = time.monotonic() < self._backoff_until
+            if backing_off:
+                timeout = min(timeout, self._backoff_until - time.monotonic())
+            self._pump(timeout, read=not backing_off or len(self._incoming) < BACKLOG_MAX)
+            if backing_off:
+                continue
             if self._incoming:
                 self._gather()
                 batch, self._incoming = self._incoming, []
@@ -215,14 +256,17 @@ class Hub:
                     while batch:
                         batch = self._process(batch)
                     self._send_answers()
-                except Exception:
-                    # nothing of the batch was acknowledged: the broker sends it again after a reconnect
-                    log.exception("hub failed on a batch of %d; reconnecting for redelivery", len(batch))
-                    self._recover()
+                    self._recovered()
+                except Exception as err:
+                    # nothing of this part was stored or acknowledged: keep it and try again after a pause
+                    self._incoming[:0] = batch
+                    self._failed("storing events", err)
                 finally:
                     gc.enable()
                 self._busy_at = time.monotonic()
             now = time.monotonic()
+            if now < self._backoff_until:
+                continue
             try:
                 if self._holding() and (now >= self._busy_at + QUIET or now >= self._held_since + HOLD_MAX):
                     self._release()
@@ -230,9 +274,33 @@ class Hub:
                 if now - last_tick >= TICK and (not self._holding() or now - last_tick >= 2 * TICK):
                     last_tick = now
                     self._tick()
-            except Exception:  # what is held stays held and is tried again; the hall goes on
-                log.exception("hub failed on its follow-up work; trying again")
+            except Exception as err:  # what is held stays held and is tried again after a pause; the hall goes on
+                self._failed("writing derived rows", err)
                 self._held_since = self._busy_at = time.monotonic()
+
+    def _failed(self, what: str, err: Exception) -> None:
+        """The journal could not be written: pause before trying again, and say why in the hub's status."""
+        cause = storage_cause(err) or "internal"
+        self._backoff_until = time.monotonic() + self._backoff
+        if cause != self.degraded:
+            log.error("hub failed %s (%s); trying again in %.1f s", what, cause, self._backoff, exc_info=err)
+            self.degraded = cause
+            self._say_status(error=f"{type(err).__name__}: {err}")
+        else:
+            log.warning("hub still failing %s (%s: %s); again in %.1f s", what, cause, err, self._backoff)
+        self._backoff = min(self._backoff * 2, BACKOFF_MAX)
+
+    def _recovered(self) -> None:
+        self._backoff = BACKOFF_MIN
+        if self.degraded is not None:
+            log.warning("hub is storing events again (was %s)", self.degraded)
+            self.degraded = None
+            self._say_status()
+
+    def _say_status(self, **extra) -> None:
+        if self.connected:
+            self.client.publish(hub_topic(self.hall.id, "status"), dumps({**self._status(), **extra}), qos=QOS,
+                                retain=True)
 
     def _gather(self) -> None:
         """A burst arrives over a few milliseconds: read on while it keeps coming (gaps under GATHER_GAP, for
@@ -269,22 +337,24 @@ class Hub:
 
     # ------------------------------------------------------------ the connection, driven from this thread
 
-    def _pump(self, timeout: float) -> None:
-        """Wait up to `timeout` for the socket, then read what it holds (up to a batch) and write what is due."""
+    def _pump(self, timeout: float, read: bool = True) -> None:
+        """Wait up to `timeout` for the socket, then read what it holds (up to a batch) and write what is due.
+        With read=False (backing off with a full backlog) it only writes and keeps the connection alive."""
         client = self.client
         sock = client.socket()
         if sock is None:
             self._redial(timeout)
             return
         pending = getattr(sock, "pending", None)  # bytes TLS has decrypted already: select cannot see them
-        if pending and pending():
+        if read and pending and pending():
             timeout = 0.0
         try:
-            readable, writable, _ = select.select([sock], [sock] if client.want_write() else [], [], timeout)
+            readable, writable, _ = select.select([sock] if read else [], [sock] if client.want_write() else [], [],
+                                                  timeout)
         except (OSError, ValueError, TypeError):
             readable, writable = [sock], []  # a closed socket: reading says so
         rc = MQTTErrorCode.MQTT_ERR_SUCCESS
-        if readable or (pending and pending()):
+        if readable or (read and pending and pending()):
             for _ in range(BATCH_MAX):
                 rc = client.loop_read()
                 sock = client.socket()
@@ -312,8 +382,14 @@ class Hub:
                         self.endpoint.port, err, self._retry_delay)
             self._retry_delay = min(self._retry_delay * 2, RECONNECT_MAX)
 
-    def _status(self, state: str) -> dict:
-        return {"state": state, "kind": "hub", "version": __version__, "ts": stamp()}
+    def _status(self, state: str | None = None) -> dict:
+        """online, offline, or degraded with its cause while the journal cannot be written."""
+        if state is None:
+            state = "degraded" if self.degraded else "online"
+        status = {"state": state, "kind": "hub", "version": __version__, "ts": stamp()}
+        if state == "degraded":
+            status["cause"] = self.degraded
+        return status
 
     def _on_connect(self, client, userdata, flags, reason_code, properties=None):
         if reason_code.is_failure:
@@ -379,34 +455,70 @@ class Hub:
         """Store a batch in one transaction, then send its announcements (its answers follow the burst's last
         announcement, its acknowledgements a quiet moment). Returns what it left for the next transaction: after
         BATCH_BUDGET of work it commits what it has, so the first calls of a burst are announced while the hub
-        decides the rest."""
+        decides the rest.
+
+        Each event message is stored or rejected within a savepoint of its own: whatever goes wrong with one
+        message (a bug, a value the journal will not take) rolls back that message alone, which is then kept in
+        `rejected` as `internal`. Only a failure of the storage itself (a full disk) fails the batch."""
         started = time.perf_counter()
         rest: list = []
         emit = self._pending_emit
+        pending = len(emit.messages)  # the domains' state from setup, before the first batch
         self._pending_emit = Emit()
         acks: list[tuple[int, int]] = []       # (mid, generation) to PUBACK after the commit
-        touched: set[str] = set()               # devices whose cumulative ack is to be re-published
+        handled: list[tuple[str, int | None, str | None]] = []  # (device, seq, event id) whose seq now counts
         announce = False
-        with self.db.atomic():
-            seen_now: set[str] = set()
-            for i, (item, generation) in enumerate(batch):
-                if i and time.perf_counter() - started > BATCH_BUDGET:
-                    rest = batch[i:]
-                    break
-                if item == "connected":
-                    announce = True
-                    continue
-                msg = item
-                acks.append((msg.mid, generation))
-                topic = parse_topic(msg.topic)
-                if topic is None or topic.hall != self.hall.id:
-                    continue
-                if topic.channel == "status":
-                    self._store_status(topic.device, msg.payload, msg.retain)
-                elif topic.channel == "evt":
-                    dev = self._ingest_event(topic, msg.topic, msg.payload, emit, seen_now)
-                    if dev:
-                        touched.add(dev)
+        before: dict[str, DeviceCursor | None] = {}
+        try:
+            with self.db.atomic():
+                seen_now: dict[str, tuple] = {}
+                for i, (item, generation) in enumerate(batch):
+                    if i and time.perf_counter() - started > BATCH_BUDGET:
+                        rest = batch[i:]
+                        break
+                    if item == "connected":
+                        announce = True
+                        continue
+                    msg = item
+                    acks.append((msg.mid, generation))
+                    topic = parse_topic(msg.topic)
+                    if topic is None or topic.hall != self.hall.id:
+                        continue
+                    if topic.channel == "status":
+                        self._store_status(topic.device, msg.payload, msg.retain)
+                    elif topic.channel == "evt":
+                        mark = len(emit.messages)
+                        self.db.execute("SAVEPOINT msg")
+                        try:
+                            step = self._ingest_event(topic, msg.topic, msg.payload, emit, seen_now)
+                        except Exception as err:
+                            if storage_cause(err):
+                                raise
+                            self.db.execute("ROLLBACK TO msg")
+                            del emit.messages[mark:]
+                            log.exception("storing %s failed; kept as rejected", msg.topic)
+                            step = self._reject(msg.topic, topic.device, msg.payload, INTERNAL,
+                                                f"the hub could not store this message: {type(err).__name__}",
+                                                *_peek_id_seq(msg.payload), emit=emit)
+                        self.db.execute("RELEASE msg")
+                        if step is not None:
+                            handled.append(step)
+                # the watermarks move with the transaction: a batch rolled back must not acknowledge anything
+                for device, seq, event_id in handled:
+                    if device not in before:
+                        cursor = self._cursors.get(device)
+                        before[device] = DeviceCursor(cursor.watermark, set(cursor.above)) if cursor else None
+                    self._commit_seq(device, seq, event_id)
+        except BaseException:
+            for device, cursor in before.items():
+                if cursor is None:
+                    self._cursors.pop(device, None)
+                else:
+                    self._cursors[device] = cursor
+            del emit.messages[pending:]
+            self._pending_emit = emit
+            raise
+        touched = set(before)
         # committed: now the world may hear of it
         for dev in touched:
             emit.device(dev, "ack", {"through_seq": self._cursors[dev].watermark}, retain=True)
@@ -427,7 +539,7 @@ class Hub:
     def _announce(self, emit: Emit) -> None:
         """After (re)connecting: the catalogue and the domains' retained state, then "online"."""
         emit.hub("catalogue", self.hall.catalogue.wire())
-        emit.hub("status", self._status("online"))
+        emit.hub("status", self._status())
 
     def _publish(self, emit: Emit, *, answers: bool = True) -> None:
         """What someone is waiting for goes out now: announcements to every screen first, then answers and errors
@@ -531,17 +643,20 @@ class Hub:
                 pass
 
     def _store_status(self, device: str, payload: bytes, retained: bool) -> None:
-        try:
-            status = json.loads(payload) if payload else {}
-        except ValueError:
+        if self.hall.device(device) is None or len(payload) > STATUS_MAX:
             return
-        if not isinstance(status, dict) or self.hall.device(device) is None:
+        try:
+            status = parse_json(payload.decode("utf-8")) if payload else {}
+            check_bounds(status, "status")
+        except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+            return
+        if not isinstance(status, dict):
             return
         received = clock_now(self.hall.tz)
         self.db.execute(
             "INSERT INTO devices(id, kind, status, version, last_seen) VALUES (?,?,?,?,?) "
             "ON CONFLICT(id) DO UPDATE SET status=excluded.status, version=excluded.version",
-            (device, self.hall.device(device).kind, str(status.get("state")), str(status.get("version")),
+            (device, self.hall.device(device).kind, str(status.get("state"))[:16], str(status.get("version"))[:64],
              received.isoformat(timespec="milliseconds")))
         self._ensure_device(device)
         ts = None
@@ -553,84 +668,133 @@ class Hub:
         self._seen(device, received, ts, live=ts is not None)
 
     def _reject(self, topic: str, device: str | None, raw: bytes, code: str, error: str, event_id=None, seq=None,
-                emit: Emit | None = None) -> None:
+                emit: Emit | None = None) -> tuple[str, int | None, str | None] | None:
+        """Keep a message that will not be stored, with its reason, and answer the device on `err`. Returns the
+        device and seq it handled: a rejected event is accounted for, so the device's acknowledgements pass it."""
         self.counts["rejected"] += 1
-        self.db.execute(
-            "INSERT INTO rejected(received_at, topic, device, event_id, seq, code, error, raw) VALUES (?,?,?,?,?,?,?,?)",
-            (stamp(), topic, device, event_id, seq, code, error, raw[:RAW_KEEP]))
-        log.warning("rejected %s from %s: %s (%s)", topic, device, code, error)
-        if emit is not None and device and self.hall.device(device) is not None:
+        known = device is not None and self.hall.device(device) is not None
+        error = BAD_CHARS.sub("\ufffd", error)[:500]
+        kept = raw[:RAW_KEEP]
+        if self._within_quota(device if known else "?", len(kept)):
+            self.db.execute(
+                "INSERT INTO rejected(received_at, topic, device, event_id, seq, code, error, raw, size) "
+                "VALUES (?,?,?,?,?,?,?,?,?)",
+                (stamp(), topic[:256], device if known else (device or "")[:64], event_id, seq, code, error, kept,
+                 len(raw)))
+            log.warning("rejected %s from %s: %s (%s)", topic[:256], device, code, error)
+        if emit is not None and known:
             emit.device(device, "err", {"id": event_id, "code": code, "error": error})
+        return (device, seq, None) if known else None
 
-    def _ingest_event(self, topic, topic_str: str, payload: bytes, emit: Emit, seen_now: set[str]) -> str | None:
-        """Store one event message. Returns the device whose watermark it touched, if any."""
+    def _within_quota(self, device: str, size: int) -> bool:
+        """Count a rejected message against its device's hourly quota; False (and counted as dropped) past it."""
+        hour = clock_now(self.hall.tz).strftime("%Y-%m-%dT%H")
+        used = self._quota.get((device, hour))
+        if used is None:
+            self._quota = {k: v for k, v in self._quota.items() if k[1] == hour}  # earlier hours are done
+            row = self.db.execute("SELECT kept, kept_bytes FROM rejected_quota WHERE device=? AND hour=?",
+                                  (device, hour)).fetchone()
+            used = self._quota[(device, hour)] = list(row) if row else [0, 0]
+        if used[0] < REJECT_QUOTA_ROWS and used[1] + size <= REJECT_QUOTA_BYTES:
+            used[0] += 1
+            used[1] += size
+            self.db.execute(
+                "INSERT INTO rejected_quota(device, hour, kept, kept_bytes) VALUES (?,?,1,?) ON CONFLICT DO UPDATE "
+                "SET kept=kept+1, kept_bytes=kept_bytes+excluded.kept_bytes", (device, hour, size))
+            return True
+        self.counts["rejected_dropped"] += 1
+        row = self.db.execute(
+            "INSERT INTO rejected_quota(device, hour, dropped, dropped_bytes) VALUES (?,?,1,?) ON CONFLICT DO UPDATE "
+            "SET dropped=dropped+1, dropped_bytes=dropped_bytes+excluded.dropped_bytes RETURNING dropped",
+            (device, hour, size)).fetchone()
+        if row[0] == 1:
+            log.warning("device %s passed its quota of rejected messages for %s:00; only counting them now",
+                        device, hour)
+        return False
+
+    def _ingest_event(self, topic, topic_str: str, payload: bytes, emit: Emit,
+                      seen_now: dict[str, tuple]) -> tuple[str, int | None, str | None] | None:
+        """Store one event message, or reject it. Returns the (device, seq, event id) it accounts for, if any."""
         device = self.hall.device(topic.device)
         received = clock_now(self.hall.tz)
         if device is None:
-            self._reject(topic_str, topic.device, payload, UNKNOWN_DEVICE,
-                         f"device {topic.device!r} is not in the hall config")
-            return None
+            return self._reject(topic_str, topic.device, payload, UNKNOWN_DEVICE,
+                                f"device {topic.device[:64]!r} is not in the hall config")
         try:
-            env, data = decode_event(topic, payload, device.kind)
+            env, data = decode_event(topic, payload, device.kind, now=received)
         except ProtocolError as err:
             env_id, env_seq = _peek_id_seq(payload)
-            if err.code in (INVALID_JSON, INVALID_ENVELOPE):
-                # only a valid envelope's id and seq are trusted: to recognise a resend, to move the watermark
-                env_seq = None
-            elif self._already(env_id, seen_now):
-                return self._duplicate(device.id, env_id, env_seq, emit)
-            self._reject(topic_str, device.id, payload, err.code, str(err), env_id, env_seq, emit)
-            if env_seq is not None:
-                seen_now.add(env_id)
-            return self._commit_seq(device.id, env_seq)
+            if err.code not in (INVALID_JSON, INVALID_ENVELOPE) and env_id is not None:
+                # a valid envelope with an id seen before: a resend of the same rejected message is a duplicate
+                prior = seen_now.get(env_id) or self._prior(env_id)
+                if prior is not None and prior[:3] == ("rejected", device.id, topic_str) and prior[3] == env_seq:
+                    return self._duplicate(device.id, None, emit, env_seq)
+            step = self._reject(topic_str, device.id, payload, err.code, str(err), env_id, env_seq, emit)
+            if env_id is not None and env_seq is not None:
+                seen_now[env_id] = ("rejected", device.id, topic_str, env_seq)
+            return step
         event_type = topic.event_type
-        if env.id in seen_now or self.db.execute("SELECT 1 FROM events WHERE id=?", (env.id,)).fetchone():
-            return self._duplicate(device.id, env.id, env.seq, emit)
-        seen_now.add(env.id)
+        data_text = json_text(env.data)  # before anything is decided: what cannot be written is refused here
+        prior = seen_now.get(env.id) or self._prior(env.id)
+        if prior is not None:
+            if prior[0] == "event" and prior[1:4] == (device.id, event_type, env.seq) and prior[4] == data_text:
+                return self._duplicate(device.id, prior[5], emit, env.seq)
+            if prior[0] == "rejected" and prior[1:4] == (device.id, topic_str, env.seq):
+                return self._duplicate(device.id, None, emit, env.seq)
+            whose = "this device's" if prior[1] == device.id else "another device's"
+            return self._reject(topic_str, device.id, payload, INVALID_ENVELOPE,
+                                f"id: {env.id} is already taken by {whose} event; a new event needs a new id",
+                                env.id, env.seq, emit)
+        seen_now[env.id] = ("event", device.id, event_type, env.seq, data_text, None)
         self._seen(device.id, received, env.ts)
         event = Event(id=env.id, device=device.id, kind=device.kind, type=event_type, seq=env.seq, ts=env.ts,
                       received_at=received, data=data, raw=env.data)
         res = None
         domain = self._by_type.get(event_type)
         if domain is not None:
-            # a savepoint around the domain: its rows go if it fails, the event stays with the error as answer
-            self.db.execute("SAVEPOINT domain")
+            mark = len(emit.messages)
             try:
                 res = domain.apply(self.db, event, emit)
             except Exception as err:  # a domain bug must not stop the hall
-                self.db.execute("ROLLBACK TO domain")
+                if storage_cause(err):
+                    raise
+                # its rows and announcements go; the event stays with the error as its answer
+                self.db.execute("ROLLBACK TO msg")
+                del emit.messages[mark:]
                 log.exception("handling %s %s failed", event_type, env.id)
-                res = {"ok": False, "code": "internal", "error": f"{type(err).__name__}: {err}"}
-            self.db.execute("RELEASE domain")
+                res = {"ok": False, "code": "internal", "error": f"{type(err).__name__}: {err}"[:300]}
         if event_type in REQUEST_TYPES and res is None:
             res = {"ok": False, "code": "unavailable", "error": f"this hub does not handle {event_type!r}"}
         if res is not None:
             res = {"re": env.id, **res}
             emit.device(device.id, "res", res)
+        res_text = json_text(res) if res is not None else None
         # stored with its answer, in the transaction that holds what the domain made of it
         self.db.execute(
             "INSERT INTO events(id, device, type, seq, ts, received_at, data, res) VALUES (?,?,?,?,?,?,?,?)",
             (env.id, device.id, event_type, env.seq, env.ts.isoformat(), received.isoformat(timespec="milliseconds"),
-             json_text(env.data), json_text(res) if res is not None else None))
+             data_text, res_text))
+        seen_now[env.id] = ("event", device.id, event_type, env.seq, data_text, res_text)
         self.counts["stored"] += 1
-        return self._commit_seq(device.id, env.seq, event_id=env.id)
+        return device.id, env.seq, env.id
 
-    def _already(self, event_id: str, seen_now: set[str]) -> bool:
-        """Was this id stored, or rejected with a valid envelope, before?"""
-        if event_id in seen_now:
-            return True
-        return self.db.execute(
-            "SELECT 1 FROM events WHERE id=? UNION ALL SELECT 1 FROM rejected WHERE event_id=? AND seq IS NOT NULL "
-            "LIMIT 1", (event_id, event_id)).fetchone() is not None
+    def _prior(self, event_id: str) -> tuple | None:
+        """What was stored under this id before: ("event", device, type, seq, data, res) or
+        ("rejected", device, topic, seq) for a rejected message whose envelope was valid."""
+        row = self.db.execute(
+            "SELECT 'event', device, type, seq, data, res FROM events WHERE id=:id UNION ALL "
+            "SELECT 'rejected', device, topic, seq, NULL, NULL FROM rejected WHERE event_id=:id AND seq IS NOT NULL "
+            "AND code NOT IN ('invalid_json', 'invalid_envelope') LIMIT 1", {"id": event_id}).fetchone()
+        if row is None:
+            return None
+        return tuple(row) if row[0] == "event" else tuple(row[:4])
 
-    def _duplicate(self, device: str, event_id: str, seq: int | None, emit: Emit) -> str:
+    def _duplicate(self, device: str, res: str | None, emit: Emit, seq: int | None) -> tuple[str, int | None, None]:
         """A resend: store nothing, answer again as before, and acknowledge again."""
         self.counts["duplicates"] += 1
-        row = self.db.execute("SELECT res FROM events WHERE id=?", (event_id,)).fetchone()
-        if row and row[0]:
-            emit.device(device, "res", json.loads(row[0]))
-        self._ensure_device(device)
-        return device
+        if res:
+            emit.device(device, "res", json.loads(res))
+        return device, seq, None
 
     def _ensure_device(self, device: str) -> DeviceCursor:
         cursor = self._cursors.get(device)
@@ -640,17 +804,16 @@ class Hub:
                             (device, self.hall.device(device).kind))
         return cursor
 
-    def _commit_seq(self, device: str, seq: int | None, event_id: str | None = None) -> str:
+    def _commit_seq(self, device: str, seq: int | None, event_id: str | None = None) -> None:
         cursor = self._ensure_device(device)
         if seq is None:
-            return device
+            return
         if seq == 1 and cursor.watermark >= 1 and event_id is not None:
             # a new event numbered 1 again: the device lost its disk and counts afresh
             log.warning("device %s restarted its sequence at 1 (was at %d)", device, cursor.watermark)
             self.db.execute("UPDATE devices SET seq_restarts = seq_restarts + 1, watermark = 0 WHERE id=?", (device,))
             cursor.watermark, cursor.above = 0, set()
         cursor.commit(seq)
-        return device
 
     def _seen(self, device: str, received: datetime, ts: datetime | None = None, live: bool = False) -> None:
         """Note a device heard from, and what its clock says.
@@ -700,15 +863,16 @@ class Hub:
 
 
 def _peek_id_seq(payload: bytes) -> tuple[str | None, int | None]:
-    """Best effort id and seq of a message that failed validation, so its seq still counts as handled."""
+    """Best effort id and seq of a message that failed validation, so its seq still counts as handled (the device
+    moves it out of its outbox when it hears why) and a resend of it is recognised."""
     try:
         raw = json.loads(payload)
-    except (ValueError, UnicodeDecodeError, RecursionError):
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         return None, None
     if not isinstance(raw, dict):
         return None, None
-    event_id = raw.get("id") if isinstance(raw.get("id"), str) and 0 < len(raw.get("id")) <= 64 else None
-    seq = raw.get("seq") if isinstance(raw.get("seq"), int) and not isinstance(raw.get("seq"), bool) else None
-    if seq is not None and not (1 <= seq < 2**62):
+    event_id = raw.get("id") if isinstance(raw.get("id"), str) and EVENT_ID.match(raw["id"]) else None
+    seq = raw.get("seq") if type(raw.get("seq")) is int else None
+    if seq is not None and not (1 <= seq <= MAX_INT):
         seq = None
     return event_id, seq
