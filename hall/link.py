@@ -5,17 +5,40 @@ published at QoS 1. It leaves the outbox only when the hub's retained `ack` says
 committed. Unacknowledged events are sent again after a reconnect and after a timeout; the hub absorbs the
 duplicates by event id. Nothing is sent while the hub's retained status says it is offline, so a day's events wait
 on the device's own disk rather than in the broker's memory.
+
+Dead letters. An event the hub refuses for good (bad data, a type this kind may not send…) is kept in the hub's
+`rejected` table, answered on the device's `err` topic and acknowledged like any other. The link moves it from
+the outbox into the outbox's `dead_letter` table with the hub's code and reason, and logs them, so it is neither
+sent again forever nor lost without a word; `DeviceLink.dead_letters()` reads them. The hub sends the `err` before
+the `ack` that covers the event; an `err` for an event the outbox does not hold changes nothing.
+
+A full disk. `send` and `request` raise `OutboxFull` ("设备存储已满 outbox disk full: <path>: <cause>") when the
+event cannot be made durable, so the caller knows it was not queued; the link itself keeps running. Clearing the
+outbox must still work on a full disk, or events the hub has committed would stay pending: a reserve file
+(`outbox.db-reserve`, 256 KiB) is given up to make room for the delete, which then goes a little at a time with the log
+checkpointed away between parts. A delete the disk still refuses is owed, not forgotten: it is tried again on the
+next ack and every second, and acknowledged events are not sent again meanwhile. The log is truncated to nothing
+soon after the outbox empties (every few seconds while it does not), and otherwise checkpointed every
+`WAL_PAGES` pages and cut back to `WAL_LIMIT`, so the outbox does not fill a small disk by itself. No sqlite
+error ends the link's threads: they log it and carry on.
+
+Personal data. The outbox files (the database, its -wal and -shm) are readable by their owner only (0600) in a
+folder only the owner may enter (0700), whatever the umask; wider modes left by older versions are tightened on
+open.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
+import os
 import sqlite3
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple, TypeVar
 
 import paho.mqtt.client as mqtt
 
@@ -27,66 +50,345 @@ from hall.protocol import QOS, device_topic, dumps, envelope, evt_topic, hub_top
 log = logging.getLogger("hall.link")
 
 Callback = Callable[[str, dict], None]
+T = TypeVar("T")
+
+PRIVATE_FILE = 0o600
+PRIVATE_FOLDER = 0o700
+SQLITE_FULL = 13
+
+
+# ---------------------------------------------------------------- files only their owner may read
+
+def private_folder(path: Path) -> Path:
+    """Create `path` (and its parents) and make it the owner's alone (0700), whatever the umask or its old mode."""
+    path.mkdir(parents=True, exist_ok=True)
+    _restrict(path, PRIVATE_FOLDER)
+    return path
+
+
+def private_sqlite_file(path: Path) -> Path:
+    """Create a SQLite database file 0600 before SQLite opens it, and tighten it and its -wal and -shm if older
+    versions left them wider. SQLite gives the -wal and -shm it creates the main file's mode, so they follow."""
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE))
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if file.exists():
+            _restrict(file, PRIVATE_FILE)
+    return path
+
+
+def _restrict(path: Path, mode: int) -> None:
+    if path.stat().st_mode & 0o777 != mode:
+        os.chmod(path, mode)
+
+
+# ---------------------------------------------------------------- the outbox
+
+class OutboxError(Exception):
+    """The outbox could not do what was asked: for `send`, the event was not queued."""
+
+    headline = "设备存储出错 outbox error"
+
+    def __init__(self, path: Path, cause: BaseException):
+        self.path = path
+        self.cause = cause
+        super().__init__(f"{self.headline}: {path}: {cause}")
+
+
+class OutboxFull(OutboxError):
+    """The disk under the outbox is full."""
+
+    headline = "设备存储已满 outbox disk full"
+
+
+def _is_full(err: BaseException) -> bool:
+    if isinstance(err, sqlite3.Error):
+        return (getattr(err, "sqlite_errorcode", 0) or 0) & 0xFF == SQLITE_FULL
+    return isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+def _outbox_error(path: Path, err: BaseException) -> OutboxError:
+    return (OutboxFull if _is_full(err) else OutboxError)(path, err)
+
+
+class DeadLetter(NamedTuple):
+    """An event the hub refused for good, with its reason, kept on the device."""
+
+    seq: int
+    id: str
+    type: str
+    payload: bytes
+    created_at: str   # when the device made the event
+    code: str         # the hub's code: invalid_data, forbidden, …
+    error: str        # the hub's reason
+    rejected_at: str  # when the device heard of it
 
 
 class Outbox:
-    """The device's queue of events not yet committed by the hub, on disk."""
+    """The device's queue of events not yet committed by the hub, on disk, and the events the hub refused."""
+
+    RESERVE_BYTES = 256 * 1024  # given up to clear acknowledged events when the disk is full
+    CLEAR_CHUNK = 100           # rows deleted per transaction when the disk is full (≈ 60 KiB of log)
+    WAL_LIMIT = 256 * 1024      # the log is cut back to this after a checkpoint
+    WAL_PAGES = 128             # a checkpoint once the log holds this many pages (512 KiB)
+    TRUNCATE_EMPTY = 1.0        # seconds between truncations of the log while the outbox keeps emptying
+    TRUNCATE_BUSY = 5.0         # … while it holds events
+    RESERVE_RETRY = 5.0         # seconds after a failed attempt to take the reserve back before the next
 
     def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._reserve = path.with_name(path.name + "-reserve")
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript("""
-            CREATE TABLE IF NOT EXISTS outbox (
-                seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, type TEXT NOT NULL,
-                payload BLOB NOT NULL, created_at TEXT NOT NULL);
-            CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-            INSERT OR IGNORE INTO meta VALUES ('next_seq', 1);
-        """)
+        self._acked_through = 0     # the hub has committed every seq up to here; rows at or below are owed a delete
+        self._refused: dict[str, tuple[str, str, str]] = {}  # id → (code, error, when): owed a dead-letter row
+        self._owed = False          # a delete the disk refused, to try again
+        self._logged = False        # the log holds frames since it was last truncated
+        self._truncated_at = time.monotonic()
+        self._reserve_failed_at = -self.RESERVE_RETRY
+        try:
+            private_folder(path.parent)
+            private_sqlite_file(path)
+            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute(f"PRAGMA journal_size_limit={self.WAL_LIMIT}")
+            self._db.execute(f"PRAGMA wal_autocheckpoint={self.WAL_PAGES}")
+            self._db.executescript("""
+                CREATE TABLE IF NOT EXISTS outbox (
+                    seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, type TEXT NOT NULL,
+                    payload BLOB NOT NULL, created_at TEXT NOT NULL);
+                CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+                INSERT OR IGNORE INTO meta VALUES ('next_seq', 1);
+                CREATE TABLE IF NOT EXISTS dead_letter (
+                    seq INTEGER PRIMARY KEY, id TEXT NOT NULL, type TEXT NOT NULL, payload BLOB NOT NULL,
+                    created_at TEXT NOT NULL, code TEXT NOT NULL, error TEXT NOT NULL, rejected_at TEXT NOT NULL);
+            """)
+        except (sqlite3.Error, OSError) as err:
+            raise _outbox_error(path, err) from err
+        self._keep_reserve()
 
     def add(self, event_type: str, data: dict, ts: str | None = None) -> tuple[int, str, bytes]:
-        """Give the event its id and seq and make it durable before anything is sent."""
+        """Give the event its id and seq and make it durable before anything is sent.
+
+        Raises OutboxFull when the disk is full, OutboxError for any other failure: the event is not queued."""
+        def work():
+            (seq,) = self._db.execute("SELECT value FROM meta WHERE key='next_seq'").fetchone()
+            event_id = new_event_id()
+            payload = dumps(envelope(event_id, seq, data, ts))
+            self._db.execute("INSERT INTO outbox VALUES (?,?,?,?,?)", (seq, event_id, event_type, payload, stamp()))
+            self._db.execute("UPDATE meta SET value=? WHERE key='next_seq'", (seq + 1,))
+            return seq, event_id, payload
+
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
             try:
-                (seq,) = self._db.execute("SELECT value FROM meta WHERE key='next_seq'").fetchone()
-                event_id = new_event_id()
-                payload = dumps(envelope(event_id, seq, data, ts))
-                self._db.execute("INSERT INTO outbox VALUES (?,?,?,?,?)", (seq, event_id, event_type, payload, stamp()))
-                self._db.execute("UPDATE meta SET value=? WHERE key='next_seq'", (seq + 1,))
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-        return seq, event_id, payload
+                return self._write(work, reserve=False)  # the reserve is for clearing, never for new events
+            except sqlite3.Error as err:
+                raise _outbox_error(self.path, err) from err
 
     def next_seq(self) -> int:
         with self._lock:
             return self._db.execute("SELECT value FROM meta WHERE key='next_seq'").fetchone()[0]
 
     def acknowledge(self, through_seq: int) -> int:
+        """The hub has committed every event up to `through_seq`: they leave the outbox. Returns how many left.
+
+        Raises OutboxError if the disk refuses even with the reserve spent; the delete is then owed and `settle`
+        makes it later."""
         with self._lock:
-            return self._db.execute("DELETE FROM outbox WHERE seq <= ?", (through_seq,)).rowcount
+            self._acked_through = max(self._acked_through, through_seq)
+            return self._settle()
+
+    def refuse(self, event_id: str, code: str, error: str) -> DeadLetter | None:
+        """The hub refused this event for good: it moves to the dead letters. None if the outbox does not hold it.
+
+        Raises OutboxError if the disk refuses; the move is then owed (the event is not cleared meanwhile) and
+        `settle` makes it later."""
+        with self._lock:
+            row = self._db.execute("SELECT seq, id, type, payload, created_at FROM outbox WHERE id=?",
+                                   (event_id,)).fetchone()
+            if row is None:
+                return None
+            reason = self._refused[event_id] = (code, error, stamp())
+            self._settle()
+            return DeadLetter(*row, *reason)
+
+    def settle(self) -> int:
+        """Make what is owed: dead letters written, acknowledged events deleted; keep the log small. Returns how
+        many events left the outbox. Raises OutboxError while the disk still refuses."""
+        with self._lock:
+            return self._settle()
 
     def pending(self, after_seq: int = 0, limit: int = 1000) -> list[tuple[int, str, str, bytes]]:
+        """Events the hub has not acknowledged, from after `after_seq`, oldest first."""
         with self._lock:
             return self._db.execute(
                 "SELECT seq, id, type, payload FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
-                (after_seq, limit)).fetchall()
+                (max(after_seq, self._acked_through), limit)).fetchall()
 
     def get(self, event_id: str) -> tuple[int, str, bytes] | None:
+        """The event if the hub has not acknowledged it yet."""
         with self._lock:
-            return self._db.execute("SELECT seq, type, payload FROM outbox WHERE id=?", (event_id,)).fetchone()
+            return self._db.execute("SELECT seq, type, payload FROM outbox WHERE id=? AND seq > ?",
+                                    (event_id, self._acked_through)).fetchone()
 
     def count(self) -> int:
+        """Events on disk in the outbox (acknowledged ones whose delete is owed included)."""
         with self._lock:
             return self._db.execute("SELECT count(*) FROM outbox").fetchone()[0]
+
+    def dead_letters(self) -> list[DeadLetter]:
+        with self._lock:
+            rows = self._db.execute("SELECT seq, id, type, payload, created_at, code, error, rejected_at "
+                                    "FROM dead_letter ORDER BY seq").fetchall()
+        return [DeadLetter(*row) for row in rows]
+
+    def owes(self) -> bool:
+        """Is a dead letter or a delete waiting for the disk?"""
+        with self._lock:
+            return bool(self._refused) or self._owed
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+    # ------------------------------------------------------------ writing on a disk that may be full
+
+    def _settle(self) -> int:
+        self._owed = True
+        try:
+            self._bury()
+            cleared = self._clear()
+        except sqlite3.Error as err:
+            raise _outbox_error(self.path, err) from err
+        self._owed = False
+        self._tidy()
+        return cleared
+
+    def _bury(self) -> None:
+        """Move the refused events into the dead letters, in one transaction."""
+        if not self._refused:
+            return
+
+        def work():
+            for event_id, (code, error, at) in self._refused.items():
+                self._db.execute(
+                    "INSERT INTO dead_letter SELECT seq, id, type, payload, created_at, ?, ?, ? FROM outbox "
+                    "WHERE id=?", (code, error, at, event_id))
+                self._db.execute("DELETE FROM outbox WHERE id=?", (event_id,))
+
+        self._write(work)
+        self._refused.clear()
+
+    def _clear(self) -> int:
+        """Delete the acknowledged events, but not one owed a dead-letter row."""
+        keep = list(self._refused)
+        which = "seq <= ?" + (f" AND id NOT IN ({','.join('?' * len(keep))})" if keep else "")
+        params = (self._acked_through, *keep)
+        try:
+            return self._write(lambda: self._db.execute(f"DELETE FROM outbox WHERE {which}", params).rowcount)
+        except sqlite3.Error as err:
+            if not _is_full(err):
+                raise
+        # the disk is full: a little at a time, each part's log checkpointed away to make room for the next
+        cleared = 0
+        while True:
+            part = self._write(lambda: self._db.execute(
+                f"DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox WHERE {which} ORDER BY seq LIMIT ?)",
+                (*params, self.CLEAR_CHUNK)).rowcount)
+            cleared += part
+            self._checkpoint()
+            if part < self.CLEAR_CHUNK:
+                return cleared
+
+    def _write(self, work: Callable[[], T], reserve: bool = True) -> T:
+        """One write transaction. When the disk is full: checkpoint the log away and try again, then (for
+        clearing only) give up the reserve and try a last time."""
+        tries = [self._checkpoint] + ([self._spend_reserve] if reserve else [])
+        while True:
+            try:
+                return self._transaction(work)
+            except sqlite3.Error as err:
+                if not (_is_full(err) and tries):
+                    raise
+                tries.pop(0)()
+
+    def _transaction(self, work: Callable[[], T]) -> T:
+        changes = self._db.total_changes
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            result = work()
+            self._db.execute("COMMIT")
+        except BaseException:
+            # a failed COMMIT on a full disk has already rolled back: a ROLLBACK then would hide the real error
+            if self._db.in_transaction:
+                try:
+                    self._db.execute("ROLLBACK")
+                except sqlite3.Error:
+                    log.debug("rollback after a failed write failed too", exc_info=True)
+            raise
+        self._logged = self._logged or self._db.total_changes != changes
+        return result
+
+    def _checkpoint(self) -> bool:
+        """Copy the log into the database and cut it to nothing, giving its space back. False if it could not."""
+        try:
+            busy = self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+        except sqlite3.Error as err:
+            log.debug("outbox checkpoint failed: %s", err)
+            return False
+        if not busy:
+            self._logged = False
+            self._truncated_at = time.monotonic()
+        return not busy
+
+    def _tidy(self) -> None:
+        """Truncate the log when it is due: soon after the outbox empties, now and then while it does not."""
+        if not self._logged:
+            return
+        since = time.monotonic() - self._truncated_at
+        if since < self.TRUNCATE_EMPTY:
+            return
+        empty = self._db.execute("SELECT 1 FROM outbox LIMIT 1").fetchone() is None
+        if (empty or since >= self.TRUNCATE_BUSY) and self._checkpoint():
+            self._keep_reserve()
+
+    def _keep_reserve(self) -> None:
+        """Hold RESERVE_BYTES of disk aside for clearing the outbox, if the disk has them."""
+        if self._reserve.exists() or time.monotonic() - self._reserve_failed_at < self.RESERVE_RETRY:
+            return
+        part = self._reserve.with_name(self._reserve.name + ".part")
+        try:
+            fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
+            try:
+                block = bytes(64 * 1024)  # written out, not sparse: the blocks are really taken
+                for _ in range(self.RESERVE_BYTES // len(block)):
+                    view = memoryview(block)
+                    while view:
+                        view = view[os.write(fd, view):]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(part, self._reserve)
+        except OSError as err:
+            self._reserve_failed_at = time.monotonic()
+            part.unlink(missing_ok=True)
+            log.debug("outbox reserve not kept: %s", err)
+
+    def _spend_reserve(self) -> None:
+        if self._reserve.exists():
+            log.warning("%s: 设备存储已满，动用预留空间 disk full: spending the reserve to clear acknowledged events",
+                        self.path)
+            self._reserve.unlink(missing_ok=True)
+        self._checkpoint()
+
+    def maintain(self) -> None:
+        """Now and then (the link's relay does it every second): make what is owed, truncate the log when due,
+        take the reserve back once the disk has room. Raises OutboxError while the disk refuses what is owed."""
+        with self._lock:
+            if self._refused or self._owed:
+                self._settle()
+            else:
+                self._tidy()
+            self._keep_reserve()
 
 
 class DeviceLink:
@@ -154,7 +456,9 @@ class DeviceLink:
         self.outbox.close()
 
     def send(self, event_type: str, data: dict, ts: str | None = None) -> str:
-        """Queue an event durably and return its id; it is delivered whenever the hub can take it."""
+        """Queue an event durably and return its id; it is delivered whenever the hub can take it.
+
+        Raises OutboxFull (disk full) or OutboxError when the event could not be queued; the link keeps running."""
         _, event_id, _ = self.outbox.add(event_type, data, ts)
         self._wake.set()
         return event_id
@@ -163,6 +467,7 @@ class DeviceLink:
                 on_sent: Callable[[str], None] | None = None) -> dict | None:
         """Send a request event and wait for the hub's answer on `res`; None if none came in time.
 
+        Raises OutboxFull or OutboxError, as `send` does, when the event could not be queued.
         The event stays queued either way, and a late answer still reaches `on_answer` listeners (`on_sent` is
         told the event's id as soon as it is queued, to recognise that answer). If the answer
         was lost after the hub committed the event, the same event is published again: the hub answers a resent
@@ -211,6 +516,10 @@ class DeviceLink:
 
     def pending(self) -> int:
         return self.outbox.count()
+
+    def dead_letters(self) -> list[DeadLetter]:
+        """The events the hub refused for good, with its code and reason, oldest first."""
+        return self.outbox.dead_letters()
 
     def wait_drained(self, timeout: float = 10.0) -> bool:
         deadline = time.monotonic() + timeout
@@ -266,6 +575,12 @@ class DeviceLink:
 
     def _on_message(self, client, userdata, msg):
         try:
+            self._take(msg)
+        except Exception:  # nothing may end paho's thread: the link would stop hearing acks for good
+            log.exception("%s: handling a message on %s failed", self.id, msg.topic)
+
+    def _take(self, msg) -> None:
+        try:
             payload = json.loads(msg.payload) if msg.payload else {}
         except ValueError:
             log.warning("%s: unreadable message on %s", self.id, msg.topic)
@@ -285,8 +600,7 @@ class DeviceLink:
             elif channel == "res":
                 self._on_res(payload)
             elif channel == "err":
-                log.warning("%s: hub rejected event %s: %s %s", self.id, payload.get("id"), payload.get("code"),
-                            payload.get("error"))
+                self._on_err(payload)
         for topic, cb in self._subs:
             if mqtt.topic_matches_sub(topic, msg.topic):
                 try:
@@ -302,11 +616,26 @@ class DeviceLink:
         # watermark when it sees seq 1 again, and a fresh ack follows.
         if through >= self.outbox.next_seq():
             return
-        self.outbox.acknowledge(through)
         with self._lock:
             for seq in [s for s in self._inflight if s <= through]:
                 del self._inflight[seq]
+        try:
+            self.outbox.acknowledge(through)
+        except OutboxError as err:  # owed: the relay clears them once the disk lets it; none is sent again
+            log.warning("%s: acknowledged events not cleared yet, will retry: %s", self.id, err)
         self._wake.set()
+
+    def _on_err(self, payload: dict) -> None:
+        """The hub refused one of our events for good: keep it as a dead letter, with the hub's reason, logged."""
+        event_id, code, error = payload.get("id"), str(payload.get("code")), str(payload.get("error"))
+        outcome = "not in the outbox"
+        if isinstance(event_id, str):
+            try:
+                if self.outbox.refuse(event_id, code, error) is not None:
+                    outcome = "kept as a dead letter"
+            except OutboxError as err:
+                outcome = f"to be kept as a dead letter once the disk lets it ({err})"
+        log.warning("%s: 中心拒收事件 hub rejected event %s: %s: %s — %s", self.id, event_id, code, error, outcome)
 
     def _on_res(self, payload: dict) -> None:
         event_id = payload.get("re")
@@ -324,12 +653,22 @@ class DeviceLink:
     # ------------------------------------------------------------ the relay thread
 
     def _run_relay(self) -> None:
+        refused = None  # what the disk last refused, logged once until it recovers
         while not self._stop.is_set():
             # woken by send, ack, connect and hub status; the timeout is the resend clock
             self._wake.wait(1.0)
             self._wake.clear()
             if self._stop.is_set():
                 return
+            try:
+                self.outbox.maintain()
+                if refused is not None:
+                    log.warning("%s: outbox cleared what it owed", self.id)
+                refused = None
+            except Exception as err:  # a full disk must not end the relay: it tries again next time
+                if str(err) != refused:
+                    log.warning("%s: outbox upkeep failed, will retry: %s", self.id, err)
+                refused = str(err)
             if not (self.connected and self.hub_online):
                 continue
             try:
