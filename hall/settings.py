@@ -181,7 +181,6 @@ class BrokerSettings(_Model):
     port: int = strict_count(1883, ge=1, le=65535)
     tls: Switch = False
     tls_port: int = strict_count(8883, ge=1, le=65535)
-    plain_localhost_only: Switch = False
     autosave_interval: int = strict_count(10, ge=1, le=86_400)
     max_queued_messages: int = strict_count(1_000_000, ge=1000, le=1_000_000_000)
 

@@ -387,7 +387,10 @@ class HallUp:
         bus_windows = set(hall.device(BUS_CALLER).windows)
         kiosks = [self._link(d.id) for d in hall.devices_of("kiosk") if d.id not in gui]
         windows = [self._link(d.id) for d in hall.devices_of("window") if not set(d.windows) & bus_windows]
-        self.queue_traffic = HallTraffic(hall, kiosks=kiosks, windows=windows, speed=self.speed, seed=1)
+        # a window PC never rates its own clerk: the citizens at those windows rate on the other bus's pads
+        raters = [self._link(d.id) for d in hall.devices_of("caller") if d.id != BUS_CALLER]
+        self.queue_traffic = HallTraffic(hall, kiosks=kiosks, windows=windows, raters=raters, speed=self.speed,
+                                         seed=1)
         self.queue_traffic.start()
         self.parts.append(self.queue_traffic)
         # staff punching at the fingerprint terminals

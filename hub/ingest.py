@@ -168,7 +168,7 @@ class Hub:
         self._opened = threading.Event()
         self._failure: BaseException | None = None
         self.connected = False
-        self.counts = {"stored": 0, "duplicates": 0, "rejected": 0, "rejected_dropped": 0}
+        self.counts = {"stored": 0, "duplicates": 0, "rejected": 0, "rejected_dropped": 0, "storage_failures": 0}
         self.degraded: str | None = None  # why the journal cannot be written now, e.g. "disk_full"
         self._backoff = BACKOFF_MIN
         self._backoff_until = 0.0
@@ -281,6 +281,7 @@ class Hub:
     def _failed(self, what: str, err: Exception) -> None:
         """The journal could not be written: pause before trying again, and say why in the hub's status."""
         cause = storage_cause(err) or "internal"
+        self.counts["storage_failures"] += 1
         self._backoff_until = time.monotonic() + self._backoff
         if cause != self.degraded:
             log.error("hub failed %s (%s); trying again in %.1f s", what, cause, self._backoff, exc_info=err)

@@ -84,8 +84,8 @@ def test_a_clerk_logs_in_calls_recalls_transfers_pauses_and_completes(hall_rig):
             await until(pilot, lambda: p.hub_online and p.queue_state.get("A", {}).get("waiting") == 3,
                         "the screen has the hub's state")
             assert "等候 3 人" in text_of(app, "#queues")
-            await pilot.press("l", *"s009", "enter")
-            await until(pilot, lambda: p.staff == "s009", "login")
+            await pilot.press("l", *"s011", "enter")
+            await until(pilot, lambda: p.staff == "s011", "login")
             await pilot.press("n")
             await until(pilot, lambda: p.ticket == "A001" and "A001 called" in p.message, "a call")
             assert text_of(app, "#ticket") == "A001"
@@ -109,7 +109,7 @@ def test_a_clerk_logs_in_calls_recalls_transfers_pauses_and_completes(hall_rig):
 
     asyncio.run(clerk())
     # the report rows follow the answers once the burst is over
-    wait_for(lambda: hall_rig.count("SELECT count(*) FROM calls WHERE window='3' AND staff='s009'") == 2, 5,
+    wait_for(lambda: hall_rig.count("SELECT count(*) FROM calls WHERE window='3' AND staff='s011'") == 2, 5,
              "both calls in the report rows")
 
 

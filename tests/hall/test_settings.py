@@ -116,8 +116,6 @@ def test_staff_file_errors_name_the_line(config_copy):
      "attendance.merge_seconds: got 86400, expected input should be less than or equal to 3600"),
     ("port = 1883", 'port = "1883"', "broker.port: got '1883', expected input should be a valid integer"),
     ("tls = false", 'tls = "false"', "broker.tls: got 'false', expected input should be a valid boolean"),
-    ("plain_localhost_only = false", "plain_localhost_only = 0",
-     "broker.plain_localhost_only: got 0, expected input should be a valid boolean"),
     ("autosave_interval = 10", "autosave_interval = 0",
      "broker.autosave_interval: got 0, expected input should be greater than or equal to 1"),
 ])

@@ -44,10 +44,10 @@ def test_keys_reach_the_hub_and_its_state_reaches_the_keypad(hall_bus):
     for _ in range(3):
         assert kiosk.request("ticket_request", {"queue": "A"})["ok"]
 
-    sim.press(3, "login", "9", "enter", "next")
+    sim.press(3, "login", "11", "enter", "next")
     # the engine called A001 to window 3; two still wait in A (window 3 also serves U as backup)
     sim.wait(lambda: sim.keypad(3).view == KeypadView("A001", 2, KeypadState.SERVING))
-    assert events(rig, "login") == [{"window": "3", "staff": "s009"}]
+    assert events(rig, "login") == [{"window": "3", "staff": "s011"}]
     assert events(rig, "call_next") == [{"window": "3"}]
 
     sim.press(3, "complete")
@@ -56,7 +56,7 @@ def test_keys_reach_the_hub_and_its_state_reaches_the_keypad(hall_bus):
     wait_for(lambda: events(rig, "rating"), message="rating stored")
     assert events(rig, "rating") == [{"window": "3", "score": 5, "ticket": "A001"}]
     with rig.db() as db:
-        assert db.execute("SELECT ticket, staff, score FROM ratings").fetchall() == [("A001", "s009", 5)]
+        assert db.execute("SELECT ticket, staff, score FROM ratings").fetchall() == [("A001", "s011", 5)]
 
     sim.press(3, "pause")
     sim.wait(lambda: sim.keypad(3).view.state == KeypadState.PAUSED)

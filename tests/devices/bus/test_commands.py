@@ -55,7 +55,7 @@ def test_a_key_on_a_keypad_calls_the_ticket_onto_the_window_screen(buses):
     assert kiosk.wait_connected()
     assert kiosk.request("ticket_request", {"queue": "A"})["ticket"]["no"] == "A001"
 
-    callers.press(3, "login", "9", "enter", "next")
+    callers.press(3, "login", "11", "enter", "next")
     screens.wait(lambda: screens.screen(3).text and screens.screen(3).text.text == "A001 请到3号窗口", timeout=30)
     callers.wait(lambda: callers.keypad(3).view.ticket == "A001", timeout=30)
     assert callers.keypad(3).view.state == KeypadState.SERVING
