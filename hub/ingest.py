@@ -729,10 +729,10 @@ class Hub:
                 # a valid envelope with an id seen before: a resend of the same rejected message is a duplicate
                 prior = seen_now.get(env_id) or self._prior(env_id)
                 if prior is not None and prior[:3] == ("rejected", device.id, topic_str) and prior[3] == env_seq:
-                    return self._duplicate(device.id, None, emit, env_seq)
+                    return self._duplicate(device.id, None, emit, env_seq, refused=(env_id, *prior[4:6]))
             step = self._reject(topic_str, device.id, payload, err.code, str(err), env_id, env_seq, emit)
             if env_id is not None and env_seq is not None:
-                seen_now[env_id] = ("rejected", device.id, topic_str, env_seq)
+                seen_now[env_id] = ("rejected", device.id, topic_str, env_seq, err.code, str(err))
             return step
         event_type = topic.event_type
         data_text = json_text(env.data)  # before anything is decided: what cannot be written is refused here
@@ -741,7 +741,7 @@ class Hub:
             if prior[0] == "event" and prior[1:4] == (device.id, event_type, env.seq) and prior[4] == data_text:
                 return self._duplicate(device.id, prior[5], emit, env.seq)
             if prior[0] == "rejected" and prior[1:4] == (device.id, topic_str, env.seq):
-                return self._duplicate(device.id, None, emit, env.seq)
+                return self._duplicate(device.id, None, emit, env.seq, refused=(env.id, *prior[4:6]))
             whose = "this device's" if prior[1] == device.id else "another device's"
             return self._reject(topic_str, device.id, payload, INVALID_ENVELOPE,
                                 f"id: {env.id} is already taken by {whose} event; a new event needs a new id",
@@ -781,20 +781,23 @@ class Hub:
 
     def _prior(self, event_id: str) -> tuple | None:
         """What was stored under this id before: ("event", device, type, seq, data, res) or
-        ("rejected", device, topic, seq) for a rejected message whose envelope was valid."""
+        ("rejected", device, topic, seq, code, error) for a rejected message whose envelope was valid."""
         row = self.db.execute(
             "SELECT 'event', device, type, seq, data, res FROM events WHERE id=:id UNION ALL "
-            "SELECT 'rejected', device, topic, seq, NULL, NULL FROM rejected WHERE event_id=:id AND seq IS NOT NULL "
+            "SELECT 'rejected', device, topic, seq, code, error FROM rejected WHERE event_id=:id AND seq IS NOT NULL "
             "AND code NOT IN ('invalid_json', 'invalid_envelope') LIMIT 1", {"id": event_id}).fetchone()
-        if row is None:
-            return None
-        return tuple(row) if row[0] == "event" else tuple(row[:4])
+        return None if row is None else tuple(row)
 
-    def _duplicate(self, device: str, res: str | None, emit: Emit, seq: int | None) -> tuple[str, int | None, None]:
-        """A resend: store nothing, answer again as before, and acknowledge again."""
+    def _duplicate(self, device: str, res: str | None, emit: Emit, seq: int | None,
+                   refused: tuple[str, str, str] | None = None) -> tuple[str, int | None, None]:
+        """A resend: store nothing, answer again as before (`res`, or `err` for a message refused before: the
+        device may have missed it), and acknowledge again."""
         self.counts["duplicates"] += 1
         if res:
             emit.device(device, "res", json.loads(res))
+        if refused:
+            event_id, code, error = refused
+            emit.device(device, "err", {"id": event_id, "code": code, "error": error})
         return device, seq, None
 
     def _ensure_device(self, device: str) -> DeviceCursor:

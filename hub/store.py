@@ -9,9 +9,13 @@ from pathlib import Path
 
 import sqlite_utils
 
+from hall.files import private_folder, private_sqlite_file
+
 
 def open_db(path: Path) -> sqlite_utils.Database:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    # staff punches and citizens' requests are personal data: the owner's alone (0700 folder, 0600 files)
+    private_folder(path.parent)
+    private_sqlite_file(path)
     db = sqlite_utils.Database(path)
     db.enable_wal()
     # an acknowledged event must survive a power cut: FULL, each commit on disk. The hub's own connection commits
@@ -45,9 +49,20 @@ def create_schema(db: sqlite_utils.Database) -> None:
             seq INTEGER,
             code TEXT NOT NULL,
             error TEXT NOT NULL,
-            raw BLOB
+            raw BLOB,                    -- the first bytes of the message (hub/ingest.py RAW_KEEP)
+            size INTEGER                 -- its whole length
         );
         CREATE INDEX IF NOT EXISTS rejected_event ON rejected(event_id);
+        -- rejected messages per device and hour: kept up to a quota, only counted past it
+        CREATE TABLE IF NOT EXISTS rejected_quota (
+            device TEXT NOT NULL,
+            hour TEXT NOT NULL,                    -- YYYY-MM-DDTHH, the hall's time
+            kept INTEGER NOT NULL DEFAULT 0,
+            kept_bytes INTEGER NOT NULL DEFAULT 0,
+            dropped INTEGER NOT NULL DEFAULT 0,
+            dropped_bytes INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (device, hour)
+        );
         CREATE TABLE IF NOT EXISTS devices (
             id TEXT PRIMARY KEY,
             kind TEXT,
@@ -60,6 +75,9 @@ def create_schema(db: sqlite_utils.Database) -> None:
             seq_restarts INTEGER NOT NULL DEFAULT 0
         );
     """)
+    # journals written before rejected messages were cut to a prefix
+    if "size" not in {r[1] for r in db.execute("PRAGMA table_info(rejected)")}:
+        db.execute("ALTER TABLE rejected ADD COLUMN size INTEGER")
 
 
 def stats(db: sqlite_utils.Database) -> dict:
@@ -71,6 +89,7 @@ def stats(db: sqlite_utils.Database) -> dict:
         "by_device": dict(q("SELECT device, count(*) FROM events GROUP BY device ORDER BY device").fetchall()),
         "rejected": q("SELECT count(*) FROM rejected").fetchone()[0],
         "rejected_by_code": dict(q("SELECT code, count(*) FROM rejected GROUP BY code ORDER BY code").fetchall()),
+        "rejected_dropped": q("SELECT coalesce(sum(dropped), 0) FROM rejected_quota").fetchone()[0],
         "devices": [
             {"id": r[0], "kind": r[1], "status": r[2], "last_seen": r[3], "clock_skew_s": r[4],
              "skew_flagged": bool(r[5])}

@@ -235,3 +235,15 @@ def test_generated_hostile_messages_are_each_accounted_for_once_and_lose_nothing
     assert rig.count("SELECT count(*) FROM rejected WHERE code='internal'") == 0
     assert hub.is_alive() and hub.degraded is None
     assert phone.request("ticket_request", {"queue": "B"}, timeout=10)["ok"]
+
+
+def test_a_rejected_event_sent_again_is_answered_again_and_kept_once(hall_with_a_kiosk):
+    rig, hub, kiosk, heard, _ = hall_with_a_kiosk
+    bad = _text(_env({"queue": ""}, seq=1))  # the device missed the first answer and sends it again
+    topic = evt_topic(rig.hall.id, "kiosk-01", "ticket_request")
+    kiosk.publish(topic, bad, qos=1)
+    wait_for(lambda: heard.on("err"), 10, "the first error")
+    kiosk.publish(topic, bad, qos=1)
+    errors = wait_for(lambda: len(heard.on("err")) == 2 and heard.on("err"), 10, "the error again")
+    assert errors[0] == errors[1] and errors[0]["code"] == "invalid_data"
+    assert rig.count("SELECT count(*) FROM rejected") == 1
