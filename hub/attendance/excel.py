@@ -208,10 +208,11 @@ def _notes_sheet(wb, report: dict) -> None:
     ws = wb.create_sheet("说明")
     lines = [
         ("说明 · Notes", TITLE),
-        ("考勤得分：满分 100；每次迟到或早退扣 1 分，另按分钟每分钟扣 0.1 分（每次最多再扣 2 分）；每次缺卡扣 2 分；每天旷工扣 10 分；"
-         "请假不扣分。", BODY),
+        ("考勤得分：满分 100；每次迟到或早退扣 1 分，另按分钟每分钟扣 0.1 分（每次最多再扣 2 分，即每次最多 3 分）；每次缺卡扣 2 分；"
+         "每天旷工扣 10 分；请假不扣分。", BODY),
         ("Score: 100 for a clean period; each late arrival or early leave costs 1 point plus 0.1 per minute (at most 2 "
-         "more per occurrence); each missing punch 2; each absent day 10; leave costs nothing.", SUBTITLE),
+         "more per occurrence, so at most 3); each missing punch 2; each absent day 10; leave costs nothing.",
+         SUBTITLE),
         ("窗口得分为该窗口人员得分的平均值；综合分 = 70% 考勤得分 + 30% 满意率（有评价时）。", BODY),
         ("A window's score is the mean of its people's; composite = 70 % score + 30 % satisfaction (when rated).",
          SUBTITLE),

@@ -296,6 +296,11 @@ def evaluate(punches: Iterable[Punch], leaves: Iterable[Leave] = (), *, staff: I
     return out
 
 
+# the minutes of one late arrival or early leave count for the score up to here (0.1 point each): being very late
+# once costs 3 points, not a month's worth, and each occurrence is still judged on its own
+MINUTES_COUNTED = 20
+
+
 @dataclass
 class Tally:
     """What a period of AttendanceDays adds up to for one person (the report's row)."""
@@ -312,6 +317,8 @@ class Tally:
     leave_days: int = 0
     leave_slots: int = 0
     rest_punch_days: int = 0
+    # late and early minutes as the score counts them: each occurrence at most MINUTES_COUNTED
+    counted_minutes: int = 0
     statuses: dict[str, int] = field(default_factory=dict)
 
     def add(self, day: AttendanceDay) -> None:
@@ -331,9 +338,11 @@ class Tally:
             if slot.status == "late":
                 self.late += 1
                 self.late_minutes += slot.minutes
+                self.counted_minutes += min(slot.minutes, MINUTES_COUNTED)
             elif slot.status == "early":
                 self.early += 1
                 self.early_minutes += slot.minutes
+                self.counted_minutes += min(slot.minutes, MINUTES_COUNTED)
             elif slot.status == "missing" and day.status != "absent":
                 self.missing += 1
             elif slot.status == "leave":
@@ -346,10 +355,10 @@ class Tally:
 
     @property
     def score(self) -> float:
-        """100 for a clean period. Each late arrival or early leave costs 1 point plus 0.1 per minute (at most 3
-        points per occurrence), each missing punch 2, each absent day 10; never below 0. Leave costs nothing."""
-        lateness = self.late + self.early + min(0.1 * (self.late_minutes + self.early_minutes),
-                                                 2.0 * (self.late + self.early))
+        """100 for a clean period. Each late arrival or early leave costs 1 point plus 0.1 per minute, its minutes
+        costing at most 2 points (so at most 3 points per occurrence); each missing punch 2, each absent day 10;
+        never below 0. Leave costs nothing. Late by 100 minutes and by 1: (1 + 2) + (1 + 0.1) → 95.9."""
+        lateness = self.late + self.early + 0.1 * self.counted_minutes
         return round(max(0.0, 100.0 - lateness - 2.0 * self.missing - 10.0 * self.absent_days), 1)
 
     @property

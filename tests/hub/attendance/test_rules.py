@@ -299,6 +299,15 @@ def test_tally_adds_up_a_period():
     t = tally(days)["s023"]
     assert (t.workdays, t.ok_days, t.late, t.late_minutes, t.early, t.early_minutes) == (5, 1, 1, 7, 1, 10)
     assert (t.missing, t.absent_days, t.leave_days) == (2, 1, 1)
-    # 100 - (2 occurrences + min(1.7, 4)) - 2 missing × 2 - 1 absent × 10
+    # 100 - (2 occurrences + 0.7 + 1.0) - 2 missing × 2 - 1 absent × 10
     assert t.score == pytest.approx(100 - 3.7 - 4 - 10)
     assert t.attendance_rate == pytest.approx(1 / 4)
+
+
+def test_the_minutes_of_each_late_arrival_cost_at_most_2_points():
+    # back from lunch 100 minutes late (14:40 for 13:00) one day, in 1 minute late (09:01) the next
+    days = [day(["08:50", "11:45", "14:40", "17:10"], "2026-11-30"),
+            day(["09:01", "11:45", "12:50", "17:10"], "2026-12-01")]
+    t = tally(days)["s023"]
+    assert (t.late, t.late_minutes, t.counted_minutes) == (2, 101, 21)
+    assert t.score == 95.9  # (1 + 2) + (1 + 0.1); capped over the period it would be 94.0
