@@ -350,6 +350,161 @@ def decode_event(topic: Topic, payload: bytes, kind: str | None = None,
     return env, data
 
 
+# ---------------------------------------------------------------- what the hub sends
+
+class FromHub(BaseModel):
+    """A message the hub publishes. The hub builds it from this model and every reader parses it with this model;
+    readers ignore fields they do not know, so a hub can add one without breaking a screen already in the field."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+class HubStatus(FromHub):
+    """`hub/status` (retained; the last will says offline). `degraded` while the journal cannot be written."""
+    state: Literal["online", "offline", "degraded"]
+    kind: Literal["hub"] = "hub"
+    version: str | None = None
+    ts: str | None = None
+    cause: str | None = None   # degraded: disk_full, disk_error, …
+    error: str | None = None
+
+
+class DeviceStatus(FromHub):
+    """`{device}/status` (retained), published by the device itself; its last will says offline."""
+    state: Literal["online", "offline"]
+    kind: str | None = None
+    version: str | None = None
+    ts: str | None = None
+
+
+class Ack(FromHub):
+    """`{device}/ack` (retained): every event of the device up to this seq is committed."""
+    through_seq: int = Field(ge=0)
+
+
+class Rejection(FromHub):
+    """`{device}/err`: why an event was not stored (ERROR_CODES)."""
+    id: str | None = None
+    code: str
+    error: str
+
+
+WindowStatus = Literal["serving", "idle", "paused", "closed"]
+
+
+class WindowState(FromHub):
+    """`hub/state/window/{window}` (retained)."""
+    window: str = Field(min_length=1)
+    status: WindowStatus
+    ticket: str | None = None
+    staff: str | None = None
+    queues: list[str] = []
+
+
+class QueueState(FromHub):
+    """`hub/state/queue/{queue}` (retained). `est_wait_s`: for a ticket taken now."""
+    queue: str = Field(min_length=1)
+    waiting: int = Field(ge=0)
+    est_wait_s: float | None = Field(default=None, ge=0)
+    last_called: str | None = None
+
+
+class Call(FromHub):
+    """`hub/call` (not retained): one announcement, a first call or a recall."""
+    ticket: str = Field(pattern=r"^[A-Z]{1,2}\d{1,5}$")
+    window: str = Field(min_length=1)
+    queue: str | None = None
+    at: str | None = None
+    recall: int = Field(default=0, ge=0)
+
+    @property
+    def key(self) -> tuple:
+        """One call: a resent copy of the same message has the same key, a recall does not."""
+        return (self.ticket, self.window, self.recall, self.at)
+
+
+class Calls(FromHub):
+    """`hub/calls` (retained): the latest 20 announcements, newest first."""
+    calls: list[Call]
+
+
+class AttendanceState(FromHub):
+    """`hub/state/attendance` (retained): the day being closed, or the last day closed with its counts."""
+    date: str
+    final: bool
+    waiting_for: list[str] = []   # terminals not heard from since the evening punch window closed
+    warning: str | None = None
+    counts: dict[str, int] | None = None
+
+
+class TicketInfo(FromHub):
+    """A ticket as the hub answers about it."""
+    no: str
+    queue: str
+    service: str | None = None
+    priority: bool = False
+    status: str | None = None
+    issued_at: str | None = None
+    window: str | None = None
+    windows: list[str] | None = None
+    ahead: int | None = None
+    est_wait_s: float | None = None
+    called_at: str | None = None
+    recall: int | None = None
+
+
+class RatingInfo(FromHub):
+    window: str
+    ticket: str | None = None
+    staff: str | None = None
+    score: int
+    good: bool | None = None
+
+
+class Answer(FromHub):
+    """`{device}/res`: the answer to a request event (`re` is its id); a refusal has `ok: false`, `code`, `error`."""
+    re: str
+    ok: bool
+    code: str | None = None
+    error: str | None = None
+    ticket: TicketInfo | None = None
+    waiting: int | None = None
+    completed: str | None = None
+    window: WindowState | None = None
+    rating: RatingInfo | None = None
+
+
+# the model of each hub topic (after hall/v1/{hall}/hub/) and each device channel the hub writes
+HUB_TOPIC_MODELS: dict[str, type[FromHub]] = {
+    "status": HubStatus,
+    "state/window": WindowState,
+    "state/queue": QueueState,
+    "state/attendance": AttendanceState,
+    "call": Call,
+    "calls": Calls,
+}
+DEVICE_CHANNEL_MODELS: dict[str, type[FromHub]] = {"status": DeviceStatus, "ack": Ack, "err": Rejection, "res": Answer}
+
+
+def hub_message_model(topic: Topic) -> type[FromHub] | None:
+    """The model of what the hub (or a device's status) publishes on a parsed topic; None for the catalogue
+    (hall.catalogue reads it) and for topics that are not the hub's."""
+    if topic.device == "hub":
+        rest = "/".join((topic.channel, *topic.rest))
+        return HUB_TOPIC_MODELS.get(rest) or HUB_TOPIC_MODELS.get("/".join((topic.channel, *topic.rest[:1])))
+    return DEVICE_CHANNEL_MODELS.get(topic.channel)
+
+
+def read_from_hub(model: type[FromHub], payload: bytes | str | dict) -> FromHub:
+    """Parse what the hub sent. Raises ProtocolError (INVALID_DATA) with the fields that are wrong."""
+    try:
+        if isinstance(payload, dict):
+            return model.model_validate(payload)
+        return model.model_validate_json(payload)
+    except ValidationError as err:
+        raise ProtocolError(INVALID_DATA, _pydantic_message(err, model.__name__)) from None
+
+
 def dumps(obj: Any) -> bytes:
     """Compact UTF-8 JSON, for the wire and the journal. pydantic-core's encoder writes the same text as
     json.dumps(ensure_ascii=False) in a fifth of the time: the hub encodes half a dozen of these per event."""
