@@ -1,6 +1,9 @@
 """The attendance report as an Excel workbook (openpyxl): Chinese headers with English beneath, frozen header
 rows, widths that fit the text, and a chart sheet, since a manager would rather look than read.
 
+It only renders: the figures come made in the report's dict (hub/attendance/report.py), the tables' columns from
+hub/attendance/files.py, which the CSV files share.
+
 Sheets: 个人考勤 (people), 窗口考勤 (windows), 评选与排名 (candidates and the bottom), 图表 (attendance by window),
 说明 (how the figures are made, and what is still pending).
 """
@@ -17,7 +20,7 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.pagebreak import Break
 
-from hub.attendance.report import PEOPLE_COLUMNS, WINDOW_COLUMNS, _cell, _window_order
+from hub.attendance.files import PEOPLE_COLUMNS, WINDOW_COLUMNS, column_value, window_order
 
 FONT = "Microsoft YaHei"
 TITLE = Font(name=FONT, size=14, bold=True)
@@ -70,7 +73,7 @@ def _table(ws, top: int, columns: list[tuple], rows: list[dict], *, zebra: bool 
         widths[c] = max(width, _width(zh) + 2)
     for r, row in enumerate(rows, start=top + 2):
         for c, (key, *_rest) in enumerate(columns, start=1):
-            value = _cell(row, key)
+            value = column_value(row, key)
             cell = ws.cell(r, c, value)
             cell.font, cell.border = BODY, BOX
             if key in PERCENT_KEYS:
@@ -153,7 +156,7 @@ def _candidates_sheet(wb, report: dict) -> None:
 def _chart_sheet(wb, report: dict) -> None:
     ws = wb.create_sheet("图表")
     _title(ws, report, "各窗口出勤情况", "attendance by window", 12)
-    windows = sorted(report["windows"], key=lambda w: _window_order(w["window"]))
+    windows = sorted(report["windows"], key=lambda w: window_order(w["window"]))
     headers = ["窗口 Window", "出勤率 Attendance", "迟到 Late", "早退 Early", "缺卡 Missing", "旷工 Absent"]
     top = 40  # the chart's data sits below the charts, where it does not get in the way
     for c, h in enumerate(headers, start=1):

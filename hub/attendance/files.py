@@ -1,12 +1,17 @@
-"""Reading the attendance CSV files (punches, leave) into the rules' records.
+"""The attendance CSV files: punches and leave read into the rules' records, the report's tables written out.
 
 Every bad row is reported with its file and line, all of them at once, and nothing is evaluated until the files
 are clean: a half-read file would silently turn into absences.
+
+The report's two tables (people, windows) are laid out here, column by column with Chinese and English headers,
+for the CSV files and the Excel workbook (hub/attendance/excel.py) alike.
 """
 
 from __future__ import annotations
 
 import csv
+import io
+import sys
 from dataclasses import dataclass
 from datetime import date, datetime, time, tzinfo
 from pathlib import Path
@@ -164,3 +169,62 @@ def evaluate_files(hall, punches_path: Path, *, leave_path: Path | None = None, 
     calendar = WorkCalendar.from_rules(hall.attendance, warn)
     return evaluate(punches, leaves, staff=people, dates=date_range(first, last),
                     schedule=Schedule.from_rules(hall.attendance), calendar=calendar, tz=tz)
+
+
+# ---------------------------------------------------------------- the report's tables, written out
+
+# (key in the report's rows, Chinese header, English header, the column's width in the workbook)
+PEOPLE_COLUMNS = [
+    ("rank", "排名", "Rank", 6), ("staff", "工号", "Staff", 8), ("name", "姓名", "Name", 9),
+    ("window", "窗口", "Window", 6), ("workdays", "应出勤天数", "Workdays", 10),
+    ("ok_days", "正常天数", "OK days", 9), ("late", "迟到次数", "Late", 9),
+    ("late_minutes", "迟到分钟", "Late min", 9), ("early", "早退次数", "Early", 9),
+    ("early_minutes", "早退分钟", "Early min", 9), ("missing", "缺卡次数", "Missing punches", 9),
+    ("absent_days", "旷工天数", "Absent days", 9), ("leave_days", "请假天数", "Leave days", 9),
+    ("pending_days", "待结算天数", "Pending days", 10), ("attendance_rate", "出勤率", "Attendance", 9),
+    ("score", "考勤得分", "Score", 9),
+]
+WINDOW_COLUMNS = [
+    ("rank", "排名", "Rank", 6), ("window", "窗口", "Window", 6), ("name", "窗口名称", "Window name", 10),
+    ("department", "部门", "Department", 22), ("people", "人数", "People", 6),
+    ("workdays", "应出勤人天", "Person-days", 10), ("ok_days", "正常人天", "OK person-days", 10),
+    ("late", "迟到次数", "Late", 9), ("late_minutes", "迟到分钟", "Late min", 9), ("early", "早退次数", "Early", 9),
+    ("early_minutes", "早退分钟", "Early min", 9), ("missing", "缺卡次数", "Missing punches", 9),
+    ("absent_days", "旷工人天", "Absent", 9), ("leave_days", "请假人天", "Leave", 9),
+    ("attendance_rate", "出勤率", "Attendance", 9), ("score", "平均得分", "Mean score", 9),
+    ("good_rate", "满意率", "Satisfaction", 9),
+]
+
+
+def column_value(row: dict, key: str):
+    """A row's value in a column: satisfaction (good_rate) sits in the row's nested `satisfaction`."""
+    if key == "good_rate":
+        sat = row.get("satisfaction")
+        return sat["good_rate"] if sat else None
+    return row.get(key)
+
+
+def _csv_text(columns: list[tuple], rows: list[dict]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow([f"{zh} {en}" for _, zh, en, _ in columns])
+    for row in rows:
+        w.writerow(["" if column_value(row, k) is None else column_value(row, k) for k, *_ in columns])
+    return buf.getvalue()
+
+
+def write_csv(report: dict, out: Path | str) -> None:
+    """People in OUT, windows in OUT's stem + '-windows.csv' (both with a BOM so Excel reads the Chinese)."""
+    people = _csv_text(PEOPLE_COLUMNS, report["people"])
+    windows = _csv_text(WINDOW_COLUMNS, report["windows"])
+    if str(out) == "-":
+        sys.stdout.write(people + "\n" + windows)
+        return
+    out = Path(out)
+    out.write_text("\ufeff" + people, encoding="utf-8")
+    out.with_name(out.stem + "-windows.csv").write_text("\ufeff" + windows, encoding="utf-8")
+
+
+def window_order(window: str | None) -> tuple:
+    """Windows in the hall's order: numbered ones by number (2 before 10), then the named ones."""
+    return (0, int(window)) if window and window.isdigit() else (1, window or "")

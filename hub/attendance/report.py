@@ -8,6 +8,9 @@ A window's figures add up the people assigned to it in the staff list; its score
 Absences count only on dates the hub has closed (every terminal heard from after the evening window). On other
 dates a day with no punch is *pending*, counted apart and named in the warnings with the terminals it waits for.
 
+The report is a plain dict (the JSON twin of every format): write_report writes it as JSON, as CSV
+(hub/attendance/files.py) or as an Excel workbook (hub/attendance/excel.py), which only render it.
+
 Candidates, per period (the hall names 12 red flag windows and 42 service stars a year, so one window and 3.5
 people a month):
 - red flag windows: windows without an absent day, by composite = 70 % attendance score + 30 % share of good
@@ -19,8 +22,6 @@ people a month):
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import sqlite3
 import sys
@@ -30,7 +31,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from hub.attendance import store
-from hub.attendance.files import CsvError, read_leave
+from hub.attendance.files import CsvError, read_leave, window_order, write_csv
 from hub.attendance.rules import Schedule, Tally, WorkCalendar, date_range, evaluate
 
 RED_FLAG_PER_YEAR = 12
@@ -186,7 +187,7 @@ def build_report(hall, data_dir: Path | str, start: str, months: int = 1, *, lea
 
     windows = _window_rows(hall, people, satisfaction_w)
     _rank(people, lambda r: (-r["score"], r["absent_days"], r["late_minutes"] + r["early_minutes"], r["staff"]))
-    _rank(windows, lambda r: (-r["score"], -(r["attendance_rate"] or 0), _window_order(r["window"])))
+    _rank(windows, lambda r: (-r["score"], -(r["attendance_rate"] or 0), window_order(r["window"])))
 
     red_flag = [w for w in windows if w["absent_days"] == 0 and w["people"]]
     red_flag.sort(key=lambda w: (-w["composite"], w["rank"]))
@@ -215,10 +216,6 @@ def build_report(hall, data_dir: Path | str, start: str, months: int = 1, *, lea
                    "people": [_brief_person(p) for p in lost[::-1][:BOTTOM_PEOPLE]]},
     }
     return report
-
-
-def _window_order(window: str | None):
-    return (0, int(window)) if window and window.isdigit() else (1, window or "")
 
 
 def _person_row(member, t: Tally, pending_days: int, satisfaction: dict | None) -> dict:
@@ -268,35 +265,6 @@ def _brief_person(p: dict, extra: tuple = ()) -> dict:
 
 # ---------------------------------------------------------------- writing
 
-PEOPLE_COLUMNS = [
-    ("rank", "排名", "Rank", 6), ("staff", "工号", "Staff", 8), ("name", "姓名", "Name", 9),
-    ("window", "窗口", "Window", 6), ("workdays", "应出勤天数", "Workdays", 10),
-    ("ok_days", "正常天数", "OK days", 9), ("late", "迟到次数", "Late", 9),
-    ("late_minutes", "迟到分钟", "Late min", 9), ("early", "早退次数", "Early", 9),
-    ("early_minutes", "早退分钟", "Early min", 9), ("missing", "缺卡次数", "Missing punches", 9),
-    ("absent_days", "旷工天数", "Absent days", 9), ("leave_days", "请假天数", "Leave days", 9),
-    ("pending_days", "待结算天数", "Pending days", 10), ("attendance_rate", "出勤率", "Attendance", 9),
-    ("score", "考勤得分", "Score", 9),
-]
-WINDOW_COLUMNS = [
-    ("rank", "排名", "Rank", 6), ("window", "窗口", "Window", 6), ("name", "窗口名称", "Window name", 10),
-    ("department", "部门", "Department", 22), ("people", "人数", "People", 6),
-    ("workdays", "应出勤人天", "Person-days", 10), ("ok_days", "正常人天", "OK person-days", 10),
-    ("late", "迟到次数", "Late", 9), ("late_minutes", "迟到分钟", "Late min", 9), ("early", "早退次数", "Early", 9),
-    ("early_minutes", "早退分钟", "Early min", 9), ("missing", "缺卡次数", "Missing punches", 9),
-    ("absent_days", "旷工人天", "Absent", 9), ("leave_days", "请假人天", "Leave", 9),
-    ("attendance_rate", "出勤率", "Attendance", 9), ("score", "平均得分", "Mean score", 9),
-    ("good_rate", "满意率", "Satisfaction", 9),
-]
-
-
-def _cell(row: dict, key: str):
-    if key == "good_rate":
-        sat = row.get("satisfaction")
-        return sat["good_rate"] if sat else None
-    return row.get(key)
-
-
 def write_report(report: dict, fmt: str, out: Path | str) -> None:
     if fmt == "json":
         text = json.dumps(report, ensure_ascii=False, indent=1) + "\n"
@@ -305,7 +273,7 @@ def write_report(report: dict, fmt: str, out: Path | str) -> None:
         else:
             Path(out).write_text(text, encoding="utf-8")
     elif fmt == "csv":
-        _write_csv(report, out)
+        write_csv(report, out)
     elif fmt == "xlsx":
         if str(out) == "-":
             raise ReportError("Excel 报表需要 --out 文件名 / an xlsx report needs --out FILE")
@@ -314,25 +282,3 @@ def write_report(report: dict, fmt: str, out: Path | str) -> None:
         write_xlsx(report, Path(out))
     else:
         raise ReportError(f"unknown format {fmt!r}")
-
-
-def _csv_text(columns, rows) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow([f"{zh} {en}" for _, zh, en, _ in columns])
-    for row in rows:
-        w.writerow(["" if _cell(row, k) is None else _cell(row, k) for k, *_ in columns])
-    return buf.getvalue()
-
-
-def _write_csv(report: dict, out: Path | str) -> None:
-    """People in OUT, windows in OUT's stem + '-windows.csv' (both with a BOM so Excel reads the Chinese)."""
-    people = _csv_text(PEOPLE_COLUMNS, report["people"])
-    windows = _csv_text(WINDOW_COLUMNS, report["windows"])
-    if str(out) == "-":
-        sys.stdout.write(people + "\n" + windows)
-        return
-    out = Path(out)
-    out.write_text("\ufeff" + people, encoding="utf-8")
-    out.with_name(out.stem + "-windows.csv").write_text("\ufeff" + windows, encoding="utf-8")
-

@@ -234,3 +234,11 @@ def test_leave_import_then_report(window_one, tmp_path, capsys):
     bad.write_text("staff,start,end,kind\ns005,2026-11-01,2026-10-30,请假\n", encoding="utf-8")
     assert run_cli(["attendance", "leave", str(bad), "--data", str(window_one)]) == 1
     assert "line 2: end" in capsys.readouterr().err
+
+
+def test_the_workbook_only_renders_the_report():
+    import subprocess
+    import sys
+
+    code = "import sys, hub.attendance.excel; sys.exit('hub.attendance.report' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
