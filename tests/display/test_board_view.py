@@ -76,10 +76,12 @@ def test_state_topics_fill_every_tile_and_queue(make_board, board_hall):
 
 
 def test_a_call_lights_its_tile_flashes_then_stays_lit(make_board, board_hall):
+    from display import widgets
+
     board = make_board()
     busy_morning(board, board_hall)
     tile, now = board.tile("12"), board.root.ids.now
-    assert tile.ticket == "B012" and tile.lit and tile.flash_on and tile.bg == list(b.FLASH_BG)
+    assert tile.ticket == "B012" and tile.lit and tile.flash_on and tile.bg == list(widgets.FLASH_BG)
     assert now.ids.ticket.text == "B012" and now.ids.sentence.text == "请 B012 号到 12 号窗口办理"
     assert "C015" in now.ids.recent.text  # the retained list, below the call being made
     # two more calls at once: both tiles show their tickets now, the highlights wait their turn
@@ -97,7 +99,7 @@ def test_a_call_lights_its_tile_flashes_then_stays_lit(make_board, board_hall):
     board.clock.advance(4.0)
     board.controller.tick()
     eight = board.tile("8")
-    assert eight.lit and not eight.flash_on and eight.bg == list(b.LIT_BG)  # steady
+    assert eight.lit and not eight.flash_on and eight.bg == list(widgets.LIT_BG)  # steady
     assert not now.flash_on
 
 
@@ -255,10 +257,11 @@ def test_a_call_reaches_its_tile_in_one_frame_and_redraws_only_what_changed(make
 def test_the_board_font_is_the_halls_simplified_chinese_face(make_board):
     from kivy.core.text import LabelBase
 
+    from display import widgets
     from hall.fonts import cjk_font
 
     make_board()
-    regular, _, bold, _ = LabelBase._fonts[b.FONT_NAME]
+    regular, _, bold, _ = LabelBase._fonts[widgets.FONT_NAME]
     assert regular == cjk_font() and bold == cjk_font(bold=True)
 
 

@@ -116,9 +116,9 @@ class Frames:
 
 def cached_boxes(widget):
     """The board's Cached boxes under `widget`, in the widget tree."""
-    from display import board
+    from display.widgets import Cached
 
-    if isinstance(widget, board.Cached):
+    if isinstance(widget, Cached):
         yield widget
     for child in widget.children:
         yield from cached_boxes(child)
