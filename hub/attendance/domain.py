@@ -9,7 +9,7 @@ the hall has been heard from with an event stamped after that moment (their outb
 every punch of the day is in). Terminals send a heartbeat every few minutes, so on a normal night a date closes
 within minutes. A terminal that stays silent is named in a warning (log and the retained `hub/state/attendance`)
 and the date waits; nobody is marked absent because a terminal was unplugged. Punches that reach a closed date
-later re-evaluate that person's day, marked `revised`.
+later re-evaluate that person's day, marked `revised`. The days stored at closing are what the reports count.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from datetime import date, datetime, timedelta
 import sqlite_utils
 
 from hub.attendance import store
-from hub.attendance.rules import Schedule, WorkCalendar, evaluate, evaluate_day
+from hub.attendance.rules import Schedule, WorkCalendar
 from hub.domain import Emit, Event
 
 log = logging.getLogger("hub.attendance")
@@ -140,14 +140,8 @@ class AttendanceDomain:
                        (key, json.dumps(waiting), warning))
             emit.hub("state/attendance", {"date": key, "final": False, "waiting_for": waiting, "warning": warning})
             return False
-        punches = store.punches_between(db, day, day, self.tz)
-        leaves = store.leave_between(db, day, day, self.tz)
-        days = evaluate(punches, leaves, staff=self.staff, dates=[day], schedule=self.schedule,
-                        calendar=self.calendar, tz=self.tz)
-        store.save_days(db, days, now)
-        db.execute("INSERT INTO attendance_dates(date, final, waiting_for, warning, closed_at) VALUES (?,1,'[]',NULL,?) "
-                   "ON CONFLICT(date) DO UPDATE SET final=1, waiting_for='[]', warning=NULL, "
-                   "closed_at=excluded.closed_at", (key, now.isoformat(timespec="seconds")))
+        days = store.close_date(db, day, self.staff, schedule=self.schedule, calendar=self.calendar, tz=self.tz,
+                                now=now)
         counts: dict[str, int] = {}
         for d in days:
             counts[d.status] = counts.get(d.status, 0) + 1
@@ -156,8 +150,6 @@ class AttendanceDomain:
         return True
 
     def _revise(self, db, staff: str, day: date, at: datetime) -> None:
-        moments = [p.at for p in store.punches_between(db, day, day, self.tz) if p.staff == staff]
-        leaves = [lv for lv in store.leave_between(db, day, day, self.tz) if lv.staff == staff]
-        result = evaluate_day(self.schedule, staff, day, self.calendar.is_workday(day), moments, leaves, tz=self.tz)
-        store.save_days(db, [result], at, revised=True)
+        result, = store.revise_days(db, [staff], day, day, schedule=self.schedule, calendar=self.calendar,
+                                    tz=self.tz, at=at)
         log.info("attendance of %s on %s revised by a late punch: now %s", staff, day, result.status)

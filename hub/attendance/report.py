@@ -1,9 +1,12 @@
 """Monthly and bimonthly attendance reports (月度/双月考勤讲评): per person, per window, the ranking, the red flag
 window (红旗窗口) and service star (服务标兵) candidates, and the bottom of the ranking.
 
-The figures come from the punches in the hub's database, evaluated by the same rules as everything else, with the
-leave in its `leave` table (and an optional leave CSV). A person's score is Tally.score (100 for a clean period).
-A window's figures add up the people assigned to it in the staff list; its score is their mean.
+The figures come from the hub's database. A date the hub has closed counts as the hub stored it in
+`attendance_days` (a late punch or leave entered afterwards revises the stored day, so it is never stale); the
+dates not closed yet are evaluated here from the punches, by the same rules, with the leave in the `leave` table.
+An optional leave CSV is applied on top: the days it covers are evaluated here too. A person's score is
+Tally.score (100 for a clean period). A window's figures add up the people assigned to it in the staff list; its
+score is their mean.
 
 Absences count only on dates the hub has closed (every terminal heard from after the evening window). On other
 dates a day with no punch is *pending*, counted apart and named in the warnings with the terminals it waits for.
@@ -30,6 +33,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+from hall.files import private_folder, private_sqlite_file
 from hub.attendance import store
 from hub.attendance.files import CsvError, read_leave, window_order, write_csv
 from hub.attendance.rules import Schedule, Tally, WorkCalendar, date_range, evaluate
@@ -129,39 +133,46 @@ def build_report(hall, data_dir: Path | str, start: str, months: int = 1, *, lea
     warnings: list[str] = []
     if last < period.first:
         raise ReportError(f"{period.start} 尚未开始 / the period {period.start} has not begun")
-    import sqlite_utils
-
-    db = sqlite_utils.Database(db_path)
+    extra_leave = []
+    if leave_path:
+        try:
+            extra_leave = read_leave(leave_path, tz)
+        except CsvError as err:
+            raise ReportError("\n".join(err.problems)) from None
+    dates = date_range(period.first, last)
+    staff = hall.staff
+    db = _open_to_read(db_path)
     try:
         if "punches" not in db.table_names():
             raise ReportError(f"{db_path} 中没有打卡表 / {db_path} has no punches table (has the hub run?)")
-        punches = store.punches_between(db, period.first, last, tz)
-        leaves = store.leave_between(db, period.first, last, tz)
+        db.execute("BEGIN")  # one snapshot: the hub may close a date while this reads
         states = store.date_states(db, period.first, last)
+        closed = store.closed_days(db, period.first, last)
+        # what the rules judge here: dates not closed yet, a person the hub had not on its list when a date closed,
+        # and the days the leave file covers; a closed day is otherwise counted as the hub stored it
+        to_judge = _days_to_judge(staff, dates, closed, extra_leave, tz)
+        punches = store.punches_on(db, sorted(set().union(*to_judge.values())), tz)
+        leaves = store.leave_between(db, period.first, last, tz) + extra_leave
         satisfaction_w, satisfaction_s = _ratings(db.conn, period.first, last)
         unknown = db.execute("SELECT count(*), count(DISTINCT staff) FROM punches WHERE flag='unknown_staff' AND "
                              "date BETWEEN ? AND ?", (period.first.isoformat(), last.isoformat())).fetchone()
     finally:
+        db.conn.rollback()
         db.close()
-    if leave_path:
-        try:
-            leaves += read_leave(leave_path, tz)
-        except CsvError as err:
-            raise ReportError("\n".join(err.problems)) from None
     if unknown[0]:
         warnings.append(f"有 {unknown[0]} 次打卡的工号不在人员名单中（{unknown[1]} 个工号），未计入 / {unknown[0]} punches "
                         f"by {unknown[1]} staff ids not in the staff list were not counted")
     calendar = WorkCalendar.from_rules(hall.attendance, warn=warnings.append)
     schedule = Schedule.from_rules(hall.attendance)
-    dates = date_range(period.first, last)
     pending_dates = [d for d in dates if not states.get(d, {}).get("final")]
     waiting = sorted({t for d in pending_dates for t in states.get(d, {}).get("waiting_for", [])})
     if pending_dates:
         warnings.append(f"{len(pending_dates)} 天尚未结算（{pending_dates[0]} 起），其缺勤暂不计 / {len(pending_dates)} days "
                         f"not closed yet (from {pending_dates[0]}): their absences are pending"
                         + (f"; 等待考勤机 waiting for terminals {', '.join(waiting)}" if waiting else ""))
+    for d in dates:  # a year the calendar does not know is named even when all its days were closed by the hub
+        calendar.is_workday(d)
 
-    staff = hall.staff
     by_staff: dict[str, list] = {}
     for punch in punches:
         by_staff.setdefault(punch.staff, []).append(punch)
@@ -172,8 +183,10 @@ def build_report(hall, data_dir: Path | str, start: str, months: int = 1, *, lea
     people = []
     step = max(1, len(staff) // 10)
     for i, member in enumerate(staff, start=1):
-        days = evaluate(by_staff.get(member.id, ()), leave_of.get(member.id, ()), staff=[member.id], dates=dates,
-                        schedule=schedule, calendar=calendar, tz=tz)
+        judging = to_judge[member.id]
+        days = [d for when, d in closed.get(member.id, {}).items() if when not in judging]
+        days += evaluate(by_staff.get(member.id, ()), leave_of.get(member.id, ()), staff=[member.id], dates=judging,
+                         schedule=schedule, calendar=calendar, tz=tz)
         tally = Tally(member.id)
         pending_days = 0
         for day in days:
@@ -216,6 +229,25 @@ def build_report(hall, data_dir: Path | str, start: str, months: int = 1, *, lea
                    "people": [_brief_person(p) for p in lost[::-1][:BOTTOM_PEOPLE]]},
     }
     return report
+
+
+def _open_to_read(path: Path):
+    """The hub's database, made the owner's alone as the hub makes it (an older install may have left it wider)."""
+    import sqlite_utils
+
+    private_folder(path.parent)
+    private_sqlite_file(path)
+    db = sqlite_utils.Database(path)
+    db.execute("PRAGMA busy_timeout=5000")  # the hub may be committing
+    return db
+
+
+def _days_to_judge(staff, dates: list[date], closed: dict, extra_leave: list, tz) -> dict[str, set[date]]:
+    covered: dict[str, set[date]] = {}
+    for lv in extra_leave:
+        first, last = max(dates[0], lv.start.astimezone(tz).date()), min(dates[-1], lv.end.astimezone(tz).date())
+        covered.setdefault(lv.staff, set()).update(date_range(first, last) if first <= last else ())
+    return {m.id: {d for d in dates if d not in closed.get(m.id, ()) or d in covered.get(m.id, ())} for m in staff}
 
 
 def _person_row(member, t: Tally, pending_days: int, satisfaction: dict | None) -> dict:

@@ -1,20 +1,25 @@
 """The attendance tables in the hub database, and reading them back as the rules' records.
 
 `punches` holds every punch as it came from a terminal (one row per event id). `attendance_days` holds the days
-the hub has closed, evaluated by the rules; `attendance_dates` says which dates are closed and, for a date still
-waiting, which terminals have not been heard from since its evening window. `leave` is approved leave, which the
-reports apply (rows come from `hall attendance leave import`).
+the hub has closed, judged by the rules: once a date is closed its rows are what the reports count.
+`attendance_dates` says which dates are closed and, for a date still waiting, which terminals have not been heard
+from since its evening window. `leave` is approved leave (rows come from `hall attendance leave`).
+
+A closed day changes only by being judged again from what is stored (`revise_days`): a punch that arrives after
+its day closed, leave entered afterwards. Whatever changes the punches or the leave of a closed date must call it.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from collections.abc import Iterable
+from datetime import date, datetime, tzinfo
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
-from hub.attendance.rules import AttendanceDay, Leave, Punch
+from hub.attendance.rules import AttendanceDay, Leave, Punch, Schedule, WorkCalendar, evaluate
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS punches (
@@ -37,9 +42,10 @@ CREATE TABLE IF NOT EXISTS attendance_days (
     slots TEXT,                  -- JSON as `hall attendance evaluate` prints it
     overtime TEXT,
     evaluated_at TEXT NOT NULL,
-    revised INTEGER NOT NULL DEFAULT 0,   -- punches arrived after the day was closed
+    revised INTEGER NOT NULL DEFAULT 0,   -- judged again after the date closed (a late punch, leave entered later)
     PRIMARY KEY (staff, date)
 );
+CREATE INDEX IF NOT EXISTS attendance_days_date ON attendance_days(date);
 CREATE TABLE IF NOT EXISTS attendance_dates (
     date TEXT PRIMARY KEY,
     final INTEGER NOT NULL,      -- 1: closed; absences stand
@@ -78,6 +84,16 @@ def punches_between(db, first: date, last: date, tz: ZoneInfo) -> list[Punch]:
     return [Punch(datetime.fromisoformat(at).astimezone(tz), staff) for staff, at in rows]
 
 
+def punches_on(db, dates: Iterable[date], tz: ZoneInfo) -> list[Punch]:
+    """The punches of the given dates only (a report reads no punch of a day already closed)."""
+    keys = [d.isoformat() for d in dates]
+    if not keys:
+        return []
+    rows = db.execute(f"SELECT staff, at FROM punches WHERE date IN ({','.join('?' * len(keys))}) AND flag IS NULL",
+                      keys).fetchall()
+    return [Punch(datetime.fromisoformat(at).astimezone(tz), staff) for staff, at in rows]
+
+
 def leave_between(db, first: date, last: date, tz: ZoneInfo) -> list[Leave]:
     if "leave" not in db.table_names():
         return []
@@ -100,6 +116,53 @@ def save_days(db, days: list[AttendanceDay], evaluated_at: datetime, *, revised:
          for d in days])
 
 
+def closed_days(db, first: date, last: date) -> dict[str, dict[date, AttendanceDay]]:
+    """The days stored for the closed dates from first to last, by staff then date."""
+    out: dict[str, dict[date, AttendanceDay]] = {}
+    if not {"attendance_days", "attendance_dates"} <= set(db.table_names()):
+        return out
+    rows = db.execute(
+        "SELECT a.staff, a.date, a.workday, a.status, a.slots, a.overtime FROM attendance_days a "
+        "JOIN attendance_dates d ON d.date = a.date AND d.final = 1 WHERE a.date BETWEEN ? AND ?",
+        (first.isoformat(), last.isoformat()))
+    for staff, day, workday, status, slots, overtime in rows:
+        stored = AttendanceDay.from_dict({"staff": staff, "date": day, "workday": bool(workday), "status": status,
+                                          "slots": json.loads(slots) if slots else None,
+                                          "overtime": json.loads(overtime or "[]")})
+        out.setdefault(staff, {})[stored.date] = stored
+    return out
+
+
+def close_date(db, day: date, staff: list[str], *, schedule: Schedule, calendar: WorkCalendar, tz: tzinfo,
+               now: datetime) -> list[AttendanceDay]:
+    """Judge every person's day and mark the date closed, in the caller's transaction.
+
+    The date is marked first: that write takes the database's write lock, so leave entered at this moment by
+    another process either is read here or, waiting for the lock, finds the date closed and revises it."""
+    db.execute("INSERT INTO attendance_dates(date, final, waiting_for, warning, closed_at) VALUES (?,1,'[]',NULL,?) "
+               "ON CONFLICT(date) DO UPDATE SET final=1, waiting_for='[]', warning=NULL, "
+               "closed_at=excluded.closed_at", (day.isoformat(), now.isoformat(timespec="seconds")))
+    days = evaluate(punches_between(db, day, day, tz), leave_between(db, day, day, tz), staff=staff, dates=[day],
+                    schedule=schedule, calendar=calendar, tz=tz)
+    save_days(db, days, now)
+    return days
+
+
+def revise_days(db, staff: Iterable[str], first: date, last: date, *, schedule: Schedule, calendar: WorkCalendar,
+                tz: tzinfo, at: datetime) -> list[AttendanceDay]:
+    """Judge again, from the punches and leave stored now, the days of `staff` on the closed dates from first to
+    last, and store them marked revised. Dates not closed yet are left alone: they are judged when they close."""
+    closed = [date.fromisoformat(d) for (d,) in db.execute(
+        "SELECT date FROM attendance_dates WHERE final=1 AND date BETWEEN ? AND ? ORDER BY date",
+        (first.isoformat(), last.isoformat()))]
+    if not closed:
+        return []
+    days = evaluate(punches_on(db, closed, tz), leave_between(db, closed[0], closed[-1], tz), staff=staff,
+                    dates=closed, schedule=schedule, calendar=calendar, tz=tz)
+    save_days(db, days, at, revised=True)
+    return days
+
+
 def date_states(db, first: date, last: date) -> dict[date, dict]:
     if "attendance_dates" not in db.table_names():
         return {}
@@ -112,27 +175,34 @@ def date_states(db, first: date, last: date) -> dict[date, dict]:
     return out
 
 
-def import_leave(hall, data_dir, path) -> tuple[int, list[str]]:
+def import_leave(hall, data_dir, path, *, now: datetime | None = None) -> tuple[int, list[str]]:
     """Add a leave CSV to the hub's leave table; a row already there (same staff, start, end) is not added twice.
-    Returns the rows added and the staff ids not in the staff list (imported all the same)."""
-    from pathlib import Path
-
+    Days the hub has already closed are judged again with the new leave. Returns the rows added and the staff ids
+    not in the staff list (imported all the same)."""
+    from hall.clock import now as clock_now
     from hub.attendance.files import read_leave
+    from hub.store import open_db
 
     leaves = read_leave(Path(path), hall.tz)
-    db_path = Path(data_dir) / "hub.db"
-    db_path.parent.mkdir(parents=True, exist_ok=True)
-    db = sqlite_utils.Database(db_path)
+    db = open_db(Path(data_dir) / "hub.db")  # may be the first to create it: private like the hub makes it
+    schedule, calendar = Schedule.from_rules(hall.attendance), WorkCalendar.from_rules(hall.attendance)
+    now = now or clock_now(hall.tz)
     try:
         create_tables(db)
         added = 0
-        with db.atomic():
+        with db.conn:
+            # the write lock first: a date the hub is closing right now is then either closed with this leave read,
+            # or already closed when this looks (see close_date)
+            db.execute("BEGIN IMMEDIATE")
             for lv in leaves:
                 start, end = lv.start.isoformat(), lv.end.isoformat()
                 if db.execute("SELECT 1 FROM leave WHERE staff=? AND start=? AND end=?", (lv.staff, start, end)).fetchone():
                     continue
                 db.execute("INSERT INTO leave(staff, start, end, kind) VALUES (?,?,?,?)", (lv.staff, start, end, lv.kind))
                 added += 1
+                if hall.staff_member(lv.staff) is not None:
+                    revise_days(db, [lv.staff], lv.start.astimezone(hall.tz).date(), lv.end.astimezone(hall.tz).date(),
+                                schedule=schedule, calendar=calendar, tz=hall.tz, at=now)
     finally:
         db.close()
     return added, sorted({lv.staff for lv in leaves if hall.staff_member(lv.staff) is None})

@@ -2,7 +2,7 @@
 
 import csv
 import json
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 
 import pytest
 import sqlite_utils
@@ -10,7 +10,7 @@ import sqlite_utils
 from hall.settings import load_hall
 from hub.attendance import store
 from hub.attendance.report import Period, ReportError, build_report
-from hub.attendance.rules import WorkCalendar
+from hub.attendance.rules import Schedule, WorkCalendar, date_range
 from tests.helpers.attendance import at, fill_hub_db, run_cli
 
 NOV = [date(2026, 11, 1) + timedelta(d) for d in range(30)]
@@ -60,6 +60,17 @@ def window_one(tmp_path):
     punches += [("s001", "2026-11-07 10:00")]  # a Saturday: overtime, counts for nothing
     leave = [("s003", "2026-11-02 00:00", "2026-11-06 23:59", "leave")]
     return hub_db(tmp_path, punches, leave=leave)
+
+
+def close_dates(path, hall, first=NOV[0], last=NOV[-1], *, schedule=None):
+    """Close the dates as the hub does: every person's day judged and stored in attendance_days."""
+    db = sqlite_utils.Database(path / "hub.db")
+    with db.conn:
+        for d in date_range(first, last):
+            store.close_date(db, d, [s.id for s in hall.staff], schedule=schedule or Schedule.from_rules(hall.attendance),
+                             calendar=WorkCalendar.from_rules(hall.attendance), tz=hall.tz, now=at("2026-12-01 00:10"))
+    db.close()
+    return path
 
 
 def person(report, staff):
@@ -132,6 +143,46 @@ def test_absences_on_dates_not_closed_are_pending(hall, tmp_path):
     # days after today are not evaluated at all
     early = build_report(hall, path, "2026-11", today=date(2026, 11, 10))
     assert early["period"]["evaluated_through"] == "2026-11-10" and person(early, "s001")["workdays"] == 7
+
+
+def test_closed_days_give_the_report_the_punches_gave(hall, window_one, tmp_path):
+    from_punches = build_report(hall, window_one, "2026-11", today=date(2026, 12, 5))
+    assert not store.closed_days(sqlite_utils.Database(window_one / "hub.db"), NOV[0], NOV[-1])
+    close_dates(window_one, hall)
+    assert build_report(hall, window_one, "2026-11", today=date(2026, 12, 5)) == from_punches
+
+
+def test_a_closed_day_counts_as_the_hub_judged_it(hall, tmp_path):
+    """November closed under summer hours (in by 08:30): changing the schedule afterwards does not judge it again."""
+    path = hub_db(tmp_path, every_workday("s001", times=("08:40", "11:45", "12:50", "17:10")),
+                  final_through=date(2026, 11, 29))
+    rules = hall.attendance
+    summer = Schedule.from_times(time(8, 30), rules.am_out, rules.pm_in, rules.pm_out)
+    close_dates(path, hall, NOV[0], date(2026, 11, 29), schedule=summer)
+    s1 = person(build_report(hall, path, "2026-11", today=date(2026, 11, 30)), "s001")
+    assert (s1["late"], s1["late_minutes"], s1["pending_days"]) == (20, 200, 0)  # the 30th is not closed: 09:00
+    assert s1["score"] == pytest.approx(100 - 20 * 2)
+
+
+def test_a_leave_file_applies_to_closed_days_too(hall, window_one, tmp_path):
+    close_dates(window_one, hall)
+    leave = tmp_path / "leave.csv"
+    leave.write_text("staff,start,end,kind\ns005,2026-11-02,2026-11-06,请假\n", encoding="utf-8")
+    s5 = person(build_report(hall, window_one, "2026-11", leave_path=leave, today=date(2026, 12, 5)), "s005")
+    assert (s5["leave_days"], s5["absent_days"]) == (5, 16)
+    s5 = person(build_report(hall, window_one, "2026-11", today=date(2026, 12, 5)), "s005")
+    assert (s5["leave_days"], s5["absent_days"]) == (0, 21)  # the file is not stored
+
+
+def test_the_report_makes_the_hub_database_private(hall, tmp_path):
+    import os
+
+    data = tmp_path / "var"
+    data.mkdir(mode=0o755)
+    hub_db(data, every_workday("s001"))
+    os.chmod(data / "hub.db", 0o644)  # as an older install, or sqlite under a 022 umask, left it
+    build_report(hall, data, "2026-11", today=date(2026, 12, 1))
+    assert (data.stat().st_mode & 0o777, (data / "hub.db").stat().st_mode & 0o777) == (0o700, 0o600)
 
 
 def test_punches_of_unknown_staff_are_counted_apart(hall, tmp_path):
