@@ -19,7 +19,7 @@ def open_db(path: Path) -> sqlite_utils.Database:
     db = sqlite_utils.Database(path)
     db.enable_wal()
     # an acknowledged event must survive a power cut: FULL, each commit on disk. The hub's own connection commits
-    # with NORMAL and flushes the log itself before it acknowledges (hub/ingest.py)
+    # with NORMAL and flushes the log itself before it acknowledges (hub/journal.py)
     db.execute("PRAGMA synchronous=FULL")
     db.execute("PRAGMA busy_timeout=5000")
     create_schema(db)
@@ -49,7 +49,7 @@ def create_schema(db: sqlite_utils.Database) -> None:
             seq INTEGER,
             code TEXT NOT NULL,
             error TEXT NOT NULL,
-            raw BLOB,                    -- the first bytes of the message (hub/ingest.py RAW_KEEP)
+            raw BLOB,                    -- the first bytes of the message (hub/journal.py RAW_KEEP)
             size INTEGER                 -- its whole length
         );
         CREATE INDEX IF NOT EXISTS rejected_event ON rejected(event_id);

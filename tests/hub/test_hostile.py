@@ -133,9 +133,9 @@ def test_an_event_id_used_again_for_other_content_is_rejected(hall_with_a_kiosk)
 
 
 def test_rejected_messages_are_kept_up_to_a_quota_and_counted_past_it(rig, monkeypatch):
-    import hub.ingest
+    import hub.journal
 
-    monkeypatch.setattr(hub.ingest, "REJECT_QUOTA_ROWS", 20)
+    monkeypatch.setattr(hub.journal, "REJECT_QUOTA_ROWS", 20)
     the_hub = rig.start_hub()
     kiosk, heard = _device(rig, "kiosk-01")
     topic = evt_topic(rig.hall.id, "kiosk-01", "ticket_request")

@@ -100,6 +100,7 @@ def test_announcements_go_out_before_the_retained_state_of_their_burst(make_rig,
 def test_a_burst_committed_in_parts_sends_every_announcement_before_any_answer(make_rig, tmp_path, monkeypatch):
     """The hub commits a burst in parts (here one event each) and announces each part's calls at once; the
     clerks' answers follow the burst's last call, as when a burst was one commit."""
+    import hub.connection
     import hub.ingest
     from hall.protocol import dumps, envelope, evt_topic, new_event_id
     from tests.helpers.queueing import all_day_hall
@@ -121,14 +122,14 @@ def test_a_burst_committed_in_parts_sends_every_announcement_before_any_answer(m
         c.disconnect()
         c.loop_stop()
     trail: list[str] = []
-    publish = hub.ingest.Hub._send
+    publish = hub.connection.HubConnection.send
 
     def send(self, messages):
         trail.extend(topic.rsplit("/", 2)[-1] if "/hub/" in topic else topic.rsplit("/", 1)[-1]
                      for topic, _ in messages)
         return publish(self, messages)
 
-    monkeypatch.setattr(hub.ingest.Hub, "_send", send)
+    monkeypatch.setattr(hub.connection.HubConnection, "send", send)
     rig.start_hub()
     wait_for(lambda: trail.count("res") == len(windows), 10, "the three answers")
     assert trail.count("call") == len(windows)
@@ -140,7 +141,7 @@ def test_nothing_is_acknowledged_before_the_journal_is_on_disk(rig, monkeypatch)
     to the disk, so the PUBACK and the `ack` that let a device forget an event wait for an fsync of the journal."""
     import os
 
-    import hub.ingest
+    import hub.journal
 
     trail: list[tuple[str, str]] = []
     real_fsync = os.fsync
@@ -149,7 +150,7 @@ def test_nothing_is_acknowledged_before_the_journal_is_on_disk(rig, monkeypatch)
         real_fsync(fd)
         trail.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
 
-    monkeypatch.setattr(hub.ingest.os, "fsync", fsync)
+    monkeypatch.setattr(hub.journal.os, "fsync", fsync)
     hub_ = rig.start_hub()
     publish, ack = hub_.client.publish, hub_.client.ack
     hub_.client.publish = lambda topic, *a, **kw: (trail.append(("publish", topic)), publish(topic, *a, **kw))[1]

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from hall.clock import stamp
 from hall.protocol import EVENT_MODELS, envelope, evt_topic, new_event_id
-from hub.ingest import RAW_KEEP
+from hub.journal import RAW_KEEP
 from tests.helpers.rig import wait_for
 
 DOMAIN_TABLES = ("tickets", "calls", "ratings", "punches")
