@@ -32,7 +32,7 @@ PUNCH_TARGET = 1.5
 def bench_month(hall, staff_count: int) -> None:
     import sqlite_utils
 
-    from devices.fingerprint.traffic import plan_period
+    from hallctl.traffic.punches import plan_period
     from hub.attendance import store
     from hub.attendance.report import build_report
     from hub.attendance.rules import Punch, Schedule, WorkCalendar, date_range, evaluate

@@ -105,7 +105,7 @@ def main() -> int:
                 link.send("health", {"n": i})
         queued = time.perf_counter() - t0
         total = per * len(links)
-        hub = subprocess.Popen([sys.executable, "-m", "hall.cli", "hub", "--data", str(data), "--port", str(port)],
+        hub = subprocess.Popen([sys.executable, "-m", "hallctl.cli", "hub", "--data", str(data), "--port", str(port)],
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         while "hub: online" not in hub.stdout.readline():  # devices send once the hub says it is online
             pass

@@ -345,7 +345,7 @@ def bench_start(args, config: Path, data: Path, port: int) -> None:
 def bench_ticket(args, config: Path, data: Path, port: int) -> None:
     print(f"3. ticket_request → ticket on screen ({args.tickets} tickets; broker, hub and kiosk in own processes)")
     log = open(data / "hub.log", "w")
-    hub = subprocess.Popen([sys.executable, "-m", "hall.cli", "hub", "--data", str(data), "--port", str(port),
+    hub = subprocess.Popen([sys.executable, "-m", "hallctl.cli", "hub", "--data", str(data), "--port", str(port),
                             "--config", str(config)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     try:
         time.sleep(1.0)

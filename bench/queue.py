@@ -411,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
         watcher = loop.client("display-02", secrets.password("display-02"), port,
                               lambda cl, u, m: status.update(json.loads(m.payload)))
         loop.subscribe(watcher, f"hall/v1/{hall.id}/hub/status")
-        hub = subprocess.Popen([sys.executable, "-m", "hall.cli", "hub", "--config", str(hall.path), "--data",
+        hub = subprocess.Popen([sys.executable, "-m", "hallctl.cli", "hub", "--config", str(hall.path), "--data",
                                 str(data), "--port", str(port)], cwd=ROOT, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
         loop.until(lambda: status.get("state") == "online" and status.get("ts", "") >= started, 30, "hub online")

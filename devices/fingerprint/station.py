@@ -18,9 +18,8 @@ import json
 import os
 import socket
 import socketserver
-import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -360,23 +359,10 @@ def ask(data_dir: Path, device: str, request: dict, *, port: str | None = None, 
         return {"terminal": device, "ok": False, "error": str(err), "full": isinstance(err, SensorFull)}
 
 
-# ---------------------------------------------------------------- hall staff … (the command bodies)
+# ---------------------------------------------------------------- the operator's actions (`hall staff …`)
 
-def _ports(args, devices: list[str]) -> dict[str, str]:
-    ports: dict[str, str] = {}
-    for item in args.port:
-        if "=" in item:
-            device, path = item.split("=", 1)
-            ports[device] = path
-        elif len(devices) == 1:
-            ports[devices[0]] = item
-        else:
-            raise StationError(f"--port {item}: 多台考勤机时请写成 DEVICE=PATH / with several terminals write --port "
-                               f"DEVICE=PATH")
-    return ports
-
-
-def _terminals(hall, names: list[str]) -> list[str]:
+def terminals(hall, names: Iterable[str]) -> list[str]:
+    """The hall's terminals by name ('all' for every one), each once, in the order given."""
     known = [d.id for d in hall.devices_of("terminal")]
     out: list[str] = []
     for name in names:
@@ -398,75 +384,50 @@ def _say(text: str) -> None:
     print(text, flush=True)
 
 
-def enroll_command(hall, args) -> int:
-    _check_staff(hall, args.staff)
-    (device,) = _terminals(hall, [args.terminal])
-    port = _ports(args, [device]).get(device)
-    answer = ask(args.data, device, {"op": "enroll", "staff": args.staff, "finger": args.finger,
-                                     "timeout": args.timeout}, port=port, password=args.password, say=_say, hall=hall)
-    if not answer["ok"]:
-        print(f"登记失败 / enrolment failed on {device}: {answer['error']}", file=sys.stderr)
-        return 3 if answer.get("full") else 1
-    return 0
+def enroll_finger(hall, data_dir: Path, staff: str, terminal: str, *, finger: str = "", timeout: float = 60.0,
+                  port: str | None = None, password: int = 0, say: Say = _say) -> dict:
+    """Enrol one of `staff`'s fingers on `terminal` (two scans, prompts through `say`): the terminal's answer,
+    {"ok": False, "error": …, "full": …} when it failed. `port`: the sensor's, when no agent runs there."""
+    _check_staff(hall, staff)
+    (device,) = terminals(hall, [terminal])
+    return ask(data_dir, device, {"op": "enroll", "staff": staff, "finger": finger, "timeout": timeout},
+               port=port, password=password, say=say, hall=hall)
 
 
-def list_command(hall, args) -> int:
-    devices = _terminals(hall, [args.terminal] if args.terminal else ["all"])
+def list_templates(hall, data_dir: Path, names: Iterable[str] = ("all",)) -> list[dict]:
+    """The fingers enrolled on the terminals named, one row per template, with the person's name and window."""
     rows = []
-    for device in devices:
-        for pos, entry in sorted(TemplateMap.of(args.data, device).entries.items()):
+    for device in terminals(hall, names):
+        for pos, entry in sorted(TemplateMap.of(data_dir, device).entries.items()):
             member = hall.staff_member(entry.staff)
             rows.append({"terminal": device, "position": pos, "staff": entry.staff,
                          "name": member.name if member else "", "window": member.window if member else None,
                          "finger": entry.finger, "enrolled_at": entry.enrolled_at, "source": entry.source})
-    if args.json:
-        print(json.dumps(rows, ensure_ascii=False, indent=1))
-        return 0
-    print("考勤机 terminal\t位置 pos\t工号 staff\t姓名 name\t窗口 window\t手指 finger\t登记时间 enrolled")
-    for r in rows:
-        print(f"{r['terminal']}\t{r['position']}\t{r['staff']}\t{r['name']}\t{r['window'] or ''}\t{r['finger']}\t"
-              f"{r['enrolled_at']}")
-    print(f"共 {len(rows)} 枚指纹 / {len(rows)} templates")
-    return 0
+    return rows
 
 
-def remove_command(hall, args) -> int:
-    devices = _terminals(hall, args.terminal)
-    ports = _ports(args, devices)
-    failed = 0
-    for device in devices:
-        answer = ask(args.data, device, {"op": "remove", "staff": args.staff}, port=ports.get(device),
-                     password=args.password, say=_say, hall=hall)
-        if answer["ok"]:
-            print(f"{device}: 已删除 {len(answer['removed'])} 枚 / removed {answer['removed'] or 'nothing'}")
-        else:
-            failed += 1
-            print(f"{device}: 失败 / failed: {answer['error']}")
-    return 1 if failed else 0
+def remove_templates(hall, data_dir: Path, staff: str, names: Iterable[str], *,
+                     ports: Mapping[str, str] | None = None, password: int = 0, say: Say = _say) -> dict[str, dict]:
+    """Remove `staff`'s fingers from each terminal named: each terminal's answer."""
+    ports = ports or {}
+    return {device: ask(data_dir, device, {"op": "remove", "staff": staff}, port=ports.get(device),
+                        password=password, say=say, hall=hall)
+            for device in terminals(hall, names)}
 
 
-def copy_command(hall, args) -> int:
-    """Download from one terminal, upload to each target, verify by a match; one line per terminal."""
-    _check_staff(hall, args.staff)
-    (source,) = _terminals(hall, [args.source])
-    targets = [t for t in _terminals(hall, args.targets) if t != source]
-    ports = _ports(args, [source, *targets])
-    exported = ask(args.data, source, {"op": "export", "staff": args.staff}, port=ports.get(source),
-                   password=args.password, say=_say, hall=hall)
+def copy_templates(hall, data_dir: Path, staff: str, source: str, targets: Iterable[str], *,
+                   ports: Mapping[str, str] | None = None, password: int = 0, say: Say = _say) -> dict[str, dict]:
+    """Download `staff`'s templates from `source`, upload them to each target and verify each by a match: each
+    target's answer, or only the source's when its templates could not be read."""
+    _check_staff(hall, staff)
+    ports = ports or {}
+    (source,) = terminals(hall, [source])
+    targets = [t for t in terminals(hall, targets) if t != source]
+    exported = ask(data_dir, source, {"op": "export", "staff": staff}, port=ports.get(source), password=password,
+                   say=say, hall=hall)
     if not exported["ok"]:
-        print(f"{source}: 读取模板失败 / could not read the templates: {exported['error']}")
-        return 1
-    failed = 0
-    for target in targets:
-        answer = ask(args.data, target, {"op": "import", "staff": args.staff, "templates": exported["templates"],
-                                         "source": f"copy:{source}"}, port=ports.get(target),
-                     password=args.password, say=_say, hall=hall)
-        if answer["ok"]:
-            detail = ", ".join(f"位置 position {p['position']} 比对分 score {p['score']}"
-                               + (" (已存在 already there)" if p["already"] else "") for p in answer["placed"])
-            print(f"{target}: 成功 / ok: {detail}")
-        else:
-            failed += 1
-            print(f"{target}: 失败 / failed: {answer['error']}")
-    return 1 if failed else 0
-
+        return {source: exported}
+    return {target: ask(data_dir, target, {"op": "import", "staff": staff, "templates": exported["templates"],
+                                           "source": f"copy:{source}"}, port=ports.get(target),
+                        password=password, say=say, hall=hall)
+            for target in targets}

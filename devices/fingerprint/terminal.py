@@ -232,11 +232,13 @@ class TerminalAgent:
             pass
 
 
-def run_terminal(hall, args) -> int:
-    """`hall terminal`: run until interrupted (Ctrl-C or SIGTERM)."""
-    agent = TerminalAgent(hall, args.device, args.port, args.data, host=args.broker_host,
-                          broker_port=args.broker_port, password=args.password, baud=args.baud,
-                          beep=Beeper(enabled=not args.no_beep))
+def run_terminal(hall, device_id: str, data_dir: Path | str, serial_port: str, *, baud: int = 57600,
+                 password: int = 0, host: str | None = None, broker_port: int | None = None,
+                 beep: bool = True) -> int:
+    """`hall terminal`: the agent of terminal `device_id` on the sensor at `serial_port`, run until interrupted
+    (Ctrl-C or SIGTERM)."""
+    agent = TerminalAgent(hall, device_id, serial_port, data_dir, host=host, broker_port=broker_port,
+                          password=password, baud=baud, beep=Beeper(enabled=beep))
     stopping = threading.Event()
 
     def on_term(signum, frame):

@@ -45,7 +45,7 @@ def test_the_panel_says_what_happened_chinese_first():
 
 
 def test_an_unknown_window_is_refused_by_the_command():
-    out = subprocess.run([sys.executable, "-m", "hall.cli", "window", "--window", "99"], cwd=ROOT,
+    out = subprocess.run([sys.executable, "-m", "hallctl.cli", "window", "--window", "99"], cwd=ROOT,
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and "没有 99 号窗口" in out.stderr and "not in the catalogue" in out.stderr
 

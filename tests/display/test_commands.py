@@ -7,7 +7,7 @@ import wave
 import pytest
 
 from display.voice import CLIP_IDS, espeak_available
-from hall.cli import main
+from hallctl.cli import main
 
 
 def test_voice_build_shows_progress_and_keeps_what_it_made(tmp_path, capsys):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from display import commands
 from display.voice import CLIP_IDS, call_clips
+from hallctl.commands import display as commands
 from tests.helpers.cli import command_parsers
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"

@@ -15,7 +15,7 @@ from tests.helpers.kiosk import CONFIG, ROOT, shipped_catalogue
 
 
 def _cli(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "hall.cli", *args], cwd=ROOT, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "hallctl.cli", *args], cwd=ROOT, capture_output=True, text=True,
                           timeout=120)
 
 

@@ -165,7 +165,7 @@ def test_a_generated_catalogue_is_searchable(catalogue):
 # ---------------------------------------------------------------- hall guide search
 
 def test_guide_search_command_prints_json_best_first():
-    done = subprocess.run([sys.executable, "-m", "hall.cli", "guide", "search", "yyzz", "--limit", "3", "--json"],
+    done = subprocess.run([sys.executable, "-m", "hallctl.cli", "guide", "search", "yyzz", "--limit", "3", "--json"],
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
@@ -183,7 +183,7 @@ def test_guide_search_command_takes_another_catalogue(tmp_path):
     data["windows"] = [w | {"backup": []} for w in data["windows"] if w["queues"] == ["G"]]
     path = tmp_path / "crj.json"
     path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
-    done = subprocess.run([sys.executable, "-m", "hall.cli", "guide", "search", "证", "--catalogue", str(path),
+    done = subprocess.run([sys.executable, "-m", "hallctl.cli", "guide", "search", "证", "--catalogue", str(path),
                            "--json"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert {o["department"] for o in json.loads(done.stdout)} == {"crj"}

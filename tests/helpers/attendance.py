@@ -42,7 +42,7 @@ def slot(times: list[str], name: str, day_: str = "2026-11-30", **kw) -> tuple:
 
 def run_cli(argv: list[str]) -> int:
     """Run `hall …` through this part's own command registration (no other part needed)."""
-    from hub.attendance import commands
+    from hallctl.commands import attendance as commands
 
     parser = argparse.ArgumentParser(prog="hall")
     commands.register(parser.add_subparsers())
@@ -54,7 +54,7 @@ def fill_hub_db(path, hall, first: date, last: date, *, seed: int = 7, staff=Non
     """A hub database holding planned punches for every day from first to last, closed through final_through."""
     import sqlite_utils
 
-    from devices.fingerprint.traffic import plan_period
+    from hallctl.traffic.punches import plan_period
     from hub.attendance import store
     from hub.attendance.rules import WorkCalendar, date_range
 

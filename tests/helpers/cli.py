@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_hall(*args: str, env: dict | None = None, timeout: float = 120, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "hall.cli", *args], capture_output=True, text=True, cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "hallctl.cli", *args], capture_output=True, text=True, cwd=ROOT,
                           env={**os.environ, **(env or {})}, timeout=timeout, **kw)
 
 
@@ -22,7 +22,7 @@ def command_parsers(register=None) -> dict[str, argparse.ArgumentParser]:
     With `register` (a command module's register function) only that module's commands; else the whole `hall`.
     """
     if register is None:
-        from hall.cli import build_parser
+        from hallctl.cli import build_parser
 
         root = build_parser()
     else:
@@ -44,7 +44,7 @@ def command_parsers(register=None) -> dict[str, argparse.ArgumentParser]:
 
 def command_help() -> dict[str, str | None]:
     """Each command's one-line help, as `hall --help` lists it."""
-    from hall.cli import build_parser
+    from hallctl.cli import build_parser
 
     root = build_parser()
     out: dict[str, str | None] = {}

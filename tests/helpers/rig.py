@@ -100,7 +100,7 @@ class HallRig:
 
     def hub_process(self, wait: bool = True) -> subprocess.Popen:
         """`hall hub` as its own process, to be killed like a real one; waits until it says it is online."""
-        cmd = [sys.executable, "-m", "hall.cli", "hub", "--data", str(self.data_dir), "--port", str(self.port)]
+        cmd = [sys.executable, "-m", "hallctl.cli", "hub", "--data", str(self.data_dir), "--port", str(self.port)]
         if self.config:
             cmd += ["--config", self.config]
         log_path = self.data_dir / f"hub-{len(self._procs)}.log"

@@ -29,7 +29,7 @@ class BrokerProcess:
         self.data = Path(data)
         self.port = port or broker.free_port()
         self.files = broker.BrokerFiles(self.data)
-        cmd = [sys.executable, "-m", "hall.cli", "broker", "--data", str(self.data), "--port", str(self.port),
+        cmd = [sys.executable, "-m", "hallctl.cli", "broker", "--data", str(self.data), "--port", str(self.port),
                "--bind", bind]
         if config:
             cmd += ["--config", str(config)]

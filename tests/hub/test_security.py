@@ -210,7 +210,7 @@ def test_hall_broker_runs_mosquitto_secured_from_the_hall_config(tmp_path):
 
     data = tmp_path / "server"
     port = broker.free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "hall.cli", "broker", "--data", str(data), "--port", str(port),
+    proc = subprocess.Popen([sys.executable, "-m", "hallctl.cli", "broker", "--data", str(data), "--port", str(port),
                              "--bind", "127.0.0.1"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         wait_for(lambda: broker.port_in_use(port), 10, "broker listening")

@@ -26,7 +26,7 @@ def buses(rig):
 
     def run(command: str, device: str, port: str) -> subprocess.Popen:
         log = open(rig.data_dir / f"{command}.log", "w")
-        proc = subprocess.Popen([sys.executable, "-m", "hall.cli", command, "--device", device, "--port", port,
+        proc = subprocess.Popen([sys.executable, "-m", "hallctl.cli", command, "--device", device, "--port", port,
                                  "--data", str(rig.data_dir), "--broker-port", str(rig.port)],
                                 cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
         procs.append(proc)

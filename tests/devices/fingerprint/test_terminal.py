@@ -203,13 +203,13 @@ def test_punches_made_while_the_network_is_down_arrive_later_with_their_times(ri
 def test_hall_terminal_process_end_to_end(rig, sensor_sim):
     sim = sensor_sim()
     rig.start_hub()
-    cmd = [sys.executable, "-m", "hall.cli", "terminal", "--device", "fp-01", "--port", sim.port, "--data",
+    cmd = [sys.executable, "-m", "hallctl.cli", "terminal", "--device", "fp-01", "--port", sim.port, "--data",
            str(rig.data_dir), "--broker-port", str(rig.port), "--no-beep"]
     log = open(rig.data_dir / "terminal.log", "w")
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_for(lambda: "ready" in (rig.data_dir / "terminal.log").read_text(), 30, "terminal ready")
-        enrolling = subprocess.Popen([sys.executable, "-m", "hall.cli", "staff", "enroll", "s042", "--terminal",
+        enrolling = subprocess.Popen([sys.executable, "-m", "hallctl.cli", "staff", "enroll", "s042", "--terminal",
                                       "fp-01", "--data", str(rig.data_dir), "--timeout", "20"],
                                      cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         # the person puts the finger down when the terminal asks for it

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hub.attendance import commands
+from hallctl.commands import attendance as commands
 from tests.helpers.cli import command_parsers
 
 DOC = (Path(__file__).resolve().parents[3] / "docs" / "attendance.md").read_text(encoding="utf-8")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from hub.queue import commands, engine, scenario
+from hallctl.commands import queue as commands
+from hub.queue import engine, scenario
 from tests.helpers.cli import command_parsers
 
 DOC = (Path(__file__).resolve().parents[3] / "docs" / "queue.md").read_text(encoding="utf-8")

@@ -57,7 +57,7 @@ def test_the_day_per_queue_per_window_and_in_total(day_db):
 
 
 def _hall(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "hall.cli", *args], cwd=ROOT, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "hallctl.cli", *args], cwd=ROOT, capture_output=True, text=True,
                           timeout=60)
 
 

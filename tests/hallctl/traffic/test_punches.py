@@ -4,8 +4,9 @@ from datetime import date, datetime
 
 import pytest
 
-from devices.fingerprint.traffic import Traffic, plan_day, plan_period
 from hall.clock import parse_stamp
+from hall.settings import load_hall
+from hallctl.traffic.punches import Traffic, plan_day, plan_period
 from hub.attendance.rules import WorkCalendar
 from tests.helpers.attendance import TZ
 from tests.helpers.rig import wait_for
@@ -31,7 +32,8 @@ def test_rest_days_bring_only_a_little_overtime():
     assert len(plan) < 0.1 * 179 * 2 * 2
 
 
-def test_traffic_punches_reach_the_hub_with_simulated_times(rig, hall):
+def test_traffic_punches_reach_the_hub_with_simulated_times(rig):
+    hall = load_hall()
     rig.start_hub()
     people = [s.id for s in hall.staff[:12]] + [s.id for s in hall.staff if s.window == "20"][:4]
     start = datetime(2026, 11, 30, 8, 10, tzinfo=TZ)
@@ -57,7 +59,7 @@ def test_traffic_punches_reach_the_hub_with_simulated_times(rig, hall):
 
 
 def test_a_simulation_starts_where_people_punch():
-    from devices.fingerprint.traffic import busy_start
+    from hallctl.traffic.punches import busy_start
 
     workday = WorkCalendar().is_workday
     during = datetime(2026, 11, 30, 10, 0, tzinfo=TZ)

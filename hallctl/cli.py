@@ -1,7 +1,7 @@
 """The `hall` command: a thin skin over the Python API of each part.
 
-Each part registers its own sub-commands (a module with `register(subparsers)`), so this file only lists them.
-Heavy imports (Kivy, paho) happen inside the commands, so `hall --help` stays fast.
+Each part's sub-commands are registered by its own module in hallctl/commands/ (`register(subparsers)`), so this
+file only lists them. Heavy imports (Kivy, paho) happen inside the commands, so `hall --help` stays fast.
 """
 
 from __future__ import annotations
@@ -14,15 +14,14 @@ from hall import __version__
 from hall.errors import ConfigError
 
 COMMAND_MODULES = [
-    "hall.commands",          # config check, up, stats
-    "hub.commands",           # hub, broker, devices provision|revoke|rotate
-    "hub.queue.commands",     # queue simulate|report, window
-    "hub.attendance.commands",  # attendance evaluate|report, staff, terminal
-    "kiosk.commands",         # kiosk, catalogue check|generate, guide search
-    "display.commands",       # display, voice build|say
-    "devices.commands",       # caller, led (hall bus masters)
+    "hallctl.commands.core",        # config check, up, stats, docs screenshots
+    "hallctl.commands.hub",         # hub, broker, devices provision|revoke|rotate|export|list
+    "hallctl.commands.queue",       # queue simulate|report, window
+    "hallctl.commands.attendance",  # attendance evaluate|report|leave, staff, terminal
+    "hallctl.commands.kiosk",       # kiosk, catalogue check|generate, guide search
+    "hallctl.commands.display",     # display, voice build|say
+    "hallctl.commands.devices",     # caller, led (hall bus masters)
 ]
-
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(

@@ -2,7 +2,7 @@
 times (most on time, some late, some leaving early, some forgetting a punch, a few absent), with a speed factor
 so a day can pass in minutes.
 
-    from devices.fingerprint.traffic import Traffic
+    from hallctl.traffic.punches import Traffic
 
     traffic = Traffic(hall, data_dir, speed=720)   # 720: a day in two minutes
     traffic.start()       # sensors on pseudo-terminals, staff enrolled, one terminal agent per sensor

@@ -14,14 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from hall.up import restart_delay
+from hallctl.up import restart_delay
 from tests.helpers.cli import run_hall
 
 
 def hall_up(cwd: Path, *args: str, **kw) -> subprocess.Popen:
     """`hall up` started from `cwd` the way the `hall` entry point starts it: the current folder is not on the
     import path of this process (-P), only, if the bug is there, on that of its children."""
-    return subprocess.Popen([sys.executable, "-P", "-m", "hall.cli", "up", "--headless", *args], cwd=cwd,
+    return subprocess.Popen([sys.executable, "-P", "-m", "hallctl.cli", "up", "--headless", *args], cwd=cwd,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "DISPLAY": ""}, **kw)
 

@@ -7,7 +7,7 @@ from datetime import datetime
 import pytest
 
 from hall.settings import load_hall
-from hub.queue.traffic import HallTraffic
+from hallctl.traffic.queue import HallTraffic
 from tests.helpers.links import FakeLink
 from tests.helpers.queueing import all_day_hall
 from tests.helpers.rig import wait_for

@@ -2,8 +2,8 @@
 
 from devices.bus.codec import Key, KeypadState, KeypadView
 from devices.bus.simulator import BusSimulator
-from devices.bus.traffic import ClerkHabits, Traffic
 from hall.settings import load_hall
+from hallctl.traffic.keypads import ClerkHabits, Traffic
 
 
 def test_clerks_call_serve_complete_and_citizens_rate():

@@ -7,7 +7,7 @@ import re
 import sys
 from pathlib import Path
 
-from hall.commands import add_hall_args, hall_and_data
+from hallctl.commands import add_hall_args, hall_and_data
 
 CALL_TEXT = re.compile(r"^\s*请\s*([A-Za-z]{1,2}\d{1,5})\s*号\s*到\s*([A-Za-z0-9]{1,8})\s*号窗口(办理)?\s*$")
 

@@ -207,47 +207,107 @@ def cmd_leave(args) -> int:
 
 # ---------------------------------------------------------------- staff and terminals
 
+def _ports(items: list[str], terminals) -> dict[str, str]:
+    """`--port [DEVICE=]PATH` options → terminal → serial port; a bare PATH only when one terminal is named
+    (`terminals()` gives them, asked only then, so an unknown person is reported before an unknown terminal)."""
+    from devices.fingerprint.station import StationError
+
+    ports: dict[str, str] = {}
+    for item in items:
+        if "=" in item:
+            device, path = item.split("=", 1)
+            ports[device] = path
+            continue
+        named = terminals()
+        if len(named) != 1:
+            raise StationError(f"--port {item}: 多台考勤机时请写成 DEVICE=PATH / with several terminals write --port "
+                               f"DEVICE=PATH")
+        ports[named[0]] = item
+    return ports
+
+
+def _failed(command: str, err: Exception) -> int:
+    _say(f"hall staff {command}: 错误 / error: {err}")
+    return 1
+
+
 def cmd_enroll(args) -> int:
-    from devices.fingerprint.station import StationError, enroll_command
+    from devices.fingerprint.station import StationError, enroll_finger
 
     try:
-        return enroll_command(_hall(args), args)
+        hall = _hall(args)
+        port = _ports(args.port, lambda: [args.terminal]).get(args.terminal)
+        answer = enroll_finger(hall, args.data, args.staff, args.terminal, finger=args.finger, timeout=args.timeout,
+                               port=port, password=args.password)
     except StationError as err:
-        _say(f"hall staff enroll: 错误 / error: {err}")
-        return 1
+        return _failed("enroll", err)
+    if not answer["ok"]:
+        print(f"登记失败 / enrolment failed on {args.terminal}: {answer['error']}", file=sys.stderr)
+        return 3 if answer.get("full") else 1
+    return 0
 
 
 def cmd_list(args) -> int:
-    from devices.fingerprint.station import StationError, list_command
+    from devices.fingerprint.station import StationError, list_templates
 
     try:
-        return list_command(_hall(args), args)
+        rows = list_templates(_hall(args), args.data, [args.terminal] if args.terminal else ["all"])
     except StationError as err:
-        _say(f"hall staff list: 错误 / error: {err}")
-        return 1
+        return _failed("list", err)
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=1))
+        return 0
+    print("考勤机 terminal\t位置 pos\t工号 staff\t姓名 name\t窗口 window\t手指 finger\t登记时间 enrolled")
+    for r in rows:
+        print(f"{r['terminal']}\t{r['position']}\t{r['staff']}\t{r['name']}\t{r['window'] or ''}\t{r['finger']}\t"
+              f"{r['enrolled_at']}")
+    print(f"共 {len(rows)} 枚指纹 / {len(rows)} templates")
+    return 0
 
 
 def cmd_remove(args) -> int:
-    from devices.fingerprint.station import StationError, remove_command
+    from devices.fingerprint.station import StationError, remove_templates, terminals
 
     try:
-        return remove_command(_hall(args), args)
+        hall = _hall(args)
+        ports = _ports(args.port, lambda: terminals(hall, args.terminal))
+        answers = remove_templates(hall, args.data, args.staff, args.terminal, ports=ports, password=args.password)
     except StationError as err:
-        _say(f"hall staff remove: 错误 / error: {err}")
-        return 1
+        return _failed("remove", err)
+    for device, answer in answers.items():
+        if answer["ok"]:
+            print(f"{device}: 已删除 {len(answer['removed'])} 枚 / removed {answer['removed'] or 'nothing'}")
+        else:
+            print(f"{device}: 失败 / failed: {answer['error']}")
+    return 0 if all(a["ok"] for a in answers.values()) else 1
 
 
 def cmd_copy(args) -> int:
-    from devices.fingerprint.station import StationError, copy_command
+    from devices.fingerprint.station import StationError, copy_templates, terminals
 
     try:
-        return copy_command(_hall(args), args)
+        hall = _hall(args)
+        ports = _ports(args.port, lambda: terminals(hall, [args.source, *args.targets]))
+        answers = copy_templates(hall, args.data, args.staff, args.source, args.targets, ports=ports,
+                                 password=args.password)
     except StationError as err:
-        _say(f"hall staff copy: 错误 / error: {err}")
+        return _failed("copy", err)
+    source = answers.get(args.source)
+    if source is not None and not source["ok"]:
+        print(f"{args.source}: 读取模板失败 / could not read the templates: {source['error']}")
         return 1
+    for target, answer in answers.items():
+        if answer["ok"]:
+            detail = ", ".join(f"位置 position {p['position']} 比对分 score {p['score']}"
+                               + (" (已存在 already there)" if p["already"] else "") for p in answer["placed"])
+            print(f"{target}: 成功 / ok: {detail}")
+        else:
+            print(f"{target}: 失败 / failed: {answer['error']}")
+    return 0 if all(a["ok"] for a in answers.values()) else 1
 
 
 def cmd_terminal(args) -> int:
     from devices.fingerprint.terminal import run_terminal
 
-    return run_terminal(_hall(args), args)
+    return run_terminal(_hall(args), args.device, args.data, args.port, baud=args.baud, password=args.password,
+                        host=args.broker_host, broker_port=args.broker_port, beep=not args.no_beep)

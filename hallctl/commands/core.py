@@ -1,32 +1,14 @@
-"""Core commands: `hall config check`, `hall stats`, `hall up`."""
+"""Core commands: `hall config check`, `hall stats`, `hall up`, `hall docs screenshots`."""
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
+from hallctl.commands import add_hall_args, hall_and_data
 
-def default_data_dir() -> Path:
-    return Path(os.environ.get("HALL_DATA", "var"))
-
-
-def add_hall_args(p: argparse.ArgumentParser, data: bool = True) -> None:
-    """The options every command that touches a running hall shares."""
-    p.add_argument("--config", metavar="FILE", help="hall.toml (default: the shipped Miluo hall)")
-    if data:
-        p.add_argument("--data", metavar="DIR", type=Path, default=None,
-                       help="data directory (default ./var or $HALL_DATA)")
-
-
-def hall_and_data(args) -> tuple:
-    from hall.settings import load_hall
-
-    hall = load_hall(getattr(args, "config", None))
-    data = getattr(args, "data", None) or default_data_dir()
-    return hall, Path(data)
+DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 def register(sub) -> None:
@@ -54,6 +36,13 @@ def register(sub) -> None:
                    help="issue tickets only in the configured issuing hours (default: at any hour, for a demo)")
     p.set_defaults(func=cmd_up)
 
+    p = sub.add_parser("docs", help="文档 · make what the docs show")
+    dsub = p.add_subparsers(dest="docs_command", metavar="ACTION", required=True)
+    d = dsub.add_parser("screenshots", help="render the kiosk, board and ticket screenshots of docs/ again")
+    d.add_argument("--out", metavar="DIR", type=Path, default=None,
+                   help="where the PNG files go (default: docs/screenshots of this checkout, to be checked in)")
+    d.set_defaults(func=cmd_docs_screenshots)
+
 
 def cmd_config_check(args) -> int:
     from hall.settings import load_hall
@@ -67,7 +56,7 @@ def cmd_config_check(args) -> int:
 
 
 def cmd_stats(args) -> int:
-    from hall.up import children_lines, read_record
+    from hallctl.up import children_lines, read_record
     from hub.store import open_db, stats
 
     _, data = hall_and_data(args)
@@ -107,8 +96,17 @@ def cmd_stats(args) -> int:
 
 
 def cmd_up(args) -> int:
-    from hall.up import run_up
+    from hallctl.up import run_up
 
     hall, data = hall_and_data(args)
     return run_up(hall, data, port=args.port, duration=args.duration, headless=args.headless,
                   speed=args.speed, secure=not args.insecure, real_hours=args.real_hours)
+
+
+def cmd_docs_screenshots(args) -> int:
+    # the screenshots in docs/ are made on purpose by this command and checked in, never by a test run; imported
+    # here so that the rest of `hall` works wherever Kivy cannot open a window
+    from hallctl import screenshots
+
+    made = screenshots.make(args.out or DOCS_SCREENSHOTS)
+    return made if isinstance(made, int) else 0

@@ -45,7 +45,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
-log = logging.getLogger("hub.queue.traffic")
+log = logging.getLogger("hallctl.traffic.queue")
 
 # how much busier than an ordinary queue (weight 1) the hall's busiest ones are
 QUEUE_WEIGHTS = {"A": 3.0, "B": 2.0, "C": 3.0, "D": 2.0, "E": 1.5, "F": 1.5, "G": 1.2, "H": 2.5, "J": 2.5,

@@ -3,11 +3,11 @@
 It runs the broker (Mosquitto with the hall's generated config, secured by default; an embedded Python broker when
 Mosquitto is missing), the hub, and simulated devices that speak the same protocols as the hardware:
 
-- citizens taking tickets at kiosks and clerks serving at window PCs (hub.queue.traffic);
+- citizens taking tickets at kiosks and clerks serving at window PCs (hallctl.traffic.queue);
 - clerks pressing keys on caller keypads and citizens scoring on rating pads, on a simulated RS-485 bus that the
-  real `hall caller` bus master drives (devices.bus);
+  real `hall caller` bus master drives (devices.bus, hallctl.traffic.keypads);
 - LED window screens and guide strips on a simulated bus that the real `hall led` master drives;
-- staff punching simulated fingerprint sensors through the real terminal agent (devices.fingerprint.traffic);
+- staff punching simulated fingerprint sensors through the real terminal agent (hallctl.traffic.punches);
 - every other configured device reporting `health`.
 
 With a screen (and without --headless) it also opens the kiosk and the calling board. With --duration it stops by
@@ -38,9 +38,9 @@ from datetime import datetime
 from pathlib import Path
 
 from hall.credentials import Endpoint
-from hall.settings import Hall
+from hall.settings import DEFAULT_HALL, Hall
 
-log = logging.getLogger("hall.up")
+log = logging.getLogger("hallctl.up")
 
 GUI_KIOSK = "kiosk-01"
 GUI_BOARD = "display-01"
@@ -348,13 +348,13 @@ class HallUp:
         logs = self.data / "logs"
         logs.mkdir(exist_ok=True)
         # -P (Python 3.11+, which hallkit requires): `python -m` would otherwise put the current folder first on
-        # the import path, and a folder there named `hall` (a data folder started with `--data ./hall`) hides the
-        # package, so the child dies at import. -P drops exactly that entry and nothing else: the child keeps the
+        # the import path, and a folder there named `hall` or `hallctl` (a data folder started with `--data ./hall`)
+        # hides the package, so the child dies at import. -P drops exactly that entry and nothing else: the child keeps the
         # environment (PYTHONPATH, the venv's editable install) the parent imported hallkit from. -I would also
         # drop PYTHON* variables and the user site, breaking a hall run from a source tree; the `hall` entry
         # point exists only once the package is installed.
-        cmd = [sys.executable, "-P", "-m", "hall.cli", *args, "--data", str(self.data)]
-        if self.config_hall.path != Path(__file__).resolve().parent.parent / "config" / "hall.toml":
+        cmd = [sys.executable, "-P", "-m", "hallctl.cli", *args, "--data", str(self.data)]
+        if self.config_hall.path != DEFAULT_HALL:
             cmd += ["--config", str(self.config_hall.path)]
 
         def start() -> subprocess.Popen:
@@ -365,10 +365,10 @@ class HallUp:
 
     def _start_devices(self) -> None:
         from devices.bus.simulator import BusSimulator
-        from devices.bus.traffic import Traffic as KeypadTraffic
-        from devices.fingerprint.traffic import Traffic as PunchTraffic
         from display.led import load_led_config
-        from hub.queue.traffic import HallTraffic
+        from hallctl.traffic.keypads import Traffic as KeypadTraffic
+        from hallctl.traffic.punches import Traffic as PunchTraffic
+        from hallctl.traffic.queue import HallTraffic
 
         hall = self.hall
         gui = {GUI_KIOSK, GUI_BOARD} if self.screens else set()

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from hall.commands import add_hall_args
+from hallctl.commands import add_hall_args, hall_and_data
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -69,7 +69,6 @@ def cmd_report(args) -> int:
     from datetime import date, timedelta
 
     from hall.clock import now
-    from hall.commands import hall_and_data
     from hub.queue.report import day_report, report_csv, report_text
 
     hall, data = hall_and_data(args)
@@ -98,7 +97,6 @@ def cmd_report(args) -> int:
 
 def cmd_window(args) -> int:
     from devices.window_caller import run_window_caller
-    from hall.commands import hall_and_data
 
     hall, data = hall_and_data(args)
     return run_window_caller(hall, window=args.window, device=args.device, data_dir=data, port=args.port,

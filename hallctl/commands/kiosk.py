@@ -7,6 +7,8 @@ import os
 import sys
 from pathlib import Path
 
+from hallctl.commands import default_data_dir
+
 
 def register(sub) -> None:
     p = sub.add_parser("kiosk", help="自助取号机 · run the self-service kiosk (Kivy): tickets, guides, search")
@@ -124,7 +126,6 @@ def cmd_guide_search(args) -> int:
 # ---------------------------------------------------------------- the kiosk
 
 def cmd_kiosk(args) -> int:
-    from hall.commands import default_data_dir
     from hall.settings import load_hall
 
     hall = load_hall(args.config)

@@ -8,7 +8,7 @@ import signal
 import sys
 from pathlib import Path
 
-from hall.commands import add_hall_args, hall_and_data
+from hallctl.commands import add_hall_args, hall_and_data
 
 
 def register(sub) -> None:

@@ -8,8 +8,8 @@ import signal
 import sys
 import threading
 
-from hall.commands import add_hall_args, hall_and_data
 from hall.errors import ConfigError
+from hallctl.commands import add_hall_args, hall_and_data
 
 
 def register(sub) -> None:

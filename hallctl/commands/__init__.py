@@ -1,0 +1,27 @@
+"""The `hall` sub-commands, one module per part, each with `register(subparsers)`; the options they share."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+
+def default_data_dir() -> Path:
+    return Path(os.environ.get("HALL_DATA", "var"))
+
+
+def add_hall_args(p: argparse.ArgumentParser, data: bool = True) -> None:
+    """The options every command that touches a running hall shares."""
+    p.add_argument("--config", metavar="FILE", help="hall.toml (default: the shipped Miluo hall)")
+    if data:
+        p.add_argument("--data", metavar="DIR", type=Path, default=None,
+                       help="data directory (default ./var or $HALL_DATA)")
+
+
+def hall_and_data(args) -> tuple:
+    from hall.settings import load_hall
+
+    hall = load_hall(getattr(args, "config", None))
+    data = getattr(args, "data", None) or default_data_dir()
+    return hall, Path(data)
