@@ -1,11 +1,11 @@
-"""The one time helper: hall-local time, RFC 3339 stamps and clock parsing.
+"""The one time helper: hall-local time and RFC 3339 stamps.
 
 Domain code never reads the clock itself; shells call `now()` and pass times in.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 HALL_TZ = ZoneInfo("Asia/Shanghai")
@@ -13,10 +13,6 @@ HALL_TZ = ZoneInfo("Asia/Shanghai")
 
 def now(tz: ZoneInfo = HALL_TZ) -> datetime:
     return datetime.now(tz)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def stamp(moment: datetime | None = None, tz: ZoneInfo = HALL_TZ) -> str:
@@ -32,7 +28,3 @@ def parse_stamp(text: str) -> datetime:
         raise ValueError(f"time {text!r} has no UTC offset")
     return moment
 
-
-def parse_clock(text: str) -> time:
-    """'09:00' or '09:00:30' as a time of day."""
-    return time.fromisoformat(text)

@@ -1,4 +1,4 @@
-"""The wire contract: topics, the event envelope and a payload model for every event type (PROTOCOL.md v1)."""
+"""The wire contract: topics, the event envelope and a payload model for every event type (docs/protocol.md, v1)."""
 
 from __future__ import annotations
 
@@ -191,7 +191,7 @@ EVENT_MODELS: dict[str, type[BaseModel]] = {
 
 WINDOW_EVENTS = ("call_next", "recall", "skip", "complete", "transfer", "pause", "resume")
 
-# Which device kinds may send which event types (PROTOCOL.md, "Event types").
+# Which device kinds may send which event types (docs/protocol.md, "Event types").
 KIND_EVENTS: dict[str, frozenset[str]] = {
     "kiosk": frozenset({"ticket_request", "requeue", "health"}),
     # not `rating`: a window PC is worked by the clerk being rated; ratings come from the window's pad

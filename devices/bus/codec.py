@@ -1,4 +1,4 @@
-"""The hall bus codec: frames, CRC, command payloads and key codes (PROTOCOL.md "The hall bus", docs/hall-bus.md).
+"""The hall bus codec: frames, CRC, command payloads and key codes (docs/hall-bus.md).
 
 One codec for everything on the bus: the caller master, the LED master and the simulator all build and read
 frames here, so a layout lives in exactly one place. Pure functions and small value classes, no I/O.
