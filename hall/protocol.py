@@ -172,6 +172,44 @@ class Health(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
+# ---- what a manager does at the console: events like any other, sent by the console's own login; `by` names the
+# console user who acted (the console vouches for its own users; the hub journals who it was)
+
+ConsoleUser = Annotated[str, Field(min_length=1, max_length=64)]
+Reason = Annotated[str, Field(min_length=1, max_length=500)]
+Note = Annotated[str, Field(max_length=500)]
+
+
+class AlertAck(_Strict):
+    """Acknowledge a firing alert (`hub/alerts`), with a note."""
+    alert: str = Field(min_length=1, max_length=128)
+    by: ConsoleUser
+    note: Note = ""
+
+
+class LeaveEntry(_Strict):
+    """Approved leave (请假 leave, 公出 business, 调休 in_lieu) entered by a manager; it covers the slots it spans."""
+    staff: StaffId
+    kind: Literal["leave", "business", "in_lieu"]
+    start: Rfc3339
+    end: Rfc3339
+    by: ConsoleUser
+    reason: Reason
+
+    def model_post_init(self, _):
+        if self.end <= self.start:
+            raise ValueError("end must come after start")
+
+
+class PunchCorrection(_Strict):
+    """补卡: a punch a person made but the terminal missed, entered by a manager with a reason. It changes the
+    evaluation of that day; the raw punches are never rewritten."""
+    staff: StaffId
+    at: Rfc3339
+    by: ConsoleUser
+    reason: Reason
+
+
 EVENT_MODELS: dict[str, type[BaseModel]] = {
     "ticket_request": TicketRequest,
     "call_next": WindowAction,
@@ -187,6 +225,9 @@ EVENT_MODELS: dict[str, type[BaseModel]] = {
     "rating": Rating,
     "punch": Punch,
     "health": Health,
+    "alert_ack": AlertAck,
+    "leave": LeaveEntry,
+    "punch_correction": PunchCorrection,
 }
 
 WINDOW_EVENTS = ("call_next", "recall", "skip", "complete", "transfer", "pause", "resume")
@@ -201,10 +242,12 @@ KIND_EVENTS: dict[str, frozenset[str]] = {
     "terminal": frozenset({"login", "logout", "punch", "health"}),
     "display": frozenset({"health"}),
     "led": frozenset({"health"}),
+    # the managers' console: only what a manager does, never a queue or attendance event of a device
+    "console": frozenset({"alert_ack", "leave", "punch_correction", "health"}),
 }
 
 # Request types answered on the device's `res` topic.
-REQUEST_TYPES = frozenset({"ticket_request", *WINDOW_EVENTS, "requeue"})
+REQUEST_TYPES = frozenset({"ticket_request", *WINDOW_EVENTS, "requeue", "alert_ack", "leave", "punch_correction"})
 
 # Keys in a payload that name a device: a device may name only itself.
 DEVICE_KEYS = ("device", "device_id", "client_id", "from")
@@ -474,6 +517,31 @@ class Answer(FromHub):
     rating: RatingInfo | None = None
 
 
+class Alert(FromHub):
+    """One alert the hub raised from a rule in hall.toml [alerts]: firing until acknowledged or cleared. A
+    condition (a queue waiting too long) clears by itself when it ends; an occurrence (a poor rating) when it is
+    acknowledged. Every change is journaled (`alerts_journal`)."""
+    id: str                                    # stable for one occurrence: rule and subject, and when it began
+    rule: str                                  # queue_wait, queue_length, window_paused, window_closed, poor_rating,
+                                               # device_offline, clock_skew, device_backlog, paper_out, punch_missed
+    severity: Literal["warning", "critical"] = "warning"
+    subject: str                               # what it is about: a queue, window, device or ticket id
+    department: str | None = None              # whose department heads see it
+    title: str                                 # Chinese
+    title_en: str
+    detail: str = ""
+    raised_at: str
+    state: Literal["firing", "acknowledged"] = "firing"
+    acknowledged_by: str | None = None
+    acknowledged_at: str | None = None
+    note: str | None = None
+
+
+class Alerts(FromHub):
+    """`hub/alerts` (retained): every alert not yet cleared, newest first."""
+    alerts: list[Alert]
+
+
 # the model of each hub topic (after hall/v1/{hall}/hub/) and each device channel the hub writes
 HUB_TOPIC_MODELS: dict[str, type[FromHub]] = {
     "status": HubStatus,
@@ -482,6 +550,7 @@ HUB_TOPIC_MODELS: dict[str, type[FromHub]] = {
     "state/attendance": AttendanceState,
     "call": Call,
     "calls": Calls,
+    "alerts": Alerts,
 }
 DEVICE_CHANNEL_MODELS: dict[str, type[FromHub]] = {"status": DeviceStatus, "ack": Ack, "err": Rejection, "res": Answer}
 

@@ -36,7 +36,7 @@ DEFAULT_HALL = CONFIG_DIR / "hall.toml"
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,31}$"
 Name = Annotated[str, Field(pattern=NAME_PATTERN, description="lower-case letters, digits and '-', at most 32")]
-DeviceKind = Literal["kiosk", "display", "terminal", "caller", "rater", "window", "led"]
+DeviceKind = Literal["kiosk", "display", "terminal", "caller", "rater", "window", "led", "console"]
 HUB_ID = "hub"
 
 _CLOCK = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$")
