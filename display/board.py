@@ -46,7 +46,7 @@ class BoardController:
     TOPICS = ("hub/catalogue", "hub/state/window/+", "hub/state/queue/+", "hub/calls", "hub/call")
 
     def __init__(self, model: BoardModel, view, playlist: Playlist, *, hall_name: str = "", voice=None,
-                 link=None, cache: Path | None = None, clock=time.monotonic, tz=None):
+                 link=None, cache: Path | None = None, clock=time.monotonic, tz=None, wall_clock=None):
         from kivy.clock import Clock
 
         self.Clock = Clock
@@ -59,6 +59,7 @@ class BoardController:
         self.cache = cache
         self.clock = clock
         self.tz = tz
+        self.wall_clock = wall_clock or (lambda: datetime.now(self.tz))  # the time and date in the header
         self.applied = 0                 # messages applied (the benchmark and tests wait on this)
         self.listeners: list = []        # callables(changes) after each applied message
         self._flash_ev = None
@@ -200,7 +201,7 @@ class BoardController:
         return True
 
     def _tick_clock(self, *_):
-        moment = datetime.now(self.tz)
+        moment = self.wall_clock()
         view = self.view
         view.clock_text = moment.strftime("%H:%M")
         view.date_text = (f"{moment.year}年{moment.month}月{moment.day}日 星期{WEEKDAYS[moment.weekday()]}"
@@ -247,8 +248,11 @@ def _link_text(model: BoardModel) -> str:
 # ---------------------------------------------------------------- app
 
 def BoardApp(hall, *, playlist: Playlist | None = None, link=None, voice=None, cache: Path | None = None,
-             flash_s: float | None = None, clock=time.monotonic):
-    """The board as a Kivy App. `BoardApp(...).build()` returns the root widget without running the app."""
+             flash_s: float | None = None, clock=time.monotonic, wall_clock=None):
+    """The board as a Kivy App. `BoardApp(...).build()` returns the root widget without running the app.
+
+    `clock` (monotonic seconds: flashes, timers) and `wall_clock` (the time and date in the header) may be held
+    still, so a screenshot comes out the same every time."""
     from kivy.app import App
 
     class _BoardApp(App):
@@ -266,7 +270,8 @@ def BoardApp(hall, *, playlist: Playlist | None = None, link=None, voice=None, c
             self.model = BoardModel(hall.catalogue, **kw)
             root = widgets.BoardScreen(hall_name=hall.info.name, hall_name_en=hall.info.name_en)
             self.controller = BoardController(self.model, root, playlist or load_playlist(), hall_name=hall.info.name,
-                                              voice=voice, link=link, cache=cache, tz=hall.tz, clock=clock)
+                                              voice=voice, link=link, cache=cache, tz=hall.tz, clock=clock,
+                                              wall_clock=wall_clock)
             self.controller.start()
             self.board = root
             return root

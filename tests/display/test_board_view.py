@@ -1,5 +1,5 @@
 """The calling board on a real Kivy window (Xvfb in CI): state topics and calls drive the tiles; nothing is cut off
-at 1920×1080 or 1280×720; the offline mark; screenshots for docs/screenshots/."""
+at 1920×1080 or 1280×720; the offline mark; a screenshot of each size (into a temporary folder)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import pytest
 from display import board as b
 from display.playlist import Playlist, load_playlist
 from tests.helpers.display import call, guide_catalogue, hall_day
-from tests.helpers.kivy import SCREENSHOTS
 
 pytestmark = pytest.mark.gui
 
@@ -266,7 +265,7 @@ def test_the_board_font_is_the_halls_simplified_chinese_face(make_board):
 
 
 @pytest.mark.parametrize("size", [(1920, 1080), (1280, 720)])
-def test_nothing_is_cut_off_and_screenshot(make_board, board_hall, size):
+def test_nothing_is_cut_off_and_screenshot(make_board, board_hall, size, tmp_path):
     board = make_board(size, catalogue=guide_catalogue(board_hall))
     busy_morning(board, board_hall)
     board.controller.apply("hub/call", call("A020", "3"))
@@ -279,5 +278,5 @@ def test_nothing_is_cut_off_and_screenshot(make_board, board_hall, size):
     assert problems == [], "\n".join(problems)
     for tile in board.root.tiles.values():  # every tile inside the window, none overlapping the band
         assert tile.x >= 0 and tile.right <= size[0] and tile.y >= board.root.ids.band.top
-    shot = board.screen.shot(SCREENSHOTS / f"board-{size[0]}x{size[1]}.png")
+    shot = board.screen.shot(tmp_path / f"board-{size[0]}x{size[1]}.png")
     assert shot.stat().st_size > 50_000

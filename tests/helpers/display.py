@@ -8,65 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from hall.catalogue import parse_catalogue
 from hall.settings import load_hall
 
-GUIDES = [
-    {"id": "scjg-001", "name": "个体工商户设立登记", "name_en": "Sole proprietorship registration",
-     "department": "scjg", "queue": "A", "conditions": "年满十八周岁，有经营能力",
-     "materials": ["身份证原件", "经营场所使用证明"], "process": ["申请", "受理", "审核", "发照"],
-     "time_limit_days": 3, "promised_days": 0, "fee": "不收费"},
-    {"id": "bdc-002", "name": "不动产抵押登记", "name_en": "Mortgage registration",
-     "department": "bdc", "queue": "B", "materials": ["不动产权证书", "主债权合同", "抵押合同"],
-     "time_limit_days": 30, "promised_days": 3, "fee": "80 元/件", "windows": ["4", "5"]},
-]
-
-
-class FakeClock:
-    """Monotonic seconds that move only when a test says so."""
-
-    def __init__(self, start: float = 1000.0):
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-def guide_catalogue(hall):
-    """The hall's windows and queues with exactly these two service guides (whatever the shipped file has)."""
-    data = hall.catalogue.model_dump(mode="json")
-    data["services"] = GUIDES
-    return parse_catalogue(data, "test catalogue")
-
-
-def hall_day(hall) -> list[tuple[str, dict]]:
-    """Messages of a busy morning, as (suffix, payload): every window and queue, then the calls list."""
-    out = []
-    statuses = ["serving", "serving", "serving", "idle", "serving", "paused", "serving", "closed"]
-    for i, w in enumerate(hall.catalogue.windows):
-        status = statuses[i % len(statuses)]
-        prefix = hall.catalogue.queue(w.queues[0]).prefix
-        ticket = f"{prefix}{(i * 7) % 90 + 1:03d}" if status == "serving" else None
-        out.append((f"hub/state/window/{w.id}", {"window": w.id, "status": status, "ticket": ticket,
-                                                 "staff": f"s{i + 1:03d}" if ticket else None,
-                                                 "queues": list(w.queues)}))
-    for i, q in enumerate(hall.catalogue.queues):
-        waiting = (i * 5) % 17
-        out.append((f"hub/state/queue/{q.id}", {"queue": q.id, "waiting": waiting,
-                                                "est_wait_s": waiting * 300, "last_called": None}))
-    out.append(("hub/calls", {"calls": [
-        {"ticket": "C015", "window": "8", "queue": "C", "at": "2026-11-30T09:41:00+08:00", "recall": 0},
-        {"ticket": "A006", "window": "1", "queue": "A", "at": "2026-11-30T09:40:00+08:00", "recall": 0},
-    ]}))
-    return out
-
-
-def call(ticket: str, window: str, queue: str | None = None, recall: int = 0, at: str | None = None) -> dict:
-    return {"ticket": ticket, "window": window, "queue": queue or ticket.rstrip("0123456789"),
-            "at": at or f"2026-11-30T09:{len(ticket) + int(window):02d}:00+08:00", "recall": recall}
+# the busy morning the docs' screenshots show: the tests feed the board the same
+from hallctl.screenshots import GUIDES, call, guide_catalogue, hall_day  # noqa: F401
+from hallctl.screenshots import HeldClock as FakeClock  # noqa: F401
 
 
 @pytest.fixture(scope="session")

@@ -4,29 +4,14 @@ simulator on a pseudo-terminal, and kiosks built on the shared Kivy test window.
 from __future__ import annotations
 
 import json
-import re
-import shutil
 from pathlib import Path
 
 import pytest
 
+from hallctl.screenshots import all_day_hall, visible_row  # noqa: F401  (all_day_hall: for the tests)
+
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "config"
-
-
-def all_day_hall(dest: Path, catalogue: dict | None = None) -> Path:
-    """A copy of the shipped hall that issues tickets all day (tests run on the real clock, at any hour);
-    optionally with another catalogue."""
-    dest.mkdir(parents=True, exist_ok=True)
-    shutil.copy(CONFIG / "staff.csv", dest / "staff.csv")
-    if catalogue is None:
-        shutil.copy(CONFIG / "catalogue.json", dest / "catalogue.json")
-    else:
-        (dest / "catalogue.json").write_text(json.dumps(catalogue, ensure_ascii=False), encoding="utf-8")
-    text, n = re.subn(r"(?m)^issuing = .*$", "issuing = []", (CONFIG / "hall.toml").read_text(encoding="utf-8"))
-    assert n == 1
-    (dest / "hall.toml").write_text(text, encoding="utf-8")
-    return dest / "hall.toml"
 
 
 def shipped_catalogue() -> dict:
@@ -60,10 +45,11 @@ def kiosk_rig(make_rig, tmp_path):
 class KioskOnScreen:
     """A kiosk built on the shared test window, with helpers to drive it by touch."""
 
-    def __init__(self, screen, app, root):
+    def __init__(self, screen, app, root, shots: Path):
         self.screen = screen
         self.app = app
         self.root = root
+        self.shots = shots
 
     def tap(self, widget, frames: int = 3):
         self.screen.tap(widget, frames)
@@ -76,19 +62,12 @@ class KioskOnScreen:
 
     def row(self, screen_name: str, key: str):
         """The visible list row (a RecycleView row) for a service id."""
-        rv = self.app.screen(screen_name).ids.rows
-        self.screen.pump(2)
-        for child in rv.children[0].children:
-            if getattr(child, "key", None) == key:
-                return child
-        raise AssertionError(f"no visible row for {key!r} on {screen_name}")
+        return visible_row(self.screen, self.app, screen_name, key)
 
     def shot(self, name: str):
-        """Save docs/screenshots/kiosk-{name}.png."""
-        from tests.helpers.kivy import SCREENSHOTS
-
+        """Save kiosk-{name}.png in the test's temporary folder."""
         self.screen.pump(3)
-        return self.screen.shot(SCREENSHOTS / f"kiosk-{name}.png")
+        return self.screen.shot(self.shots / f"kiosk-{name}.png")
 
 
 @pytest.fixture
@@ -105,7 +84,7 @@ def kiosk_screen(screen, tmp_path):
         screen.show(root, size)
         screen.advance(0.2)
         made.append(app)
-        return KioskOnScreen(screen, app, root)
+        return KioskOnScreen(screen, app, root, tmp_path / "screenshots")
 
     yield make
     for app in made:

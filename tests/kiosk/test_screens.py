@@ -1,5 +1,6 @@
 """The kiosk on a real Kivy window (Xvfb), driven by touches: 取号 to the printed ticket, 查询 on the kiosk's own
-keyboard, idle return, the hub away, the printer out of paper. Screenshots of every screen go to docs/screenshots."""
+keyboard, idle return, the hub away, the printer out of paper. Screenshots of every screen go to a temporary
+folder (`hall docs screenshots` makes the ones in docs/screenshots)."""
 
 from __future__ import annotations
 
