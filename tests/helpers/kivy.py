@@ -9,19 +9,11 @@ screenshots` makes those on purpose).
 
 from __future__ import annotations
 
-import atexit
 import os
-import shutil
-import tempfile
-from pathlib import Path
 
 import pytest
 
 from hallctl.screenshots import ShotWindow, prepare_kivy
-
-# where tests that have no tmp_path of their own save pictures: a folder of this run, removed at its end
-SCREENSHOTS = Path(tempfile.mkdtemp(prefix="hallkit-test-shots-"))
-atexit.register(shutil.rmtree, SCREENSHOTS, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

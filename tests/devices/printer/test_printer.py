@@ -7,7 +7,6 @@ import pytest
 from devices.printer import OFFLINE, OK, PAPER_LOW, PAPER_OUT, PrinterError, TicketContent, TicketPrinter
 from devices.printer.decode import Decoder
 from devices.printer.printer import display_width, wrap
-from tests.helpers.kivy import SCREENSHOTS
 
 MATERIALS = ["个体工商户登记（备案）申请书", "经营者身份证原件", "经营场所使用证明（不动产权证书复印件或租赁合同）",
              "委托他人代办的，提交委托书及代理人身份证件"]
@@ -168,10 +167,10 @@ def test_wrapping_counts_hanzi_as_two_columns():
     assert wrap("If you miss your call, take a new ticket.", 20) == ["If you miss your", "call, take a new", "ticket."]
 
 
-def test_render_the_printed_ticket(printer_sim, ticket_printer):
+def test_render_the_printed_ticket(printer_sim, ticket_printer, tmp_path):
     ticket_printer.print_ticket(content())
     [t] = printer_sim.wait_tickets(1)
-    path = printer_sim.render_png(t, SCREENSHOTS / "ticket.png")
+    path = printer_sim.render_png(t, tmp_path / "ticket.png")
     from PIL import Image
 
     img = Image.open(path)
