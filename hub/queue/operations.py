@@ -1,0 +1,275 @@
+"""Every queue operation the hub carries out, one entry each in OPERATIONS: which event asks for it, how its
+inputs are read from the event, who may ask for it, how the engine carries it out, what the device is answered,
+and what it adds to the report rows. A new operation is a new entry; QueueDomain routes every event through here.
+
+The journal (`queue_journal`) keeps each operation by its name with the inputs `read` made of the event and the
+answer given. A replay runs `perform` again with that answer (`recorded`): a decision is repeated, not made again,
+so the names and the inputs here are the journal's format and stay as they are.
+
+Who may say what, beyond the kind of device (checked by ingest): a caller, rater or window PC acts only for the
+windows hall.toml lists for it. A rating (好差评) comes only from the window's rating pad (a `rater`, or the
+`caller` bus master that polls it) or from a citizen's own channel (`web`, `phone`, which must name the ticket),
+never from the window PC, whose clerk is the one rated; the engine then allows one rating per ticket served at
+that window, within `rating_within_minutes` (30) of the end of its service there. A login puts a staff member
+only at the window staff.csv assigns them, whichever device sends it. A refused rating or login is stored with
+its refusal (the event with its answer, the journal row) and changes nothing: reports and rankings read only the
+`ratings` table, which holds credited ratings alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import TYPE_CHECKING
+
+import sqlite_utils
+
+from hub.domain import Event
+from hub.queue import store
+from hub.queue.engine import (
+    DECIDE,
+    FORBIDDEN,
+    NOT_ASSIGNED,
+    NOTHING_TO_RATE,
+    RATING_FORBIDDEN,
+    UNKNOWN_QUEUE,
+    UNKNOWN_STAFF,
+    UNKNOWN_WINDOW,
+    Outcome,
+    QueueEngine,
+    Ticket,
+)
+
+if TYPE_CHECKING:
+    from hub.queue.domain import QueueDomain
+
+# device kinds bound to the windows listed in their config; a fingerprint terminal serves every window
+WINDOW_BOUND_KINDS = ("caller", "window", "rater")
+# who may rate: the window's rating pad, on its own or polled by the caller bus master, and the citizen's own
+# channels (citizens' site, phone line: no such devices yet); never a window PC, run by the clerk being rated
+RATING_PAD_KINDS = ("rater", "caller")
+CITIZEN_KINDS = ("web", "phone")
+
+
+def ticket_wire(t: Ticket) -> dict:
+    return {"no": t.no, "queue": t.queue, "service": t.service, "priority": t.priority, "status": t.status,
+            "issued_at": store.iso(t.issued_at), "window": t.window}
+
+
+def refusal(code: str, detail: str = "") -> dict:
+    out = Outcome.refuse(code, detail)
+    return {"ok": False, "code": out.code, "error": out.error}
+
+
+@dataclass(frozen=True)
+class Operation:
+    name: str    # as journaled
+    event: str   # the event type that asks for it
+    # the event's payload → the operation's inputs, as journaled
+    read: Callable[[QueueDomain, Event], dict]
+    # carried out on the engine at a moment; `recorded` is the answer journaled, when replaying
+    perform: Callable[[QueueEngine, dict, datetime, dict | None], Outcome]
+    # what the device is answered when the engine did it (a refusal is answered alike for all)
+    answer: Callable[[QueueDomain, dict, Outcome], dict]
+    # refusals that depend on who asks, before those of the window
+    check: Callable[[QueueDomain, Event, dict], dict | None] | None = None
+    at_window: bool = True  # acts for a window: it must exist, and a device bound to windows must be bound to it
+    issues: bool = False    # its tickets were asked for by the event's device: their rows name it
+    # rows of its own for reports, beyond the tickets and calls it touched: (db, day, at, args, outcome, event)
+    record: Callable[[sqlite_utils.Database, date, datetime, dict, Outcome, Event | None], None] | None = None
+
+    def refused(self, domain: QueueDomain, event: Event, args: dict) -> dict | None:
+        """The answer when who asks may not ask for this; None when they may."""
+        if self.check is not None:
+            answer = self.check(domain, event, args)
+            if answer is not None:
+                return answer
+        if not self.at_window:
+            return None
+        window = args["window"]
+        if window is None or window not in domain.layout.windows:
+            return refusal(UNKNOWN_WINDOW, repr(window))
+        device = domain.hall.device(event.device)
+        if device is not None and device.kind in WINDOW_BOUND_KINDS and window not in device.windows:
+            return refusal(FORBIDDEN, f"{event.device} → {window}")
+        return None
+
+    def carry_out(self, domain: QueueDomain, args: dict, at: datetime,
+                  recorded: dict | None = None) -> tuple[Outcome, dict]:
+        """On the domain's engine, with the answer for the device. `recorded` replays an earlier answer."""
+        out = self.perform(domain.engine, args, at, recorded)
+        if not out.ok:
+            return out, {"ok": False, "code": out.code, "error": out.error}
+        return out, self.answer(domain, args, out)
+
+
+# ------------------------------------------------------------ reading the event
+
+def _ticket_request(domain: QueueDomain, event: Event) -> dict:
+    d = event.data
+    queue = d.queue
+    service = None
+    if d.service is not None:
+        item = domain.hall.catalogue.service(d.service)
+        service = d.service
+        queue = item.queue if item else None
+    # the device in the journal too: a ticket row rebuilt after a crash names who asked for it
+    return {"queue": queue, "service": service, "priority": d.priority, "channel": d.channel, "device": event.device}
+
+
+def _window(domain: QueueDomain, event: Event) -> dict:
+    return {"window": event.data.window}
+
+
+def _window_and_queue(domain: QueueDomain, event: Event) -> dict:
+    return {"window": event.data.window, "queue": event.data.queue}
+
+
+def _ticket(domain: QueueDomain, event: Event) -> dict:
+    return {"ticket": event.data.ticket}
+
+
+def _staff_at_window(domain: QueueDomain, event: Event) -> dict:
+    d = event.data
+    window = d.window
+    if window is None:  # a fingerprint login names the person; their window comes from the staff list
+        member = domain.hall.staff_member(d.staff)
+        window = member.window if member else None
+    return {"window": window, "staff": d.staff}
+
+
+def _rating(domain: QueueDomain, event: Event) -> dict:
+    d = event.data
+    return {"window": d.window, "ticket": d.ticket, "score": d.score}
+
+
+# ------------------------------------------------------------ who may ask
+
+def _known_queue(domain: QueueDomain, event: Event, args: dict) -> dict | None:
+    if args["queue"] is None:
+        return refusal(UNKNOWN_QUEUE, f"service {args['service']!r}")
+    return None
+
+
+def _assigned_window(domain: QueueDomain, event: Event, args: dict) -> dict | None:
+    if args["window"] is None:  # a terminal's login of someone with no window
+        member = domain.hall.staff_member(args["staff"])
+        return refusal(NOT_ASSIGNED if member else UNKNOWN_STAFF, repr(args["staff"]))
+    return None
+
+
+def _may_rate(domain: QueueDomain, event: Event, args: dict) -> dict | None:
+    if event.kind not in (*RATING_PAD_KINDS, *CITIZEN_KINDS):
+        return refusal(RATING_FORBIDDEN, f"{event.device} ({event.kind})")
+    if event.kind in CITIZEN_KINDS and args["ticket"] is None:
+        return refusal(NOTHING_TO_RATE, f"{event.device}: 请写明票号 name the ticket")
+    return None
+
+
+# ------------------------------------------------------------ on the engine
+
+def _issue(engine: QueueEngine, args: dict, at: datetime, recorded: dict | None) -> Outcome:
+    return engine.issue_ticket(args["queue"], at, priority=args["priority"], service=args.get("service"),
+                               channel=args.get("channel"), enforce=recorded is None)
+
+
+def _call_next(engine: QueueEngine, args: dict, at: datetime, recorded: dict | None) -> Outcome:
+    pick = DECIDE
+    if recorded is not None:
+        pick = (recorded.get("ticket") or {}).get("no")
+    return engine.call_next(args["window"], at, pick=pick)
+
+
+def _transfer(engine: QueueEngine, args: dict, at: datetime, recorded: dict | None) -> Outcome:
+    return engine.transfer(args["window"], args["queue"], at)
+
+
+def _requeue(engine: QueueEngine, args: dict, at: datetime, recorded: dict | None) -> Outcome:
+    return engine.requeue(args["ticket"], at)
+
+
+def _login(engine: QueueEngine, args: dict, at: datetime, recorded: dict | None) -> Outcome:
+    return engine.login(args["window"], args["staff"], at, enforce=recorded is None)
+
+
+def _logout(engine: QueueEngine, args: dict, at: datetime, recorded: dict | None) -> Outcome:
+    return engine.logout(args["window"], args["staff"], at)
+
+
+def _rate(engine: QueueEngine, args: dict, at: datetime, recorded: dict | None) -> Outcome:
+    ticket = args["ticket"] if recorded is None else recorded["rating"]["ticket"]
+    return engine.rate(args["window"], ticket, at, enforce=recorded is None)
+
+
+def _at_window(action: Callable[[QueueEngine, str, datetime], Outcome]):
+    """recall, skip, complete, pause, resume: the window and the moment are all they take."""
+    def perform(engine: QueueEngine, args: dict, at: datetime, recorded: dict | None) -> Outcome:
+        return action(engine, args["window"], at)
+    return perform
+
+
+# ------------------------------------------------------------ answers
+
+def _ticket_issued(domain: QueueDomain, args: dict, out: Outcome) -> dict:
+    t = out.ticket
+    item = domain.hall.catalogue.service(t.service) if t.service else None
+    windows = list(item.windows) if item and item.windows else domain.layout.windows_serving(t.queue)
+    return {"ok": True, "ticket": ticket_wire(t) | {"windows": windows, "ahead": out.ahead,
+                                                    "est_wait_s": out.est_wait_s}}
+
+
+def _ticket_called(domain: QueueDomain, args: dict, out: Outcome) -> dict:
+    ticket = None
+    if out.ticket is not None:
+        ticket = ticket_wire(out.ticket) | {"called_at": store.iso(out.call.called_at), "recall": out.call.recalls}
+    return {"ok": True, "ticket": ticket, "waiting": domain.engine.waiting_for(args["window"])}
+
+
+def _next_called(domain: QueueDomain, args: dict, out: Outcome) -> dict:
+    answer = _ticket_called(domain, args, out)
+    answer["completed"] = out.completed.no if out.completed else None
+    return answer
+
+
+def _ticket_moved(domain: QueueDomain, args: dict, out: Outcome) -> dict:
+    return {"ok": True, "ticket": ticket_wire(out.ticket) | {"ahead": out.ahead}}
+
+
+def _ticket_ended(domain: QueueDomain, args: dict, out: Outcome) -> dict:
+    return {"ok": True, "ticket": ticket_wire(out.ticket), "waiting": domain.engine.waiting_for(args["window"])}
+
+
+def _window_state(domain: QueueDomain, args: dict, out: Outcome) -> dict:
+    return {"ok": True, "window": domain.engine.window_state(args["window"])}
+
+
+def _rated(domain: QueueDomain, args: dict, out: Outcome) -> dict:
+    return {"ok": True, "rating": {"window": args["window"], "ticket": out.ticket.no, "staff": out.staff,
+                                   "score": args["score"], "good": args["score"] >= 3}}
+
+
+# ------------------------------------------------------------ rows of their own
+
+def _save_rating(db: sqlite_utils.Database, day: date, at: datetime, args: dict, out: Outcome,
+                 event: Event | None) -> None:
+    store.save_rating(db, day=day, at=at, window=args["window"], ticket=out.ticket.no, staff=out.staff,
+                      score=args["score"], event=event.id if event else None, device=event.device if event else None)
+
+
+OPERATIONS: dict[str, Operation] = {op.name: op for op in (
+    Operation("issue", "ticket_request", _ticket_request, _issue, _ticket_issued, check=_known_queue,
+              at_window=False, issues=True),
+    Operation("call_next", "call_next", _window, _call_next, _next_called),
+    Operation("recall", "recall", _window, _at_window(QueueEngine.recall), _ticket_called),
+    Operation("skip", "skip", _window, _at_window(QueueEngine.skip), _ticket_ended),
+    Operation("complete", "complete", _window, _at_window(QueueEngine.complete), _ticket_ended),
+    Operation("transfer", "transfer", _window_and_queue, _transfer, _ticket_moved),
+    Operation("requeue", "requeue", _ticket, _requeue, _ticket_moved, at_window=False),
+    Operation("pause", "pause", _window, _at_window(QueueEngine.pause), _window_state),
+    Operation("resume", "resume", _window, _at_window(QueueEngine.resume), _window_state),
+    Operation("login", "login", _staff_at_window, _login, _window_state, check=_assigned_window),
+    Operation("logout", "logout", _staff_at_window, _logout, _window_state, check=_assigned_window),
+    Operation("rating", "rating", _rating, _rate, _rated, check=_may_rate, record=_save_rating),
+)}
+ASKED_BY: dict[str, Operation] = {op.event: op for op in OPERATIONS.values()}
