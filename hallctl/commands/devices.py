@@ -79,7 +79,7 @@ def cmd_caller(args) -> int:
 
 
 def cmd_led(args) -> int:
-    from display.led import run_led
+    from devices.led.agent import run_led
 
     _logging()
     hall, data = hall_and_data(args)

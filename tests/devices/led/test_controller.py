@@ -3,7 +3,7 @@
 import pytest
 
 from devices.bus.codec import Effect, Encoding
-from display.led import LedController, dots_wide, fit_bytes, guide_text, load_led_config
+from devices.led.agent import LedController, dots_wide, fit_bytes, guide_text, load_led_config
 from hall.settings import load_hall
 
 

@@ -37,7 +37,7 @@ from hall.errors import ConfigError, describe_validation, load_toml
 
 log = logging.getLogger("hall.led")
 
-DEFAULT_LED = Path(__file__).resolve().parent.parent / "config" / "led.toml"
+DEFAULT_LED = Path(__file__).resolve().parents[2] / "config" / "led.toml"
 CALL_DEBOUNCE_S = 5.0   # the same call announced twice within this is one call (a resent message)
 RECHECK_S = 10.0        # a screen that stopped answering is tried again this often
 TIME_SYNC_S = 3600.0    # screens keep their own clock; set it again every hour

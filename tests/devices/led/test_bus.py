@@ -10,7 +10,7 @@ from PIL import Image
 from devices.bus.codec import Effect, Encoding
 from devices.bus.master import BusMaster, open_port
 from devices.bus.simulator import BusSimulator
-from display.led import BusDriver, LedAgent, load_led_config
+from devices.led.agent import BusDriver, LedAgent, load_led_config
 from hall.settings import load_hall
 from tests.helpers.links import FakeLink
 
