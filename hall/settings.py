@@ -15,7 +15,7 @@ from datetime import date, datetime, time
 from functools import cached_property
 from itertools import pairwise
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -176,6 +176,31 @@ class AttendanceRules(_Model):
         return self
 
 
+AlertRule = Literal["queue_wait", "queue_length", "window_paused", "window_closed", "poor_rating", "device_offline",
+                    "clock_skew", "device_backlog", "paper_out", "punch_missed"]
+ALERT_RULES: tuple[str, ...] = get_args(AlertRule)
+
+
+class AlertRules(_Model):
+    """[alerts]: the hub's alert rules (docs/alerts.md). A threshold is never 0: a rule is switched off by naming it
+    in `off`, so that a limit written by hand cannot silently mean "never"."""
+    queue_wait_min: int = strict_count(30, ge=1, le=24 * 60,
+                                       description="a queue's oldest waiting ticket has waited this many minutes")
+    queue_length: int = strict_count(30, ge=1, le=100_000, description="this many tickets wait in one queue")
+    window_paused_min: int = strict_count(15, ge=1, le=24 * 60,
+                                          description="a window paused this many minutes of opening hours")
+    window_closed_min: int = strict_count(5, ge=1, le=24 * 60,
+                                          description="nobody at a window this many minutes of opening hours "
+                                                      "while its queues wait")
+    poor_rating_max: int = strict_count(2, ge=1, le=4, description="a rating (1-5) at or below this is poor")
+    device_offline_min: int = strict_count(2, ge=1, le=24 * 60, description="a device offline this many minutes")
+    device_backlog: int = strict_count(200, ge=1, le=10_000_000,
+                                       description="events waiting in a device's outbox, from its health report")
+    clear_after_s: int = strict_count(60, ge=0, le=3600,
+                                      description="a condition must have ended this long before its alert clears")
+    off: list[AlertRule] = Field(default=[], description="rules switched off, by name")
+
+
 class BrokerSettings(_Model):
     host: str = Field(default="127.0.0.1", min_length=1)
     port: int = strict_count(1883, ge=1, le=65535)
@@ -206,6 +231,7 @@ class HallFile(_Model):
     hours: Hours
     queue: QueueRules = QueueRules()
     attendance: AttendanceRules = AttendanceRules()
+    alerts: AlertRules = AlertRules()
     broker: BrokerSettings = BrokerSettings()
     devices: list[Device] = []
 
@@ -239,6 +265,10 @@ class Hall:
     @property
     def attendance(self) -> AttendanceRules:
         return self.file.attendance
+
+    @property
+    def alerts(self) -> AlertRules:
+        return self.file.alerts
 
     @property
     def broker(self) -> BrokerSettings:

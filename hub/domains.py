@@ -7,6 +7,8 @@ import importlib
 DOMAINS = [
     "hub.queue.domain:QueueDomain",
     "hub.attendance.domain:AttendanceDomain",
+    # last: its clock work reads what the others wrote in theirs
+    "hub.alerts.domain:AlertsDomain",
 ]
 
 
