@@ -5,7 +5,8 @@ become rating events for the ticket last served at that window; both go through 
 hub's retained window and queue state comes back onto each keypad's display (the ticket served, how many wait).
 
 Shape: `KeypadSession` is the pure part (keys in, events out); `CallerAgent` is the shell that polls the bus and
-talks to the link. One thread owns the bus; the link's callbacks only note what changed and wake it.
+talks to the link, on the shell every bus master shares (devices/bus/agent.py): one thread owns the bus, the link's
+callbacks only note what changed and wake it, and the hub's messages arrive read with the core's models.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from devices.bus.agent import BusAgent
 from devices.bus.codec import Command, Key, KeypadState, KeypadView, KeysReply, RatingReply
 from devices.bus.master import BusError, BusMaster, NoAnswer, Refused
+from hall.protocol import QueueState, WindowState
 
 log = logging.getLogger("hall.caller")
 
@@ -103,8 +106,8 @@ class KeypadSession:
         self.mode: Key | None = None  # LOGIN or TRANSFER while digits are being typed
         self.digits = ""
 
-    def press(self, key: int, state: dict | None = None) -> list[tuple[str, dict]]:
-        state = state or {}
+    def press(self, key: int, state: WindowState | None = None) -> list[tuple[str, dict]]:
+        """The events a key makes, given the hub's last state of the window (None: not heard yet)."""
         w = {"window": self.window}
         try:
             key = Key(key)
@@ -133,11 +136,11 @@ class KeypadSession:
         if key is Key.COMPLETE:
             return [("complete", w)]
         if key is Key.PAUSE:
-            return [("resume" if state.get("status") == "paused" else "pause", w)]
+            return [("resume" if state and state.status == "paused" else "pause", w)]
         if key is Key.RESUME:
             return [("resume", w)]
         if key is Key.LOGOUT:
-            staff = state.get("staff")
+            staff = state.staff if state else None
             if not staff:
                 log.info("window %s: logout pressed, but the hub has nobody logged in there", self.window)
                 return []
@@ -168,119 +171,94 @@ class KeypadSession:
 
 # ---------------------------------------------------------------- the agent (shell)
 
-class CallerAgent:
+class CallerAgent(BusAgent):
     """Polls the keypads and rating pads of one caller bus; sends their events; shows hub state on the keypads."""
+
+    kind = "caller"
+    described = "a caller device"
 
     def __init__(self, hall, device_id: str, master: BusMaster, link, layout: CallerLayout | None = None, *,
                  key_poll_s: float = 0.25, rating_poll_s: float = 1.0, recheck_s: float = 5.0,
-                 refresh_s: float = 60.0, summary_s: float = 300.0):
-        device = hall.device(device_id)
-        if device is None or device.kind != "caller":
-            raise ValueError(f"{device_id!r} is not a caller device in {hall.path}")
-        self.hall = hall
-        self.device_id = device_id
+                 refresh_s: float = 60.0, summary_s: float = 300.0, clock=time.monotonic):
+        super().__init__(hall, device_id, link, summary_s=summary_s, clock=clock)
         self.master = master
-        self.link = link
-        self.layout = layout or CallerLayout.for_windows(device.windows)
-        unknown = set(self.layout.keypads) - set(device.windows)
+        self.layout = layout or CallerLayout.for_windows(self.device.windows)
+        unknown = set(self.layout.keypads) - set(self.device.windows)
         if unknown:
             raise ValueError(f"{device_id} does not speak for windows {sorted(unknown)}")
         self.key_poll_s = key_poll_s
         self.rating_poll_s = rating_poll_s
         self.recheck_s = recheck_s
         self.refresh_s = refresh_s
-        self.summary_s = summary_s  # the bus's retry figures go into a health event this often, when changed
-        self._summary_sent: dict | None = None
         queues = {w.id: list(w.queues) for w in hall.catalogue.windows}
         staff = [s.id for s in hall.staff]
         self.sessions = {w: KeypadSession(w, staff, queues) for w in self.layout.keypads}
-        self.windows: dict[str, dict] = {}     # window id → the hub's last window state
-        self.waiting: dict[str, int] = {}      # queue id → waiting
-        self.last_ticket: dict[str, str] = {}  # window id → the ticket last served there, for ratings
-        self.health: dict[str, str] = {}       # "keypad 3" → ok / no_answer / …
+        self.windows: dict[str, WindowState] = {}  # window id → the hub's last window state
+        self.waiting: dict[str, int] = {}          # queue id → waiting
+        self.last_ticket: dict[str, str] = {}      # window id → the ticket last served there, for ratings
         self.events_sent = 0
         self._dirty: set[str] = set(self.layout.keypads)
         self._shown: dict[str, KeypadView] = {}
         self._retry_at: dict[int, float] = {}
-        self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    # ------------------------------------------------------------ lifecycle
-
-    def start(self) -> CallerAgent:
-        self.link.subscribe("hub/state/window/+", self._on_window_state)
-        self.link.subscribe("hub/state/queue/+", self._on_queue_state)
-        on_hub = getattr(self.link, "on_hub_status", None)
-        if on_hub:
-            on_hub(lambda online: self._mark_all_dirty())
-        self._thread = threading.Thread(target=self._run, name=f"caller-{self.device_id}", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread:
-            self._thread.join(timeout=10)
+    def follows(self):
+        return [("hub/state/window/+", WindowState, self._on_window_state),
+                ("hub/state/queue/+", QueueState, self._on_queue_state)]
 
     # ------------------------------------------------------------ link callbacks (network thread: note and wake)
 
-    def _on_window_state(self, topic: str, payload: dict) -> None:
-        window = str(payload.get("window") or topic.rsplit("/", 1)[-1])
-        if window not in self.layout.keypads:
+    def _on_window_state(self, topic: str, state: WindowState) -> None:
+        if state.window not in self.layout.keypads:
             return
         with self._lock:
-            self.windows[window] = payload
-            if payload.get("ticket"):
-                self.last_ticket[window] = payload["ticket"]
-            self._dirty.add(window)
-        self._wake.set()
+            self.windows[state.window] = state
+            if state.ticket:
+                self.last_ticket[state.window] = state.ticket
+            self._dirty.add(state.window)
+        self.wake()
 
-    def _on_queue_state(self, topic: str, payload: dict) -> None:
-        queue = str(payload.get("queue") or topic.rsplit("/", 1)[-1])
-        waiting = payload.get("waiting")
-        if not isinstance(waiting, int):
-            return
+    def _on_queue_state(self, topic: str, state: QueueState) -> None:
         with self._lock:
-            if self.waiting.get(queue) == waiting:
+            if self.waiting.get(state.queue) == state.waiting:
                 return
-            self.waiting[queue] = waiting
-            self._dirty.update(w for w in self.layout.keypads if queue in self._queues_of(w))
-        self._wake.set()
+            self.waiting[state.queue] = state.waiting
+            self._dirty.update(w for w in self.layout.keypads if state.queue in self._queues_of(w))
+        self.wake()
+
+    def on_hub_status(self, online: bool) -> None:
+        """Online or offline, every keypad shows it: all of them are shown again."""
+        self._mark_all_dirty()
 
     def _mark_all_dirty(self) -> None:
         with self._lock:
             self._dirty.update(self.layout.keypads)
-        self._wake.set()
+        self.wake()
 
     def _queues_of(self, window: str) -> list[str]:
         state = self.windows.get(window)
-        if state and isinstance(state.get("queues"), list):
-            return state["queues"]
+        if state is not None and "queues" in state.model_fields_set:
+            return state.queues
         w = self.hall.catalogue.window(window)
         return list(w.queues) if w else []
 
     def view_for(self, window: str) -> KeypadView:
         with self._lock:
-            state = self.windows.get(window) or {}
+            state = self.windows.get(window)
             waiting = sum(self.waiting.get(q, 0) for q in self._queues_of(window))
-        keypad_state = KeypadState.of(state.get("status"))
+        keypad_state = KeypadState.of(state.status if state else None)
         if not getattr(self.link, "hub_online", True):
             keypad_state = KeypadState.OFFLINE
-        return KeypadView(state.get("ticket"), waiting, keypad_state)
+        return KeypadView(state.ticket if state else None, waiting, keypad_state)
 
     # ------------------------------------------------------------ the bus thread
 
-    def _run(self) -> None:
+    def run(self) -> None:
         next_rating = 0.0
-        next_refresh = time.monotonic() + self.refresh_s
-        next_summary = time.monotonic() + self.summary_s
-        while not self._stop.is_set():
-            started = time.monotonic()
+        next_refresh = self.clock() + self.refresh_s
+        while not self.stopping:
+            started = self.clock()
             for window, addr in self.layout.keypads.items():
-                if self._stop.is_set():
+                if self.stopping:
                     return
                 self._poll_keys(window, addr)
             if started >= next_rating:
@@ -291,17 +269,12 @@ class CallerAgent:
                 next_refresh = started + self.refresh_s
                 self._shown.clear()
                 self._mark_all_dirty()
-            if started >= next_summary:
-                next_summary = started + self.summary_s
-                self._send_summary()
+            self.send_summary_when_due(started)
             self._push_views()
-            rest = self.key_poll_s - (time.monotonic() - started)
-            if rest > 0:
-                self._wake.wait(rest)
-                self._wake.clear()
+            self.rest(self.key_poll_s - (self.clock() - started))
 
     def _reachable(self, addr: int) -> bool:
-        return time.monotonic() >= self._retry_at.get(addr, 0.0)
+        return self.clock() >= self._retry_at.get(addr, 0.0)
 
     def _transact(self, label: str, addr: int, cmd: Command, body=None):
         """One request; a device that stops answering is asked again only every `recheck_s`, and reported."""
@@ -310,18 +283,18 @@ class CallerAgent:
         try:
             reply = self.master.transact(addr, cmd, body)
         except NoAnswer as err:
-            self._retry_at[addr] = time.monotonic() + self.recheck_s
+            self._retry_at[addr] = self.clock() + self.recheck_s
             self.master.forget(addr)  # it may come back power-cycled: greet it again
-            self._report(label, "no_answer", err)
+            self.report(label, "no_answer", err)
             return None
         except Refused as err:
-            self._report(label, err.reason, err)
+            self.report(label, err.reason, err)
             return None
         except BusError as err:
-            self._report(label, "error", err)
+            self.report(label, "error", err)
             return None
         self._retry_at.pop(addr, None)
-        self._report(label, "ok")
+        self.report(label, "ok")
         return reply
 
     def _poll_keys(self, window: str, addr: int) -> None:
@@ -334,7 +307,7 @@ class CallerAgent:
         session = self.sessions[window]
         for key in keys:
             with self._lock:
-                state = dict(self.windows.get(window) or {})
+                state = self.windows.get(window)
             for event_type, data in session.press(key, state):
                 self._send(event_type, data)
 
@@ -370,30 +343,10 @@ class CallerAgent:
                 with self._lock:
                     self._dirty.add(window)
 
-    def _send_summary(self) -> None:
-        summary = self.master.stats.summary()
-        trouble = {k: v for k, v in summary.items() if k != "requests"}
-        if trouble == self._summary_sent:
-            return
-        self._summary_sent = trouble
-        if any(trouble.values()):  # a bus that never needed a retry has nothing to report
-            self.link.send("health", {"caller": {"bus": summary}})
-
     def _send(self, event_type: str, data: dict) -> None:
         log.info("%s: %s %s", self.device_id, event_type, data)
         self.link.send(event_type, data)
         self.events_sent += 1
-
-    def _report(self, label: str, status: str, err: Exception | None = None) -> None:
-        if self.health.get(label, "ok") == status:
-            self.health[label] = status
-            return
-        self.health[label] = status
-        if err:
-            log.warning("%s: %s: %s", self.device_id, label, err)
-        else:
-            log.info("%s: %s answers again", self.device_id, label)
-        self.link.send("health", {"caller": {label: status}})
 
 
 def run_caller(hall, device_id: str, data_dir, serial_port: str, *, baudrate: int = 9600, rs485: bool = False,

@@ -365,7 +365,7 @@ class HallUp:
 
     def _start_devices(self) -> None:
         from devices.bus.simulator import BusSimulator
-        from devices.led.agent import load_led_config
+        from devices.led.config import load_led_config
         from hallctl.traffic.keypads import Traffic as KeypadTraffic
         from hallctl.traffic.punches import Traffic as PunchTraffic
         from hallctl.traffic.queue import HallTraffic

@@ -1,7 +1,7 @@
 """Drawing LED text: a CJK line as a one-bit bitmap, the frame a screen shows at a moment, and LED-like dots.
 
-Shared by the bus simulator (its PNGs) and the Pi-driven MAX7219 panels (display/led.py), so a screen in a test
-and a screen on the wall draw the same dots. LED panels have 16 dot rows: a font with embedded 16 px bitmaps
+Shared by the bus simulator (its PNGs) and the Pi-driven MAX7219 panels (devices/led/drivers.py), so a screen in a
+test and a screen on the wall draw the same dots. LED panels have 16 dot rows: a font with embedded 16 px bitmaps
 (WenQuanYi Zen Hei Sharp) stays crisp where an outline font turns to mush when thresholded to one bit.
 """
 

@@ -316,7 +316,7 @@ class BusSimulator:
 
     @classmethod
     def for_screens(cls, screens: Iterable) -> BusSimulator:
-        """A bus of LED screens as a screens config lists them (display/led.py `load_screens()`): each has
+        """A bus of LED screens as a screens config lists them (devices/led/config.py `load_led_config()`): each has
         `address`, `kind` ("window"/"strip"), `width` and `encoding`. Each simulated screen reads only its
         configured encoding, as a card with a font ROM would."""
         sim = cls()

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from devices.bus.codec import Key, KeypadState, KeypadView
 from devices.bus.master import BusMaster, open_port
 from devices.bus.simulator import BusSimulator
 from devices.caller import CallerAgent, CallerLayout, KeypadSession, parse_assignments, staff_for_number
+from hall.protocol import WindowState
 from hall.settings import load_hall
 from tests.helpers.links import FakeLink
 
@@ -39,8 +42,8 @@ def test_action_keys():
 
 def test_pause_toggles_with_the_hub_state():
     s = session()
-    assert press(s, Key.PAUSE, state={"status": "serving"}) == [("pause", {"window": "3"})]
-    assert press(s, Key.PAUSE, state={"status": "paused"}) == [("resume", {"window": "3"})]
+    assert press(s, Key.PAUSE, state=WindowState(window="3", status="serving")) == [("pause", {"window": "3"})]
+    assert press(s, Key.PAUSE, state=WindowState(window="3", status="paused")) == [("resume", {"window": "3"})]
 
 
 def test_login_by_staff_number():
@@ -53,8 +56,9 @@ def test_login_by_staff_number():
 
 def test_logout_names_the_staff_the_hub_has():
     s = session()
-    assert press(s, Key.LOGOUT, state={"staff": "s023"}) == [("logout", {"window": "3", "staff": "s023"})]
-    assert press(s, Key.LOGOUT, state={"staff": None}) == []
+    logged_in = WindowState(window="3", status="idle", staff="s023")
+    assert press(s, Key.LOGOUT, state=logged_in) == [("logout", {"window": "3", "staff": "s023"})]
+    assert press(s, Key.LOGOUT, state=WindowState(window="3", status="closed", staff=None)) == []
 
 
 def test_transfer_to_a_window_goes_to_its_first_queue():
@@ -150,6 +154,25 @@ def test_hub_state_shows_on_the_keypad(bus):
     sim.wait(lambda: sim.keypad(3).view == KeypadView("A012", 6, KeypadState.OFFLINE))
 
 
+def test_a_malformed_message_from_the_hub_is_logged_and_ignored(bus, caplog):
+    sim, link, agent = bus
+    agent.start()
+    link.deliver("hub/state/queue/A", {"queue": "A", "waiting": 4, "est_wait_s": 600, "last_called": "A012"})
+    link.deliver("hub/state/window/3", {"window": "3", "status": "serving", "ticket": "A012", "staff": "s009",
+                                        "queues": ["A"]})
+    sim.wait(lambda: sim.keypad(3).view == KeypadView("A012", 4, KeypadState.SERVING))
+    with caplog.at_level(logging.WARNING, logger="hall.caller"):
+        link.deliver("hub/state/queue/A", {"queue": "A", "waiting": "many"})
+        link.deliver("hub/state/window/3", {"window": "3", "status": "lunch", "ticket": None})
+    said = [r.getMessage() for r in caplog.records]
+    assert any("hall/v1/miluo/hub/state/queue/A" in m and "waiting" in m for m in said), said
+    assert any("hall/v1/miluo/hub/state/window/3" in m and "status" in m for m in said), said
+    assert agent.waiting["A"] == 4 and agent.windows["3"].status == "serving"
+    link.deliver("hub/state/window/3", {"window": "3", "status": "idle", "ticket": None, "staff": "s009",
+                                        "queues": ["A"]})  # and the next good message is shown as usual
+    sim.wait(lambda: sim.keypad(3).view == KeypadView(None, 4, KeypadState.IDLE))
+
+
 def test_a_silent_keypad_is_reported_and_its_return_too(bus):
     sim, link, agent = bus
     sim.silence(2)
@@ -174,8 +197,8 @@ def test_no_key_is_lost_or_doubled_when_replies_are_garbled(bus):
     assert [t for t, d in link.events() if d.get("window") == "3"] == ["call_next", "recall", "complete"]
     assert agent.health.get("keypad 3", "ok") == "ok"
     assert len(got) == 3
-    agent._send_summary()  # what the bus thread does every five minutes
+    agent.send_summary()  # what the bus thread does every five minutes
     (_, health), = link.events("health")
     assert health["caller"]["bus"]["retries"] >= 3
-    agent._send_summary()
+    agent.send_summary()
     assert len(link.events("health")) == 1  # nothing new, nothing sent

@@ -11,7 +11,7 @@ import pytest
 from devices.bus.codec import KeypadState
 from devices.bus.simulator import BusSimulator
 from devices.caller import CallerLayout
-from devices.led.agent import load_led_config
+from devices.led.config import load_led_config
 from tests.helpers.rig import ROOT
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 import pytest
@@ -10,7 +11,9 @@ from PIL import Image
 from devices.bus.codec import Effect, Encoding
 from devices.bus.master import BusMaster, open_port
 from devices.bus.simulator import BusSimulator
-from devices.led.agent import BusDriver, LedAgent, load_led_config
+from devices.led.agent import LedAgent
+from devices.led.config import load_led_config
+from devices.led.drivers import BusDriver
 from hall.settings import load_hall
 from tests.helpers.links import FakeLink
 
@@ -106,7 +109,7 @@ def test_dropped_frames_are_retried(led):
     assert [o for a, _, _, o in sim.stats.log if a == 3].count("dropped") == 2
     assert not link.events("health")  # retried and answered: no screen is in trouble
     agent.clock.ahead += 301  # five minutes on, the bus's figures are reported
-    agent._wake.set()
+    agent.wake()
     (_, health), = link.wait_events(1, "health")
     assert health["led"]["bus"]["retries"] >= 2 and health["led"]["bus"]["no_answer"] == 0
 
@@ -116,13 +119,13 @@ def test_a_silent_screen_is_reported_in_health_and_caught_up_when_it_returns(led
     sim.silence(12)
     agent.start()
     assert link.wait_events(1, "health") == [("health", {"led": {"screen 12": "no_answer"}})]
-    assert agent.health()["screen 12"] == "no_answer"
+    assert agent.health["screen 12"] == "no_answer"
     link.deliver("hub/call", dict(CALL, ticket="F020", window="12"))
     link.deliver("hub/call", CALL)  # the others keep working meanwhile
     sim.wait(lambda: sim.screen(3).text)
     sim.silence(12, False)
     agent.clock.ahead += 61  # a minute on: the screen is due to be asked again, and the call is old news
-    agent._wake.set()
+    agent.wake()
     health = link.wait_events(2, "health")
     assert health[1] == ("health", {"led": {"screen 12": "ok"}})
     sim.wait(lambda: sim.screen(12).text and sim.screen(12).text.text == "F020 请到12号窗口")
@@ -147,3 +150,22 @@ def test_a_new_catalogue_changes_the_strips(led, hall):
     link.deliver("hub/catalogue", wire)
     assert agent.controller.guides(101)[1].startswith("【个体工商户设立登记】")
     assert len(agent.controller.guides(101)) == 2 and len(agent.controller.guides(102)) == 1
+
+
+def test_a_malformed_message_from_the_hub_is_logged_and_ignored(led, caplog):
+    sim, link, agent = led
+    agent.start()
+    sim.wait(lambda: sim.screen(3).shown_text == "欢迎光临" and sim.screen(101).text)
+    guides = agent.controller.guides(101)
+    with caplog.at_level(logging.WARNING, logger="hall.led"):
+        link.deliver("hub/call", {"window": "3", "queue": "A", "recall": 0})
+        link.deliver("hub/state/window/3", {"window": "3", "status": "lunch", "ticket": None})
+        link.deliver("hub/catalogue", {"version": "2", "departments": "none"})
+    said = [r.getMessage() for r in caplog.records]
+    assert any("hall/v1/miluo/hub/call" in m and "ticket" in m for m in said), said
+    assert any("hall/v1/miluo/hub/state/window/3" in m and "status" in m for m in said), said
+    assert any("hall/v1/miluo/hub/catalogue" in m and "departments" in m for m in said), said
+    assert agent.controller.desired[3].message is None and agent.controller.guides(101) == guides
+    link.deliver("hub/call", CALL)  # and the next good message is shown as usual
+    sim.wait(lambda: sim.screen(3).text and sim.screen(3).text.text == "A012 请到3号窗口")
+    assert sim.screen(3).idle.text == "欢迎光临"

@@ -2,7 +2,7 @@
 
 import pytest
 
-from devices.led.agent import load_led_config
+from devices.led.config import load_led_config
 from hall.errors import ConfigError
 from hall.settings import load_hall
 

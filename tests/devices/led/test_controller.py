@@ -3,7 +3,10 @@
 import pytest
 
 from devices.bus.codec import Effect, Encoding
-from devices.led.agent import LedController, dots_wide, fit_bytes, guide_text, load_led_config
+from devices.led.compose import dots_wide, fit_bytes, guide_text
+from devices.led.config import load_led_config
+from devices.led.controller import LedController
+from hall.protocol import Call, WindowState
 from hall.settings import load_hall
 
 
@@ -18,7 +21,11 @@ def ctl(hall):
 
 
 def call(ticket="A012", window="3", recall=0, at="2026-11-30T09:01:00.000+08:00"):
-    return {"ticket": ticket, "window": window, "queue": "A", "at": at, "recall": recall}
+    return Call(ticket=ticket, window=window, queue="A", at=at, recall=recall)
+
+
+def state(window, status, ticket=None):
+    return WindowState(window=window, status=status, ticket=ticket, staff="s009", queues=["A"])
 
 
 def test_window_screens_start_with_the_welcome(ctl):
@@ -45,23 +52,23 @@ def test_a_repeated_call_message_is_one_call_but_a_recall_flashes_again(ctl):
 
 def test_window_state_sets_idle_and_paused_texts(ctl):
     ctl.on_call(call(), now=100.0)
-    ctl.on_window_state({"window": "3", "status": "serving", "ticket": "A012", "staff": "s009", "queues": ["A"]}, 100.1)
+    ctl.on_window_state(state("3", "serving", "A012"), 100.1)
     assert ctl.desired[3].message.effect == Effect.FLASH  # the state confirming the call does not restart it
-    ctl.on_window_state({"window": "3", "status": "idle", "ticket": None, "staff": "s009", "queues": ["A"]}, 200.0)
+    ctl.on_window_state(state("3", "idle"), 200.0)
     assert ctl.desired[3].message is None and ctl.desired[3].idle.text == "欢迎光临"
-    ctl.on_window_state({"window": "3", "status": "paused", "ticket": None, "staff": "s009", "queues": ["A"]}, 300.0)
+    ctl.on_window_state(state("3", "paused"), 300.0)
     assert ctl.desired[3].idle.text == "暂停服务"
 
 
 def test_a_ticket_served_before_we_started_shows_steady(ctl):
-    ctl.on_window_state({"window": "7", "status": "serving", "ticket": "C004", "staff": "s030", "queues": ["C"]}, 5.0)
+    ctl.on_window_state(state("7", "serving", "C004"), 5.0)
     d = ctl.desired[7]
     assert d.message.text == "C004 请到7号窗口" and d.message.effect == Effect.STATIC
 
 
 def test_unknown_windows_are_ignored(ctl):
     assert ctl.on_call(call(window="99"), 1.0) == []
-    assert ctl.on_window_state({"window": "99", "status": "idle"}, 1.0) == []
+    assert ctl.on_window_state(state("99", "idle"), 1.0) == []
 
 
 def test_strips_scroll_their_windows_guides_in_turn(ctl, hall):

@@ -10,7 +10,9 @@ from PIL import ImageChops
 
 from devices.bus.codec import Brightness, Clear, Colour, Command, Effect, Encoding, ShowText
 from devices.bus.render import Look, frame_at, text_bitmap
-from devices.led.agent import LedAgent, LumaDriver, LumaScreen, ScreenConfig, load_led_config
+from devices.led.agent import LedAgent
+from devices.led.config import ScreenConfig, load_led_config
+from devices.led.drivers import LumaDriver, LumaScreen
 from hall.settings import load_hall
 from tests.helpers.links import FakeLink
 
