@@ -70,7 +70,9 @@ def cmd_stats(args) -> int:
     if args.json:
         print(json.dumps(s, ensure_ascii=False, indent=2))
         return 0
-    print(f"事件 events stored: {s['events']}    拒收 rejected: {s['rejected']}")
+    print(f"事件 events stored: {s['events']}    拒收 rejected: {s['rejected']}"
+          + (f" (+{s['rejected_dropped']} 超出配额仅计数 only counted, past a device's hourly quota)"
+             if s.get("rejected_dropped") else ""))
     print("按类型 by type:")
     for k, v in s["by_type"].items():
         print(f"  {k:<16}{v:>8}")
