@@ -10,6 +10,12 @@ every punch of the day is in). Terminals send a heartbeat every few minutes, so 
 within minutes. A terminal that stays silent is named in a warning (log and the retained `hub/state/attendance`)
 and the date waits; nobody is marked absent because a terminal was unplugged. Punches that reach a closed date
 later re-evaluate that person's day, marked `revised`. The days stored at closing are what the reports count.
+
+Managers act from the console with two requests, answered on its `res`: `leave` (a LeaveEntry, stored in `leave`
+with who entered it and why) and `punch_correction` (补卡, stored in `punch_corrections` with who and why: it counts
+as a punch, and `punches` stays as the terminals sent it). Each judges again the closed days it touches; a day not
+closed yet counts it when it closes. The events themselves (with their answers) are the audit trail: the
+`manager_actions` view lists them.
 """
 
 from __future__ import annotations
@@ -30,8 +36,23 @@ SILENT_WARNING_AFTER = timedelta(hours=2)  # after the evening window, how long 
 RECHECK_EVERY = timedelta(seconds=30)       # while a date waits, how often to look for the terminals again
 
 
+# refusals of the manager actions (answered with ok: false); Chinese first, English second
+UNKNOWN_STAFF = "unknown_staff"
+ALREADY_ENTERED = "already_entered"
+NOT_YET = "not_yet"
+MESSAGES = {
+    UNKNOWN_STAFF: "没有这个工作人员 · no such staff member",
+    ALREADY_ENTERED: "这段假期已经登记过 · this leave is already entered",
+    NOT_YET: "补卡时间还没到 · a correction cannot be for a time still to come",
+}
+
+
+def refusal(code: str, detail: str) -> dict:
+    return {"ok": False, "code": code, "error": f"{MESSAGES[code]}: {detail}"}
+
+
 class AttendanceDomain:
-    types = frozenset({"punch"})
+    types = frozenset({"punch", "leave", "punch_correction"})
 
     def __init__(self, hall):
         self.hall = hall
@@ -66,6 +87,10 @@ class AttendanceDomain:
                                           "waiting_for": json.loads(waiting[1] or "[]"), "warning": waiting[2]})
 
     def apply(self, db: sqlite_utils.Database, event: Event, emit: Emit) -> dict | None:
+        if event.type == "leave":
+            return self._enter_leave(db, event)
+        if event.type == "punch_correction":
+            return self._correct_punch(db, event)
         punch = event.data
         at = punch.at.astimezone(self.tz)
         flag = None if punch.staff in self._known else "unknown_staff"
@@ -153,3 +178,52 @@ class AttendanceDomain:
         result, = store.revise_days(db, [staff], day, day, schedule=self.schedule, calendar=self.calendar,
                                     tz=self.tz, at=at)
         log.info("attendance of %s on %s revised by a late punch: now %s", staff, day, result.status)
+
+    # ------------------------------------------------------------ manager actions
+
+    def _enter_leave(self, db, event: Event) -> dict:
+        entry = event.data
+        if entry.staff not in self._known:
+            return refusal(UNKNOWN_STAFF, repr(entry.staff))
+        start, end = entry.start.astimezone(self.tz), entry.end.astimezone(self.tz)
+        row = store.add_leave(db, staff=entry.staff, kind=entry.kind, start=start, end=end, by=entry.by,
+                              reason=entry.reason, event=event.id, entered_at=event.received_at)
+        if row is None:
+            return refusal(ALREADY_ENTERED, f"{entry.staff} {start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M}")
+        revised = store.revise_days(db, [entry.staff], start.date(), end.date(), schedule=self.schedule,
+                                    calendar=self.calendar, tz=self.tz, at=event.received_at)
+        log.info("leave %s for %s %s – %s entered by %s (%s): %d closed days judged again", entry.kind,
+                 entry.staff, start, end, entry.by, entry.reason, len(revised))
+        return {"ok": True, "leave": {"id": row, "staff": entry.staff, "kind": entry.kind,
+                                      "start": start.isoformat(), "end": end.isoformat(), "by": entry.by,
+                                      "reason": entry.reason},
+                "revised": [_day_wire(d) for d in revised]}
+
+    def _correct_punch(self, db, event: Event) -> dict:
+        correction = event.data
+        if correction.staff not in self._known:
+            return refusal(UNKNOWN_STAFF, repr(correction.staff))
+        at = correction.at.astimezone(self.tz)
+        if at > event.received_at:
+            return refusal(NOT_YET, at.isoformat(timespec="minutes"))
+        row = store.add_correction(db, staff=correction.staff, at=at, by=correction.by, reason=correction.reason,
+                                   event=event.id, entered_at=event.received_at)
+        day = at.date()
+        revised = []
+        if self._is_final(db, day):
+            revised = store.revise_days(db, [correction.staff], day, day, schedule=self.schedule,
+                                        calendar=self.calendar, tz=self.tz, at=event.received_at)
+        elif self._open is not None and day < self._open:  # an earlier date never closed: close it in turn
+            self._open = day
+            self._next_check = None
+        log.info("punch correction for %s at %s entered by %s (%s)", correction.staff, at, correction.by,
+                 correction.reason)
+        return {"ok": True, "correction": {"id": row, "staff": correction.staff, "at": at.isoformat(),
+                                           "by": correction.by, "reason": correction.reason},
+                "revised": [_day_wire(d) for d in revised]}
+
+
+def _day_wire(day) -> dict:
+    """A day judged again, as the console shows it."""
+    out = day.to_dict()
+    return {"staff": out["staff"], "date": out["date"], "status": out["status"], "slots": out["slots"]}

@@ -3,7 +3,10 @@
 `punches` holds every punch as it came from a terminal (one row per event id). `attendance_days` holds the days
 the hub has closed, judged by the rules: once a date is closed its rows are what the reports count.
 `attendance_dates` says which dates are closed and, for a date still waiting, which terminals have not been heard
-from since its evening window. `leave` is approved leave (rows come from `hall attendance leave`).
+from since its evening window. `leave` is approved leave (rows come from `hall attendance leave`, or from a manager
+at the console: those name `by`, `reason` and the `event`). `punch_corrections` (补卡) are punches a manager entered
+for someone the terminal missed, with `by` and `reason`: the rules count them as punches, and `punches` itself is
+never written but by a terminal.
 
 A closed day changes only by being judged again from what is stored (`revise_days`): a punch that arrives after
 its day closed, leave entered afterwards. Whatever changes the punches or the leave of a closed date must call it.
@@ -61,11 +64,29 @@ CREATE TABLE IF NOT EXISTS leave (
     kind TEXT NOT NULL           -- leave (请假), business (公出), in_lieu (调休)
 );
 CREATE INDEX IF NOT EXISTS leave_staff ON leave(staff);
+CREATE TABLE IF NOT EXISTS punch_corrections (
+    id INTEGER PRIMARY KEY,
+    event TEXT,                  -- the console's punch_correction event
+    staff TEXT NOT NULL,
+    at TEXT NOT NULL,            -- the punch the terminal missed, RFC 3339 in hall time
+    date TEXT NOT NULL,          -- the hall's local date of `at`
+    by TEXT NOT NULL,            -- the console user who entered it
+    reason TEXT NOT NULL,
+    entered_at TEXT NOT NULL     -- the hub's clock
+);
+CREATE INDEX IF NOT EXISTS punch_corrections_date ON punch_corrections(date, staff);
 """
+
+# who entered a leave at the console, and why; rows of `hall attendance leave` leave them empty
+LEAVE_AUDIT_COLUMNS = (("by", "TEXT"), ("reason", "TEXT"), ("event", "TEXT"), ("entered_at", "TEXT"))
 
 
 def create_tables(db: sqlite_utils.Database) -> None:
     db.executescript(SCHEMA)
+    have = {r[1] for r in db.execute("PRAGMA table_info(leave)")}
+    for name, kind in LEAVE_AUDIT_COLUMNS:
+        if name not in have:  # journals written before managers entered leave at the console
+            db.execute(f"ALTER TABLE leave ADD COLUMN {name} {kind}")
 
 
 def insert_punch(db, event_id: str, staff: str, at: datetime, terminal: str, score: int | None,
@@ -78,9 +99,18 @@ def insert_punch(db, event_id: str, staff: str, at: datetime, terminal: str, sco
     return cur.rowcount == 1
 
 
+def _corrections(db) -> bool:
+    return "punch_corrections" in db.table_names()
+
+
 def punches_between(db, first: date, last: date, tz: ZoneInfo) -> list[Punch]:
-    rows = db.execute("SELECT staff, at FROM punches WHERE date BETWEEN ? AND ? AND flag IS NULL",
-                      (first.isoformat(), last.isoformat())).fetchall()
+    """The punches the rules count: the terminals' and the corrections managers entered."""
+    span = (first.isoformat(), last.isoformat())
+    sql = "SELECT staff, at FROM punches WHERE date BETWEEN ? AND ? AND flag IS NULL"
+    if _corrections(db):
+        sql += " UNION ALL SELECT staff, at FROM punch_corrections WHERE date BETWEEN ? AND ?"
+        span *= 2
+    rows = db.execute(sql, span).fetchall()
     return [Punch(datetime.fromisoformat(at).astimezone(tz), staff) for staff, at in rows]
 
 
@@ -89,8 +119,12 @@ def punches_on(db, dates: Iterable[date], tz: ZoneInfo) -> list[Punch]:
     keys = [d.isoformat() for d in dates]
     if not keys:
         return []
-    rows = db.execute(f"SELECT staff, at FROM punches WHERE date IN ({','.join('?' * len(keys))}) AND flag IS NULL",
-                      keys).fetchall()
+    marks = ",".join("?" * len(keys))
+    sql = f"SELECT staff, at FROM punches WHERE date IN ({marks}) AND flag IS NULL"
+    if _corrections(db):
+        sql += f" UNION ALL SELECT staff, at FROM punch_corrections WHERE date IN ({marks})"
+        keys *= 2
+    rows = db.execute(sql, keys).fetchall()
     return [Punch(datetime.fromisoformat(at).astimezone(tz), staff) for staff, at in rows]
 
 
@@ -206,3 +240,28 @@ def import_leave(hall, data_dir, path, *, now: datetime | None = None) -> tuple[
     finally:
         db.close()
     return added, sorted({lv.staff for lv in leaves if hall.staff_member(lv.staff) is None})
+
+
+# ---------------------------------------------------------------- what managers enter at the console
+
+def add_leave(db, *, staff: str, kind: str, start: datetime, end: datetime, by: str, reason: str,
+              event: str | None, entered_at: datetime) -> int | None:
+    """A leave entered at the console, in the caller's transaction; None when the same leave (staff, start, end)
+    is there already."""
+    start_text, end_text = start.isoformat(), end.isoformat()
+    if db.execute("SELECT 1 FROM leave WHERE staff=? AND start=? AND end=?", (staff, start_text, end_text)).fetchone():
+        return None
+    cur = db.execute("INSERT INTO leave(staff, start, end, kind, by, reason, event, entered_at) "
+                     "VALUES (?,?,?,?,?,?,?,?)", (staff, start_text, end_text, kind, by, reason, event,
+                                                  entered_at.isoformat(timespec="milliseconds")))
+    return cur.lastrowid
+
+
+def add_correction(db, *, staff: str, at: datetime, by: str, reason: str, event: str | None,
+                   entered_at: datetime) -> int:
+    """A punch correction (补卡), in the caller's transaction. `at` in the hall's time zone."""
+    cur = db.execute("INSERT INTO punch_corrections(event, staff, at, date, by, reason, entered_at) "
+                     "VALUES (?,?,?,?,?,?,?)", (event, staff, at.isoformat(timespec="milliseconds"),
+                                                at.date().isoformat(), by, reason,
+                                                entered_at.isoformat(timespec="milliseconds")))
+    return cur.lastrowid
