@@ -118,3 +118,16 @@ def test_leave_entered_at_the_console_covers_slots_of_a_closed_day(hall):
     assert audit == [("leave", "li", "s002", "到市局开会 a meeting at the city bureau", 1, None),
                      ("leave", "li", "s002", "到市局开会 a meeting at the city bureau", 0, "already_entered"),
                      ("leave", "li", "s999", "到市局开会 a meeting at the city bureau", 0, "unknown_staff")]
+
+
+def test_the_manager_actions_and_their_refusals_are_documented():
+    from pathlib import Path
+
+    from hub.attendance.domain import MESSAGES
+
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "attendance.md").read_text(encoding="utf-8")
+    section = doc.split("### Manager actions")[1].split("\n## ")[0]
+    for word in ("`leave`", "`punch_correction`", "`punch_corrections`", "`by`", "`reason`", "`manager_actions`"):
+        assert word in section
+    for code, message in MESSAGES.items():
+        assert f"| `{code}` | {message}" in section
