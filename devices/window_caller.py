@@ -12,6 +12,7 @@ Shape: `WindowPanel` is the pure part (hub state and answers in, text out), test
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass, field
 
@@ -22,6 +23,10 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Header, Input, Label, Static
+
+from hall.protocol import Answer, QueueState, WindowState, read_or_ignore
+
+log = logging.getLogger("devices.window_caller")
 
 REQUEST_TIMEOUT = 5.0
 
@@ -47,8 +52,8 @@ class WindowPanel:
     queues: list[str]
     backup: list[str] = field(default_factory=list)
     queue_names: dict[str, str] = field(default_factory=dict)
-    state: dict | None = None
-    queue_state: dict[str, dict] = field(default_factory=dict)
+    state: WindowState | None = None
+    queue_state: dict[str, QueueState] = field(default_factory=dict)
     message: str = ""
     hub_online: bool = False
 
@@ -63,32 +68,42 @@ class WindowPanel:
     # ------------------------------------------------------------ hub state in
 
     def on_hub_topic(self, topic: str, payload: dict) -> bool:
-        """Take a retained state message; True when it concerns this window's screen."""
+        """Take a retained state message; True when it changed this window's screen. A message that does not fit
+        its model is logged and ignored."""
         parts = topic.split("/")
         if len(parts) < 3 or parts[-3] != "state":
             return False
         kind, name = parts[-2], parts[-1]
         if kind == "window" and name == self.window:
-            self.state = payload or None
-            return True
+            if not payload:  # the retained state was cleared: nothing known until the hub says again
+                self.state = None
+                return True
+            state = read_or_ignore(WindowState, topic, payload, log)
+            if state is not None:
+                self.state = state
+            return state is not None
         if kind == "queue" and name in (*self.queues, *self.backup):
-            self.queue_state[name] = payload
-            return True
+            if not payload:
+                return self.queue_state.pop(name, None) is not None
+            queue = read_or_ignore(QueueState, topic, payload, log)
+            if queue is not None:
+                self.queue_state[name] = queue
+            return queue is not None
         return False
 
     # ------------------------------------------------------------ text out
 
     @property
     def ticket(self) -> str | None:
-        return (self.state or {}).get("ticket")
+        return self.state.ticket if self.state else None
 
     @property
     def staff(self) -> str | None:
-        return (self.state or {}).get("staff")
+        return self.state.staff if self.state else None
 
     @property
     def paused(self) -> bool:
-        return (self.state or {}).get("status") == "paused"
+        return self.state is not None and self.state.status == "paused"
 
     def title(self) -> str:
         return f"{self.window} 号窗口 · Window {self.window}"
@@ -99,7 +114,7 @@ class WindowPanel:
     def status_text(self) -> str:
         if self.state is None:
             return "等待中心状态 · waiting for the hub's state"
-        status = STATUS_TEXT.get(self.state.get("status"), self.state.get("status", ""))
+        status = STATUS_TEXT[self.state.status]
         staff = self.staff or "未登录 · nobody logged in"
         return f"{status}    工作人员 staff: {staff}"
 
@@ -118,42 +133,43 @@ class WindowPanel:
             if st is None:
                 lines.append(f"{label}: …")
                 continue
-            minutes = round(st.get("est_wait_s", 0) / 60)
-            last = st.get("last_called") or "—"
-            lines.append(f"{label}: 等候 {st.get('waiting', 0)} 人 waiting · 约 {minutes} 分钟 min · "
-                         f"最近 last {last}")
+            minutes = round((st.est_wait_s or 0) / 60)
+            last = st.last_called or "—"
+            lines.append(f"{label}: 等候 {st.waiting} 人 waiting · 约 {minutes} 分钟 min · 最近 last {last}")
         return lines
 
     def waiting(self) -> int:
-        return sum(self.queue_state.get(q, {}).get("waiting", 0) for q in self.queues)
+        return sum(self.queue_state[q].waiting for q in self.queues if q in self.queue_state)
 
-    def describe(self, op: str, answer: dict | None) -> str:
+    def describe(self, op: str, answer: Answer | None) -> str:
         """A request's answer as the clerk reads it."""
         if answer is None:
             return NO_ANSWER
-        if not answer.get("ok"):
-            return f"未执行 refused: {answer.get('error') or answer.get('code')}"
-        ticket = answer.get("ticket") or {}
-        no = ticket.get("no")
+        if not answer.ok:
+            return f"未执行 refused: {answer.error or answer.code}"
+        ticket = answer.ticket
+        no = ticket.no if ticket else None
+        recall = ticket.recall if ticket else None
+        moved_to = ticket.queue if ticket else None
         match op:
             case "call_next":
                 if not no:
                     return "暂无等候的号 · nobody is waiting"
                 return f"请 {no} 号到 {self.window} 号窗口 · {no} called to window {self.window}"
             case "recall":
-                return f"重呼 {no}（第 {ticket.get('recall')} 次）· {no} recalled ({ticket.get('recall')})"
+                return f"重呼 {no}（第 {recall} 次）· {no} recalled ({recall})"
             case "skip":
                 return f"{no} 过号 · {no} marked no-show"
             case "complete":
                 return f"{no} 办结 · {no} done"
             case "transfer":
-                return f"{no} 已转至 {ticket.get('queue')} 类 · {no} transferred to queue {ticket.get('queue')}"
+                return f"{no} 已转至 {moved_to} 类 · {no} transferred to queue {moved_to}"
             case "pause":
                 return "窗口暂停服务 · window paused"
             case "resume":
                 return "窗口恢复服务 · window resumed"
             case "login":
-                return f"{(answer.get('window') or {}).get('staff')} 已登录 · logged in"
+                return f"{answer.window.staff if answer.window else None} 已登录 · logged in"
             case "logout":
                 return "已登出 · logged out"
         return "完成 · done"
@@ -297,6 +313,8 @@ class WindowCallerApp(App):
         def ask() -> None:
             try:
                 answer = self.link.request(op, data, timeout=REQUEST_TIMEOUT)
+                if answer is not None:
+                    answer = read_or_ignore(Answer, f"{self.link.id}/res", answer, log)
             finally:
                 self.busy = False
             self.call_from_thread(self.say, self.panel.describe(op, answer))

@@ -115,8 +115,8 @@ class BoardController:
         now = self.clock()
         changes = self.model.apply(suffix, payload, now)
         if suffix == "hub/call" and changes and self.voice is not None:
-            call = payload
-            self.voice.announce_call(call["ticket"], call["window"], int(call.get("recall") or 0))
+            call = self.model.recent[0]  # the call just taken, as the model read it
+            self.voice.announce_call(call.ticket, call.window, call.recall)
         self.applied += 1
         if changes:
             self.refresh(changes)

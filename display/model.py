@@ -19,69 +19,20 @@ import logging
 from collections import deque
 from dataclasses import dataclass, field
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
 from hall.catalogue import Catalogue, parse_catalogue
 from hall.errors import ConfigError
+from hall.protocol import Call, Calls, HubStatus, QueueState, WindowState, read_or_ignore
 
 log = logging.getLogger("display.model")
 
 FLASH_S = 4.0          # a new call flashes this long before the next queued one takes the highlight
 RECENT_CALLS = 6       # calls listed under the highlighted one
-STATUSES = ("serving", "idle", "paused", "closed")
 STATUS_TEXT = {
     "serving": ("办理中", "Serving"),
     "idle": ("空闲", "Idle"),
     "paused": ("暂停服务", "Paused"),
     "closed": ("未开放", "Closed"),
 }
-
-
-# ---------------------------------------------------------------- payloads of the hub's topics (validated here)
-
-class _Payload(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-
-class WindowState(_Payload):
-    window: str = Field(min_length=1)
-    status: str = Field(pattern="^(serving|idle|paused|closed)$")
-    ticket: str | None = None
-    staff: str | None = None
-    queues: list[str] = []
-
-
-class QueueState(_Payload):
-    queue: str = Field(min_length=1)
-    waiting: int = Field(ge=0)
-    est_wait_s: float | None = Field(default=None, ge=0)
-    last_called: str | None = None
-
-
-class Call(_Payload):
-    ticket: str = Field(pattern=r"^[A-Z]{1,2}\d{1,5}$")
-    window: str = Field(min_length=1)
-    queue: str | None = None
-    at: str | None = None
-    recall: int = Field(default=0, ge=0)
-
-    @property
-    def key(self) -> tuple:
-        """One call: a resent copy of the same message has the same key, a recall does not."""
-        return (self.ticket, self.window, self.recall, self.at)
-
-
-class Calls(_Payload):
-    calls: list[Call]
-
-
-def _validate(model: type[BaseModel], topic: str, payload: object) -> BaseModel | None:
-    try:
-        return model.model_validate(payload)
-    except ValidationError as err:
-        reasons = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(payload)'}: {e['msg']}" for e in err.errors())
-        log.warning("ignored %s %r: %s", topic, payload, reasons)
-        return None
 
 
 # ---------------------------------------------------------------- what the board shows
@@ -196,14 +147,13 @@ class BoardModel:
         if kind == "calls":
             return self.on_calls(payload, suffix)
         if kind == "status":
-            state = payload.get("state") if isinstance(payload, dict) else None
-            return self.set_hub_online(state == "online")
+            return self.on_hub_status(payload, suffix)
         if kind == "catalogue":
             return self.on_catalogue(payload, suffix)
         return set()
 
     def on_window_state(self, payload: object, topic: str = "hub/state/window") -> set[str]:
-        state = _validate(WindowState, topic, payload)
+        state = read_or_ignore(WindowState, topic, payload, log)
         if state is None:
             return set()
         tile = self.tiles.get(state.window)
@@ -220,7 +170,7 @@ class BoardModel:
         return changes
 
     def on_queue_state(self, payload: object, topic: str = "hub/state/queue") -> set[str]:
-        state = _validate(QueueState, topic, payload)
+        state = read_or_ignore(QueueState, topic, payload, log)
         if state is None:
             return set()
         line = self.queues.get(state.queue)
@@ -237,7 +187,7 @@ class BoardModel:
 
     def on_call(self, payload: object, now: float, topic: str = "hub/call") -> set[str]:
         """A ticket was just called: show it on its tile at once, and queue its highlight."""
-        call = _validate(Call, topic, payload)
+        call = read_or_ignore(Call, topic, payload, log)
         if call is None or call.key in self._seen:
             return set()
         self._seen.append(call.key)
@@ -253,7 +203,7 @@ class BoardModel:
 
     def on_calls(self, payload: object, topic: str = "hub/calls") -> set[str]:
         """The retained list of latest calls: fills the recent list; the newest is lit, steady, at start."""
-        calls = _validate(Calls, topic, payload)
+        calls = read_or_ignore(Calls, topic, payload, log)
         if calls is None:
             return set()
         # hub/call and hub/calls may come in either order, so this list never marks a call as seen
@@ -267,6 +217,10 @@ class BoardModel:
             self.highlight = Highlight(recent[0], since=float("-inf"))
             changes.add("highlight")
         return changes
+
+    def on_hub_status(self, payload: object, topic: str = "hub/status") -> set[str]:
+        status = read_or_ignore(HubStatus, topic, payload, log)
+        return set() if status is None else self.set_hub_online(status.state == "online")
 
     def set_hub_online(self, online: bool) -> set[str]:
         if self.hub_online is online:

@@ -46,7 +46,20 @@ from hall import __version__
 from hall.clock import stamp
 from hall.files import PRIVATE_FILE, private_folder, private_sqlite_file
 from hall.mqtt import connect, login, new_client, resolve_endpoint
-from hall.protocol import QOS, device_topic, dumps, envelope, evt_topic, hub_topic, new_event_id
+from hall.protocol import (
+    QOS,
+    Ack,
+    Answer,
+    HubStatus,
+    Rejection,
+    device_topic,
+    dumps,
+    envelope,
+    evt_topic,
+    hub_topic,
+    new_event_id,
+    read_or_ignore,
+)
 
 log = logging.getLogger("hall.link")
 
@@ -440,7 +453,8 @@ class DeviceLink:
 
     def request(self, event_type: str, data: dict, timeout: float = 5.0,
                 on_sent: Callable[[str], None] | None = None) -> dict | None:
-        """Send a request event and wait for the hub's answer on `res`; None if none came in time.
+        """Send a request event and wait for the hub's answer on `res` (a JSON object that fits
+        `hall.protocol.Answer`, which the caller reads it with); None if none came in time.
 
         Raises OutboxFull or OutboxError, as `send` does, when the event could not be queued.
         The event stays queued either way, and a late answer still reaches `on_answer` listeners (`on_sent` is
@@ -468,7 +482,8 @@ class DeviceLink:
                 self._res_waiters.pop(event_id, None)
 
     def on_answer(self, callback: Callback) -> None:
-        """Every `res` answer: callback(event_id, answer). Runs in the network thread: keep it quick."""
+        """Every `res` answer: callback(event_id, answer), the answer a JSON object that fits
+        `hall.protocol.Answer`. Runs in the network thread: keep it quick."""
         self._res_listeners.append(callback)
 
     def on_hub_status(self, callback: Callable[[bool], None]) -> None:
@@ -482,7 +497,9 @@ class DeviceLink:
     def subscribe(self, suffix: str, callback: Callback) -> None:
         """Follow a topic under hall/v1/{hall}/ (e.g. "hub/calls", "hub/state/window/+").
 
-        callback(topic, payload) runs in the network thread: hand work to your own thread or UI loop.
+        callback(topic, payload) runs in the network thread: hand work to your own thread or UI loop. The payload
+        is the JSON object as it came ({} for a retained message cleared); read it with the model of its topic
+        (`hall.protocol.hub_message_model`, `read_or_ignore`).
         """
         topic = f"hall/v1/{self.hall.id}/{suffix}"
         self._subs.append((topic, callback))
@@ -564,18 +581,21 @@ class DeviceLink:
             return
         channel = msg.topic.rsplit("/", 1)[-1]
         if msg.topic.endswith("/hub/status"):
-            online = payload.get("state") == "online"
-            if online != self.hub_online:
-                self.hub_online = online
-                self._tell(self._hub_listeners, online)
-            self._wake.set()
+            self._on_hub_status(msg.topic, payload if msg.payload else None)
+        elif not msg.payload:
+            pass  # a retained acknowledgement cleared: nothing said
         elif msg.topic.startswith(f"hall/v1/{self.hall.id}/{self.id}/"):
             if channel == "ack":
-                self._on_ack(payload)
+                ack = read_or_ignore(Ack, msg.topic, payload, log)
+                if ack is not None:
+                    self._on_ack(ack)
             elif channel == "res":
-                self._on_res(payload)
+                if read_or_ignore(Answer, msg.topic, payload, log) is not None:
+                    self._on_res(payload)
             elif channel == "err":
-                self._on_err(payload)
+                rejection = read_or_ignore(Rejection, msg.topic, payload, log)
+                if rejection is not None:
+                    self._on_err(rejection)
         for topic, cb in self._subs:
             if mqtt.topic_matches_sub(topic, msg.topic):
                 try:
@@ -583,10 +603,21 @@ class DeviceLink:
                 except Exception:  # a listener's bug must not stop the link
                     log.exception("%s: listener for %s failed", self.id, topic)
 
-    def _on_ack(self, payload: dict) -> None:
-        through = payload.get("through_seq")
-        if not isinstance(through, int):
-            return
+    def _on_hub_status(self, topic: str, payload: dict | None) -> None:
+        if payload is None:  # cleared from the broker: nothing says the hub is online
+            online = False
+        else:
+            status = read_or_ignore(HubStatus, topic, payload, log)
+            if status is None:
+                return
+            online = status.state == "online"
+        if online != self.hub_online:
+            self.hub_online = online
+            self._tell(self._hub_listeners, online)
+        self._wake.set()
+
+    def _on_ack(self, ack: Ack) -> None:
+        through = ack.through_seq
         # An ack for seqs this outbox never issued is left over from a replaced disk: the hub restarts our
         # watermark when it sees seq 1 again, and a fresh ack follows.
         if through >= self.outbox.next_seq():
@@ -600,11 +631,11 @@ class DeviceLink:
             log.warning("%s: acknowledged events not cleared yet, will retry: %s", self.id, err)
         self._wake.set()
 
-    def _on_err(self, payload: dict) -> None:
+    def _on_err(self, rejection: Rejection) -> None:
         """The hub refused one of our events for good: keep it as a dead letter, with the hub's reason, logged."""
-        event_id, code, error = payload.get("id"), str(payload.get("code")), str(payload.get("error"))
+        event_id, code, error = rejection.id, rejection.code, rejection.error
         outcome = "not in the outbox"
-        if isinstance(event_id, str):
+        if event_id is not None:
             try:
                 if self.outbox.refuse(event_id, code, error) is not None:
                     outcome = "kept as a dead letter"
@@ -613,7 +644,7 @@ class DeviceLink:
         log.warning("%s: 中心拒收事件 hub rejected event %s: %s: %s — %s", self.id, event_id, code, error, outcome)
 
     def _on_res(self, payload: dict) -> None:
-        event_id = payload.get("re")
+        event_id = payload["re"]
         with self._lock:
             waiter = self._res_waiters.get(event_id)
         if waiter:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import pydantic_core
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, ValidationError
@@ -553,6 +554,7 @@ HUB_TOPIC_MODELS: dict[str, type[FromHub]] = {
     "alerts": Alerts,
 }
 DEVICE_CHANNEL_MODELS: dict[str, type[FromHub]] = {"status": DeviceStatus, "ack": Ack, "err": Rejection, "res": Answer}
+M = TypeVar("M", bound=FromHub)
 
 
 def hub_message_model(topic: Topic) -> type[FromHub] | None:
@@ -564,22 +566,37 @@ def hub_message_model(topic: Topic) -> type[FromHub] | None:
     return DEVICE_CHANNEL_MODELS.get(topic.channel)
 
 
-def read_from_hub(model: type[FromHub], payload: bytes | str | dict) -> FromHub:
+def read_from_hub(model: type[M], payload: bytes | str | object) -> M:
     """Parse what the hub sent. Raises ProtocolError (INVALID_DATA) with the fields that are wrong."""
     try:
-        if isinstance(payload, dict):
-            return model.model_validate(payload)
-        return model.model_validate_json(payload)
+        if isinstance(payload, bytes | str):
+            return model.model_validate_json(payload)
+        return model.model_validate(payload)
     except ValidationError as err:
         raise ProtocolError(INVALID_DATA, _pydantic_message(err, model.__name__)) from None
 
 
+def read_or_ignore(model: type[M], topic: str, payload: bytes | str | object, log: logging.Logger) -> M | None:
+    """What a reader does with a message from the hub: the model, or None when it does not fit, after logging the
+    topic and the reason. A malformed message is ignored; it never stops a screen."""
+    try:
+        return read_from_hub(model, payload)
+    except ProtocolError as err:
+        log.warning("ignored %s: %s (%.200r)", topic, err, payload)
+        return None
+
+
 def dumps(obj: Any) -> bytes:
     """Compact UTF-8 JSON, for the wire and the journal. pydantic-core's encoder writes the same text as
-    json.dumps(ensure_ascii=False) in a fifth of the time: the hub encodes half a dozen of these per event."""
+    json.dumps(ensure_ascii=False) in a fifth of the time: the hub encodes half a dozen of these per event.
+
+    A hub message carries the fields it was built with: one left unset stays off the wire (its reader takes the
+    default), so `Answer(ok=True, ticket=…)` is written without a `code: null`, `error: null`, … after it."""
+    if isinstance(obj, FromHub):
+        return obj.__pydantic_serializer__.to_json(obj, exclude_unset=True, fallback=str)
     return pydantic_core.to_json(obj, fallback=str)
 
 
 def json_text(obj: Any) -> str:
     """dumps() for a TEXT column."""
-    return pydantic_core.to_json(obj, fallback=str).decode("utf-8")
+    return dumps(obj).decode("utf-8")

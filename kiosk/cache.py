@@ -17,6 +17,7 @@ from pathlib import Path
 
 from hall.catalogue import Catalogue, from_wire, load_catalogue
 from hall.errors import ConfigError
+from hall.protocol import TicketInfo
 from hall.search import SearchIndex
 
 log = logging.getLogger("kiosk.cache")
@@ -84,8 +85,8 @@ class KioskStore:
 
     # ------------------------------------------------------------ tickets
 
-    def record_ticket(self, ticket: dict, printed: str) -> None:
-        line = json.dumps({**ticket, "printed": printed}, ensure_ascii=False)
+    def record_ticket(self, ticket: TicketInfo, printed: str) -> None:
+        line = json.dumps({**ticket.model_dump(exclude_unset=True), "printed": printed}, ensure_ascii=False)
         with open(self.tickets_path, "a", encoding="utf-8") as f:
             f.write(line + "\n")
             f.flush()

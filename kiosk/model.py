@@ -15,6 +15,7 @@ from datetime import datetime
 
 from devices.printer import OFFLINE, OK, PAPER_LOW, PAPER_OUT, PrinterError, TicketContent
 from hall.catalogue import Catalogue, Department, Queue, ServiceItem
+from hall.protocol import Answer, TicketInfo, read_or_ignore
 from hall.search import Hit, SearchIndex
 from kiosk.i18n import tr
 
@@ -126,7 +127,7 @@ PRINTING, PRINTED, NO_PRINTER = "printing", "printed", "none"
 @dataclass
 class TicketState:
     state: str = IDLE
-    ticket: dict | None = None
+    ticket: TicketInfo | None = None
     code: str = ""
     error: str = ""
     printer: str = ""          # printing, printed, paper_low, paper_out, offline, none
@@ -142,7 +143,7 @@ class TicketFlow:
     citizen the ticket: the number is on the screen and the kiosk reports the printer in a `health` event.
     """
 
-    def __init__(self, link, *, content_for: Callable[[dict], TicketContent], printer=None, timeout: float = 5.0,
+    def __init__(self, link, *, content_for: Callable[[TicketInfo], TicketContent], printer=None, timeout: float = 5.0,
                  call: Call = _direct, on_change: Callable[[TicketState], None] | None = None, store=None):
         self.link = link
         self.printer = printer
@@ -156,7 +157,7 @@ class TicketFlow:
         self._running = 0          # link.request() calls in progress
         self._late = 0             # requests that timed out and whose answer has not come yet
         self._settled: set[str] = set()
-        self._deferred: list[tuple[str, dict]] = []
+        self._deferred: list[tuple[str, Answer]] = []
         self._reported: str | None = None
         if link is not None and hasattr(link, "on_answer"):
             link.on_answer(self._on_answer)
@@ -196,14 +197,14 @@ class TicketFlow:
         with self._lock:
             self._running += 1
         try:
-            answer = self.link.request("ticket_request", data, self.timeout)
+            answer = _read_answer(self.link.request("ticket_request", data, self.timeout))
         except Exception:
             log.exception("kiosk: ticket request failed")
             answer = None
         with self._lock:
             self._running -= 1
             if answer is not None:
-                self._settled.add(answer.get("re"))
+                self._settled.add(answer.re)
             else:
                 self._late += 1
             deferred = []
@@ -213,10 +214,11 @@ class TicketFlow:
         for event_id, late_answer in deferred:
             self._consider_late(event_id, late_answer)
 
-    def _on_answer(self, event_id: str, answer: dict) -> None:
+    def _on_answer(self, event_id: str, payload: dict) -> None:
         """Every answer on our `res` topic (network thread). Those request() returned are settled; another one is
         the late answer to a request that timed out."""
-        if "ticket" not in answer and "code" not in answer:
+        answer = _read_answer(payload)
+        if answer is None or (answer.ticket is None and answer.code is None):
             return
         with self._lock:
             if self._running:
@@ -224,7 +226,7 @@ class TicketFlow:
                 return
         self._consider_late(event_id, answer)
 
-    def _consider_late(self, event_id: str, answer: dict) -> None:
+    def _consider_late(self, event_id: str, answer: Answer) -> None:
         with self._lock:
             if event_id in self._settled or self._late == 0:
                 return
@@ -234,16 +236,16 @@ class TicketFlow:
 
     # ------------------------------------------------------------ results (in the UI thread)
 
-    def _answered(self, answer: dict | None, late: bool) -> None:
+    def _answered(self, answer: Answer | None, late: bool) -> None:
         if answer is None:
             self._set(self._next(WAITING))
             return
-        if not answer.get("ok"):
+        if not answer.ok or answer.ticket is None:
             if late and self.s.state != WAITING:
                 return  # a refusal nobody is waiting for
-            self._set(self._next(REFUSED, code=answer.get("code", ""), error=answer.get("error", ""), late=late))
+            self._set(self._next(REFUSED, code=answer.code or "", error=answer.error or "", late=late))
             return
-        ticket = answer.get("ticket") or {}
+        ticket = answer.ticket
         shown = not late or self.s.state == WAITING
         printer = PRINTING if self.printer is not None else NO_PRINTER
         if shown:
@@ -253,7 +255,7 @@ class TicketFlow:
         elif self.store is not None:
             self.store.record_ticket(ticket, NO_PRINTER)
 
-    def _print(self, ticket: dict, shown: bool) -> None:
+    def _print(self, ticket: TicketInfo, shown: bool) -> None:
         try:
             status = self.printer.print_ticket(self.content_for(ticket))
             result = PRINTED if status == OK else status
@@ -266,10 +268,10 @@ class TicketFlow:
             self.store.record_ticket(ticket, result)
         self.report_printer(status)
         if shown:
-            self.call(self._printed, ticket.get("no"), result)
+            self.call(self._printed, ticket.no, result)
 
-    def _printed(self, no: str | None, result: str) -> None:
-        if self.s.ticket and self.s.ticket.get("no") == no:
+    def _printed(self, no: str, result: str) -> None:
+        if self.s.ticket and self.s.ticket.no == no:
             self._set(self._next(self.s.state, printer=result))
 
     def report_printer(self, status: str) -> None:
@@ -307,30 +309,34 @@ PRINTER_PROBLEMS = (PAPER_OUT, OFFLINE)
 PRINTER_OK = (PRINTED, PAPER_LOW)
 
 
-def ticket_id(hall_id: str, ticket: dict) -> str:
+def _read_answer(payload: dict | None) -> Answer | None:
+    return None if payload is None else read_or_ignore(Answer, "res", payload, log)
+
+
+def ticket_id(hall_id: str, ticket: TicketInfo) -> str:
     """What the QR code on a ticket says: the hall, the day and the number."""
-    day = (ticket.get("issued_at") or "")[:10].replace("-", "")
-    return f"{hall_id}:{day}:{ticket.get('no', '')}"
+    day = (ticket.issued_at or "")[:10].replace("-", "")
+    return f"{hall_id}:{day}:{ticket.no}"
 
 
-def ticket_content(hall, catalogue: Catalogue, ticket: dict) -> TicketContent:
+def ticket_content(hall, catalogue: Catalogue, ticket: TicketInfo) -> TicketContent:
     """The printed ticket for an answer from the hub: the chosen service's materials are its one-time notice."""
-    service = catalogue.service(ticket.get("service") or "") if ticket.get("service") else None
-    queue = catalogue.queue(ticket.get("queue") or "")
+    service = catalogue.service(ticket.service) if ticket.service else None
+    queue = catalogue.queue(ticket.queue)
     if service is not None:
         name, name_en, materials = service.name, service.name_en, list(service.materials)
     elif queue is not None:
         name, name_en, materials = queue.name, queue.name_en, []
     else:
-        name, name_en, materials = ticket.get("queue", ""), "", []
-    issued = ticket.get("issued_at") or ""
+        name, name_en, materials = ticket.queue, "", []
+    issued = ticket.issued_at or ""
     try:
         issued = datetime.fromisoformat(issued.replace("Z", "+00:00")).astimezone(hall.tz).strftime("%Y-%m-%d %H:%M")
     except ValueError:
         pass
-    return TicketContent(hall_name=hall.info.name, hall_name_en=hall.info.name_en, no=ticket.get("no", ""),
-                         service=name, service_en=name_en, windows=list(ticket.get("windows") or []),
-                         ahead=ticket.get("ahead"), est_wait_s=ticket.get("est_wait_s"), issued_at=issued,
+    return TicketContent(hall_name=hall.info.name, hall_name_en=hall.info.name_en, no=ticket.no,
+                         service=name, service_en=name_en, windows=list(ticket.windows or []),
+                         ahead=ticket.ahead, est_wait_s=ticket.est_wait_s, issued_at=issued,
                          materials=materials, qr=ticket_id(hall.id, ticket))
 
 

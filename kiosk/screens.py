@@ -199,8 +199,8 @@ class TicketScreen(KioskScreen):
     def show(self, s: TicketState) -> None:
         ui = self.ui
         self.state = s.state
-        t = s.ticket or {}
-        self.number = t.get("no", "") if s.state == ISSUED else ""
+        t = s.ticket
+        self.number = t.no if s.state == ISSUED and t is not None else ""
         self.service_name = self.windows_line = self.ahead_line = self.wait_line = self.printer_line = ""
         self.printer_problem = False
         if s.state == REQUESTING:
@@ -215,23 +215,23 @@ class TicketScreen(KioskScreen):
                 self.service_name = ui.both(key)
             except KeyError:
                 self.service_name = _esc(s.error or s.code)
-        elif s.state == ISSUED:
+        elif s.state == ISSUED and t is not None:
             self.heading = ui.both("your_number")
             cat = self.kiosk.model.catalogue
-            svc = cat.service(t.get("service") or "") if t.get("service") else None
-            q = cat.queue(t.get("queue") or "")
+            svc = cat.service(t.service) if t.service else None
+            q = cat.queue(t.queue)
             if svc is not None:
                 self.service_name = ui.pair(svc.name, svc.name_en)
             elif q is not None:
                 self.service_name = ui.pair(q.name, q.name_en)
-            ws = t.get("windows") or []
+            ws = t.windows or []
             if ws:
                 key = "go_to_windows" if len(ws) > 1 else "go_to_window"
                 self.windows_line = ui.pair(tr(key, "zh", w="、".join(ws)), tr(key, "en", w=", ".join(ws)))
-            ahead = t.get("ahead")
+            ahead = t.ahead
             if ahead is not None:
                 self.ahead_line = ui.both("ahead_one" if ahead == 1 else "ahead", n=ahead)
-            wait = t.get("est_wait_s")
+            wait = t.est_wait_s
             if wait is not None and wait > 0:
                 n = max(round(wait / 60), 1)
                 self.wait_line = ui.pair(tr("est_wait", "zh", m=tr("minutes", "zh", n=n)),

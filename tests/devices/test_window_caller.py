@@ -11,6 +11,7 @@ import time
 import pytest
 
 from devices.window_caller import NO_ANSWER, OFFLINE, WindowCallerApp, WindowPanel
+from hall.protocol import Answer, read_from_hub
 from hall.settings import load_hall
 from tests.helpers.queueing import all_day_hall
 from tests.helpers.rig import ROOT, wait_for
@@ -23,6 +24,8 @@ def test_the_panel_follows_only_its_window_and_queues():
     assert (panel.queues, panel.backup) == (["A"], ["U"])
     assert panel.on_hub_topic("hall/v1/miluo/hub/state/window/3", {"window": "3", "status": "serving",
                                                                     "ticket": "A007", "staff": "s009"})
+    # a message that does not fit its model is ignored, and what the screen shows stays
+    assert not panel.on_hub_topic("hall/v1/miluo/hub/state/window/3", {"window": "3", "status": "asleep"})
     assert not panel.on_hub_topic("hall/v1/miluo/hub/state/window/4", {"window": "4", "ticket": "B001"})
     assert panel.on_hub_topic("hall/v1/miluo/hub/state/queue/U", {"queue": "U", "waiting": 2, "est_wait_s": 600})
     assert not panel.on_hub_topic("hall/v1/miluo/hub/state/queue/B", {"queue": "B", "waiting": 9})
@@ -31,15 +34,21 @@ def test_the_panel_follows_only_its_window_and_queues():
     [a, u] = panel.queue_lines()
     assert a.startswith("A  市场准入") and a.endswith("…")
     assert "备用 backup" in u and "等候 2 人" in u and "约 10 分钟" in u
+    assert not panel.on_hub_topic("hall/v1/miluo/hub/state/queue/U", {"queue": "U", "waiting": -1})
+    assert panel.waiting() == 0 and "等候 2 人" in panel.queue_lines()[1]
 
 
 def test_the_panel_says_what_happened_chinese_first():
     panel = WindowPanel.for_hall(load_hall(), "3")
-    assert panel.describe("call_next", {"ok": True, "ticket": {"no": "A012"}}) == \
+
+    def answer(**fields) -> Answer:
+        return read_from_hub(Answer, {"re": "01JDX8R6Z3K6W5T3M4N2P1Q0RS", **fields})
+
+    assert panel.describe("call_next", answer(ok=True, ticket={"no": "A012", "queue": "A"})) == \
         "请 A012 号到 3 号窗口 · A012 called to window 3"
-    assert panel.describe("call_next", {"ok": True, "ticket": None}) == "暂无等候的号 · nobody is waiting"
-    refused = panel.describe("recall", {"ok": False, "code": "recall_limit",
-                                        "error": "已达重呼次数上限 · the recall limit is reached"})
+    assert panel.describe("call_next", answer(ok=True, ticket=None)) == "暂无等候的号 · nobody is waiting"
+    refused = panel.describe("recall", answer(ok=False, code="recall_limit",
+                                              error="已达重呼次数上限 · the recall limit is reached"))
     assert refused == "未执行 refused: 已达重呼次数上限 · the recall limit is reached"
     assert panel.describe("skip", None) == NO_ANSWER
 
@@ -81,7 +90,7 @@ def test_a_clerk_logs_in_calls_recalls_transfers_pauses_and_completes(hall_rig):
     async def clerk() -> None:
         async with app.run_test() as pilot:
             p = app.panel
-            await until(pilot, lambda: p.hub_online and p.queue_state.get("A", {}).get("waiting") == 3,
+            await until(pilot, lambda: p.hub_online and "A" in p.queue_state and p.queue_state["A"].waiting == 3,
                         "the screen has the hub's state")
             assert "等候 3 人" in text_of(app, "#queues")
             await pilot.press("l", *"s011", "enter")

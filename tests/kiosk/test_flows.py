@@ -102,14 +102,14 @@ def test_take_a_ticket_for_a_service_and_print_it(hall_with_hub, catalogue, inde
     assert flow.take(service="scjg-001")
     wait_for(lambda: flow.s.state == ISSUED and flow.s.printer == PRINTED, 10, "ticket issued and printed")
     t = flow.s.ticket
-    assert t["no"] == "A001" and t["queue"] == "A" and t["service"] == "scjg-001"
-    assert t["windows"] == ["1", "2", "3"] and t["ahead"] == 0
+    assert t.no == "A001" and t.queue == "A" and t.service == "scjg-001"
+    assert t.windows == ["1", "2", "3"] and t.ahead == 0
     assert flow.s.history == [REQUESTING, ISSUED, ISSUED]
     [printed] = printer_sim.wait_tickets(1)
     assert printed.find("A001").height == 4
     for material in catalogue.service("scjg-001").materials:
         assert material[:10] in printed.text  # the one-time notice: what to bring
-    assert printed.qr_codes == [f"miluo:{t['issued_at'][:10].replace('-', '')}:A001"]
+    assert printed.qr_codes == [f"miluo:{t.issued_at[:10].replace('-', '')}:A001"]
     # the kiosk kept the ticket and told the hub its printer is fine
     assert [r["no"] for r in model.store.tickets()] == ["A001"]
     wait_for(lambda: events_of(hall_with_hub, "kiosk-01", "health") == [{"printer": "ok"}], 10, "health event")
@@ -119,7 +119,7 @@ def test_take_a_ticket_for_a_queue_without_a_printer(hall_with_hub, catalogue, i
     model, _ = _model(hall_with_hub, catalogue, index)
     assert model.ticket.take(queue="G")
     wait_for(lambda: model.ticket.s.state == ISSUED, 10, "ticket")
-    assert model.ticket.s.ticket["no"] == "G001" and model.ticket.s.printer == NO_PRINTER
+    assert model.ticket.s.ticket.no == "G001" and model.ticket.s.printer == NO_PRINTER
     content = ticket_content(hall_with_hub.hall, catalogue, model.ticket.s.ticket)
     assert (content.service, content.materials, content.windows) == ("出入境证件", [], ["15"])
 
@@ -146,7 +146,7 @@ def test_a_request_that_times_out_keeps_its_ticket(kiosk_rig, catalogue, index, 
         hub.send_signal(signal.SIGCONT)
     wait_for(lambda: model.ticket.s.state == ISSUED and model.ticket.s.printer == PRINTED, 20, "late ticket")
     assert model.ticket.s.late is True
-    assert model.ticket.s.ticket["no"] == "F001"
+    assert model.ticket.s.ticket.no == "F001"
     assert model.ticket.s.history == [REQUESTING, WAITING, ISSUED, ISSUED]
     assert [t.find("F001") is not None for t in printer_sim.wait_tickets(1)] == [True]
     assert link.wait_drained(10)
@@ -171,7 +171,7 @@ def test_paper_out_shows_the_number_and_reports_the_printer(hall_with_hub, catal
     model, _ = _model(hall_with_hub, catalogue, index, ticket_printer)
     model.ticket.take(service="yb-001")
     wait_for(lambda: model.ticket.s.state == ISSUED and model.ticket.s.printer == "paper_out", 10, "paper out")
-    assert model.ticket.s.ticket["no"] == "D001"
+    assert model.ticket.s.ticket.no == "D001"
     assert printer_sim.tickets == []
     assert model.store.tickets()[-1]["printed"] == "paper_out"
     wait_for(lambda: {"printer": "paper_out"} in events_of(hall_with_hub, "kiosk-01", "health"), 10, "health")
@@ -179,7 +179,7 @@ def test_paper_out_shows_the_number_and_reports_the_printer(hall_with_hub, catal
     printer_sim.paper = "ok"
     model.ticket.reset()
     model.ticket.take(service="yb-001")
-    wait_for(lambda: model.ticket.s.printer == PRINTED and model.ticket.s.ticket["no"] == "D002", 10, "printed")
+    wait_for(lambda: model.ticket.s.printer == PRINTED and model.ticket.s.ticket.no == "D002", 10, "printed")
     wait_for(lambda: events_of(hall_with_hub, "kiosk-01", "health")[-1] == {"printer": "ok"}, 10, "health ok")
 
 
