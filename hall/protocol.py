@@ -505,19 +505,6 @@ class RatingInfo(FromHub):
     good: bool | None = None
 
 
-class Answer(FromHub):
-    """`{device}/res`: the answer to a request event (`re` is its id); a refusal has `ok: false`, `code`, `error`."""
-    re: str
-    ok: bool
-    code: str | None = None
-    error: str | None = None
-    ticket: TicketInfo | None = None
-    waiting: int | None = None
-    completed: str | None = None
-    window: WindowState | None = None
-    rating: RatingInfo | None = None
-
-
 class Alert(FromHub):
     """One alert the hub raised from a rule in hall.toml [alerts]: firing until acknowledged or cleared. A
     condition (a queue waiting too long) clears by itself when it ends; an occurrence (a poor rating) when it is
@@ -541,6 +528,57 @@ class Alert(FromHub):
 class Alerts(FromHub):
     """`hub/alerts` (retained): every alert not yet cleared, newest first."""
     alerts: list[Alert]
+
+
+class LeaveInfo(FromHub):
+    """Leave a manager entered (`leave`), as the hub stored it."""
+    id: int
+    staff: str
+    kind: str
+    start: str
+    end: str
+    by: str
+    reason: str
+
+
+class CorrectionInfo(FromHub):
+    """A punch correction (补卡) a manager entered (`punch_correction`), as the hub stored it."""
+    id: int
+    staff: str
+    at: str
+    by: str
+    reason: str
+
+
+class SlotInfo(FromHub):
+    status: str
+    at: str | None = None   # the punch that counts, hall time
+    minutes: int = 0        # late or early by
+
+
+class RevisedDay(FromHub):
+    """A closed day judged again because of what a manager entered."""
+    staff: str
+    date: str
+    status: str
+    slots: dict[str, SlotInfo] | None = None
+
+
+class Answer(FromHub):
+    """`{device}/res`: the answer to a request event (`re` is its id); a refusal has `ok: false`, `code`, `error`."""
+    re: str
+    ok: bool
+    code: str | None = None
+    error: str | None = None
+    ticket: TicketInfo | None = None
+    waiting: int | None = None
+    completed: str | None = None
+    window: WindowState | None = None
+    rating: RatingInfo | None = None
+    alert: Alert | None = None  # an `alert_ack`: the alert as it now is
+    leave: LeaveInfo | None = None
+    correction: CorrectionInfo | None = None
+    revised: list[RevisedDay] | None = None  # `leave`, `punch_correction`: the closed days judged again
 
 
 # the model of each hub topic (after hall/v1/{hall}/hub/) and each device channel the hub writes
