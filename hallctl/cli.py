@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "hallctl.commands.kiosk",       # kiosk, catalogue check|generate, guide search
     "hallctl.commands.display",     # display, voice build|say
     "hallctl.commands.devices",     # caller, led (hall bus masters)
+    "hallctl.commands.web",         # web, users add|list|remove|reset (the managers' console)
 ]
 
 def build_parser() -> argparse.ArgumentParser:

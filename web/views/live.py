@@ -1,0 +1,109 @@
+"""大厅实况 The live hall: every window, every queue, the last calls and the alerts, kept current by push.
+
+`GET /` is the page, `GET /api/live` its JSON twin, `GET /api/events` the push stream (Server-Sent Events): a
+`snapshot` first, then `window`, `queue`, `call`, `calls`, `alerts`, `hub` and `link` changes as the hub makes them,
+each only if the signed-in person may see it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
+
+from hall.clock import now
+from web.app import console, person, render
+from web.live import LiveHall
+from web.roles import Person, only_visible
+from web.schemas import AUTH_RESPONSES, Live
+
+router = APIRouter()
+
+KEEP_ALIVE_S = 15.0
+
+
+def live_for(p: Person, snap: dict) -> dict:
+    """The hall as `p` may see it."""
+    return {**snap, "windows": only_visible(p, snap["windows"]), "queues": only_visible(p, snap["queues"]),
+            "calls": only_visible(p, snap["calls"]), "alerts": only_visible(p, snap["alerts"])}
+
+
+def _snapshot(request: Request) -> dict:
+    feed = console(request).feed
+    if feed is None:  # a console started without its link: the configured hall, nothing heard
+        hall = console(request).hall
+        snap = {**LiveHall.of(hall).snapshot(now(hall.tz)), "connected": False}
+    else:
+        snap = feed.snapshot()
+    return live_for(person(request), snap)
+
+
+def summary(live: dict) -> dict:
+    by_status: dict[str, int] = {}
+    for w in live["windows"]:
+        by_status[w["status"]] = by_status.get(w["status"], 0) + 1
+    return {"windows": len(live["windows"]), "serving": by_status.get("serving", 0),
+            "idle": by_status.get("idle", 0), "paused": by_status.get("paused", 0),
+            "closed": by_status.get("closed", 0), "waiting": sum(q["waiting"] for q in live["queues"]),
+            "alerts": sum(1 for a in live["alerts"] if a.get("state") == "firing")}
+
+
+@router.get("/", include_in_schema=False)
+def live_page(request: Request):
+    live = _snapshot(request)
+    return render(request, "live.html", {"title": "大厅实况 Live hall", "live": live, "summary": summary(live)})
+
+
+@router.get("/api/live", response_model=Live, responses=AUTH_RESPONSES, tags=["live"],
+            summary="大厅实况 every window, queue, the last calls and the alerts")
+def api_live(request: Request):
+    return _snapshot(request)
+
+
+def _visible_change(p: Person, kind: str, item: dict) -> dict | None:
+    if kind in ("window", "queue", "call"):
+        return item if p.sees(item.get("department")) else None
+    if kind == "calls":
+        return {"calls": only_visible(p, item["calls"])}
+    if kind == "alerts":
+        return {"alerts": only_visible(p, item["alerts"])}
+    return item
+
+
+def _sse(kind: str, data: dict) -> str:
+    return f"event: {kind}\ndata: {json.dumps(data, ensure_ascii=False, separators=(',', ':'))}\n\n"
+
+
+@router.get("/api/events", responses={**AUTH_RESPONSES, 200: {"content": {"text/event-stream": {}},
+                                                              "description": "Server-Sent Events"}},
+            tags=["live"], summary="推送 the live hall's changes as Server-Sent Events")
+async def api_events(request: Request):
+    p = person(request)
+    feed = console(request).feed
+
+    async def stream():
+        yield "retry: 2000\n\n"
+        yield _sse("snapshot", _snapshot(request))
+        if feed is None:
+            return
+        changes = feed.fanout.open()
+        try:
+            while True:
+                try:
+                    kind, item = await asyncio.wait_for(changes.get(), KEEP_ALIVE_S)
+                except TimeoutError:
+                    yield ": keep-alive\n\n"  # proxies and browsers keep a quiet stream open
+                    continue
+                if kind == "resync":
+                    yield _sse("snapshot", _snapshot(request))
+                    continue
+                data = _visible_change(p, kind, item)
+                if data is not None:
+                    yield _sse(kind, data)
+        finally:
+            feed.fanout.close(changes)
+
+    return StreamingResponse(stream(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
