@@ -58,6 +58,8 @@ def register(subparsers) -> None:
     period = rp.add_mutually_exclusive_group(required=True)
     period.add_argument("--month", type=_month, metavar="YYYY-MM", help="one calendar month")
     period.add_argument("--bimonth", type=_month, metavar="YYYY-MM", help="two months starting with this one")
+    period.add_argument("--day", type=_date, metavar="YYYY-MM-DD",
+                        help="one date, person by person: the four slots with status and time (json only)")
     rp.add_argument("--data", type=Path, default=DEFAULT_DATA, help="data directory holding hub.db (default ./var)")
     rp.add_argument("--config", type=Path, help="hall.toml (default: the shipped hall)")
     rp.add_argument("--leave", type=Path, help="extra leave CSV (staff,start,end,kind) besides the hub's leave table")
@@ -175,6 +177,8 @@ def cmd_report(args) -> int:
     from hub.attendance.report import ReportError, build_report, write_report
 
     hall = _hall(args)
+    if args.day:
+        return _day_report(hall, args)
     start = args.month or args.bimonth
     months = 1 if args.month else 2
     try:
@@ -185,6 +189,20 @@ def cmd_report(args) -> int:
         return 1
     if str(args.out) != "-":
         _say(f"已写入 {args.out} / written {args.out}")
+    return 0
+
+
+def _day_report(hall, args) -> int:
+    from hub.attendance.report import ReportError, day_report, write_report
+
+    if args.format != "json" or args.leave:
+        _say("hall attendance report: 错误 / error: --day 只输出 JSON / --day writes json only (no --leave)")
+        return 2
+    try:
+        write_report(day_report(hall, args.data, args.day), "json", args.out)
+    except ReportError as err:
+        _say(f"hall attendance report: 错误 / error: {err}")
+        return 1
     return 0
 
 

@@ -28,6 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     fmt = rep.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="JSON")
     fmt.add_argument("--csv", action="store_true", help="CSV: one row per queue, per window and the total")
+    fmt.add_argument("--xlsx", metavar="FILE", type=Path,
+                     help="Excel workbook into FILE: the totals, queues, windows (with a chart) and staff")
     rep.set_defaults(func=cmd_report)
 
     win = sub.add_parser("window", help="窗口叫号终端 · the keyboard window caller for a clerk's PC")
@@ -69,7 +71,7 @@ def cmd_report(args) -> int:
     from datetime import date, timedelta
 
     from hall.clock import now
-    from hub.queue.report import day_report, report_csv, report_text
+    from hub.queue.report import day_report, report_csv, report_text, write_xlsx
 
     hall, data = hall_and_data(args)
     if args.date in ("today", "yesterday"):
@@ -90,6 +92,9 @@ def cmd_report(args) -> int:
         print(json.dumps(report, ensure_ascii=False, indent=1))
     elif args.csv:
         sys.stdout.write(report_csv(report))
+    elif args.xlsx:
+        write_xlsx(report, args.xlsx)
+        print(f"已写入 {args.xlsx} · written {args.xlsx}", file=sys.stderr)
     else:
         sys.stdout.write(report_text(report))
     return 0

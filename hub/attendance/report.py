@@ -231,6 +231,78 @@ def build_report(hall, data_dir: Path | str, start: str, months: int = 1, *, lea
     return report
 
 
+def day_report(hall, data_dir: Path | str, day: date, *, now: datetime | None = None) -> dict:
+    """One date, person by person (今日考勤): the four slots with their status and time, the day's status, the
+    leave that covers it and the punch corrections entered for it.
+
+    A closed date reads as the hub stored it; any other is judged here from the punches, the corrections and the
+    leave, by the same rules. On the date itself a slot whose window has not ended yet and has no punch is `open`
+    (still to come), not missing."""
+    db_path = Path(data_dir) / "hub.db"
+    if not db_path.exists():
+        raise ReportError(f"找不到考勤数据库 {db_path} / no hub database at {db_path}")
+    tz = hall.tz
+    now = (now or datetime.now(tz)).astimezone(tz)
+    staff = hall.staff
+    db = _open_to_read(db_path)
+    corrections: dict[str, list[dict]] = {}
+    try:
+        tables = set(db.table_names())
+        db.execute("BEGIN")  # one snapshot: the hub may close the date while this reads
+        state = store.date_states(db, day, day).get(day, {})
+        closed = store.closed_days(db, day, day)
+        punches = store.punches_on(db, [day], tz) if "punches" in tables else []
+        leaves = store.leave_between(db, day, day, tz)
+        if "punch_corrections" in tables:
+            for who, at, by, reason in db.execute("SELECT staff, at, by, reason FROM punch_corrections WHERE date=? "
+                                                  "ORDER BY at", (day.isoformat(),)):
+                corrections.setdefault(who, []).append({"at": at, "by": by, "reason": reason})
+    finally:
+        db.conn.rollback()
+        db.close()
+    warnings: list[str] = []
+    calendar = WorkCalendar.from_rules(hall.attendance, warn=warnings.append)
+    schedule = Schedule.from_rules(hall.attendance)
+    judged = {d.staff: d for d in evaluate(punches, leaves, staff=[m.id for m in staff], dates=[day],
+                                           schedule=schedule, calendar=calendar, tz=tz)}
+    final = bool(state.get("final"))
+    departments = {w.id: w.department for w in hall.catalogue.windows}
+    leave_of: dict[str, list[dict]] = {}
+    for lv in leaves:
+        leave_of.setdefault(lv.staff, []).append({"kind": lv.kind, "start": lv.start.isoformat(),
+                                                  "end": lv.end.isoformat()})
+    counts = {slot.name: {} for slot in schedule.slots}
+    people = []
+    for member in staff:
+        stored = closed.get(member.id, {}).get(day)
+        result = stored or judged[member.id]
+        slots = None
+        if result.slots is not None:
+            slots = {}
+            for slot in schedule.slots:
+                got = result.slots[slot.name].to_dict()
+                if got["status"] == "missing" and not final and (day > now.date() or (
+                        day == now.date() and now.time() < slot.end)):
+                    got["status"] = "open"
+                slots[slot.name] = got
+                counts[slot.name][got["status"]] = counts[slot.name].get(got["status"], 0) + 1
+        status = result.status
+        if slots and any(v["status"] == "open" for v in slots.values()) and status == "absent":
+            status = "open"  # nobody is absent before the day is over
+        people.append({"staff": member.id, "name": member.name, "window": member.window, "role": member.role,
+                       "department": departments.get(member.window), "status": status, "slots": slots,
+                       "overtime": [t.isoformat() for t in result.overtime], "leave": leave_of.get(member.id, []),
+                       "corrections": corrections.get(member.id, []), "stored": stored is not None})
+    return {
+        "hall": {"id": hall.id, "name": hall.info.name, "name_en": hall.info.name_en},
+        "date": day.isoformat(), "workday": calendar.is_workday(day), "closed": final,
+        "waiting_for": state.get("waiting_for", []), "evaluated_at": now.isoformat(timespec="seconds"),
+        "schedule": [{"slot": s.name, "scheduled": s.scheduled.isoformat("minutes"), "start": s.start.isoformat("minutes"),
+                      "end": s.end.isoformat("minutes")} for s in schedule.slots],
+        "counts": counts, "people": people, "warnings": warnings,
+    }
+
+
 def _open_to_read(path: Path):
     """The hub's database, made the owner's alone as the hub makes it (an older install may have left it wider)."""
     import sqlite_utils

@@ -156,3 +156,114 @@ def report_text(report: dict) -> str:
             lines.append(f"{w['window']:<10} {w['called']:>8} {w['served']:>10} {w['no_show']:>11} "
                          f"{_m(w['avg_handling_s']):>14} {w['ratings']:>10} {_pct(w['satisfaction']):>14}")
     return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------- the workbook
+
+XLSX_SHEETS = {
+    "queues": ("业务类别", "by queue", [
+        ("queue", "类别", "Queue", 6), ("name", "名称", "Name", 14), ("issued", "取号", "Issued", 8),
+        ("served", "办结", "Served", 8), ("no_show", "过号", "No-show", 8), ("avg_wait_s", "平均等候(分)", "Avg wait (min)", 12),
+        ("longest_wait_s", "最长等候(分)", "Longest wait (min)", 12), ("avg_handling_s", "平均办理(分)", "Avg handling (min)", 12)]),
+    "windows": ("窗口", "by window", [
+        ("window", "窗口", "Window", 6), ("name", "名称", "Name", 12), ("called", "叫号", "Called", 8),
+        ("served", "办结", "Served", 8), ("no_show", "过号", "No-show", 8),
+        ("avg_handling_s", "平均办理(分)", "Avg handling (min)", 12), ("ratings", "评价数", "Ratings", 8),
+        ("avg_score", "平均分", "Avg score", 8), ("satisfaction", "满意率", "Satisfaction", 10)]),
+    "staff": ("工作人员", "by staff member", [
+        ("staff", "工号", "Staff", 8), ("name", "姓名", "Name", 10), ("served", "办结", "Served", 8),
+        ("avg_handling_s", "平均办理(分)", "Avg handling (min)", 12), ("ratings", "评价数", "Ratings", 8),
+        ("avg_score", "平均分", "Avg score", 8), ("satisfaction", "满意率", "Satisfaction", 10)]),
+}
+TOTAL_ROWS = [("issued", "取号", "Issued"), ("served", "办结", "Served"), ("no_show", "过号", "No-show"),
+              ("unserved", "未办", "Unserved"), ("avg_wait_s", "平均等候(分)", "Avg wait (min)"),
+              ("longest_wait_s", "最长等候(分)", "Longest wait (min)"),
+              ("avg_handling_s", "平均办理(分)", "Avg handling (min)"), ("ratings", "评价数", "Ratings"),
+              ("avg_score", "平均分", "Avg score"), ("satisfaction", "满意率", "Satisfaction")]
+
+
+def _cell_value(key: str, value):
+    """Seconds become minutes (one decimal), as the text report prints them; shares stay shares (0.0 %)."""
+    if value is None:
+        return None
+    if key.endswith("_s"):
+        return round(value / 60, 1)
+    return value
+
+
+def write_xlsx(report: dict, path: Path | str) -> None:
+    """The day report as an Excel workbook in the attendance workbook's manner (hub/attendance/excel.py): a title
+    and its date, Chinese headers with English beneath, frozen headers, a sheet per table, printed landscape one
+    page wide, and a chart of what each window served."""
+    from openpyxl import Workbook
+    from openpyxl.chart import BarChart, Reference
+    from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+
+    font = "Microsoft YaHei"
+    title_font, sub_font = Font(name=font, size=14, bold=True), Font(name=font, size=9, color="555555")
+    head_font, head_en_font = Font(name=font, size=10, bold=True, color="FFFFFF"), Font(name=font, size=8, color="DDDDDD")
+    body = Font(name=font, size=10)
+    head_fill, head_en_fill = PatternFill("solid", fgColor="B71C1C"), PatternFill("solid", fgColor="7F1010")
+    side = Side(style="thin", color="DDDDDD")
+    box = Border(left=side, right=side, top=side, bottom=side)
+    center = Alignment(horizontal="center", vertical="center", wrap_text=True)
+
+    def titled(ws, zh: str, en: str, columns: int) -> None:
+        ws.cell(1, 1, f"{report['name']} 排队日报 · {zh} · queue day report, {en}").font = title_font
+        ws.cell(2, 1, f"日期 date {report['date']} · 时间为分钟 times in minutes").font = sub_font
+        ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=max(columns, 2))
+        ws.row_dimensions[1].height = 24
+
+    def table(ws, columns: list[tuple], rows: list[dict]) -> int:
+        for c, (_key, zh, en, width) in enumerate(columns, start=1):
+            for r, text, f, fill in ((4, zh, head_font, head_fill), (5, en, head_en_font, head_en_fill)):
+                cell = ws.cell(r, c, text)
+                cell.font, cell.fill, cell.alignment, cell.border = f, fill, center, box
+            ws.column_dimensions[cell.column_letter].width = max(width, len(en) + 2)
+        for r, row in enumerate(rows, start=6):
+            for c, (key, *_rest) in enumerate(columns, start=1):
+                cell = ws.cell(r, c, _cell_value(key, row.get(key)))
+                cell.font, cell.border = body, box
+                cell.alignment = Alignment(horizontal="left" if key == "name" else "center")
+                if key == "satisfaction":
+                    cell.number_format = "0.0%"
+        ws.freeze_panes = "C6"
+        ws.print_title_rows = "4:5"
+        return 5 + len(rows)
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "汇总"
+    titled(ws, "汇总", "the day", 3)
+    for c, (text, f, fill) in enumerate((("项目 item", head_font, head_fill), ("数值 value", head_font, head_fill)), 1):
+        cell = ws.cell(4, c, text)
+        cell.font, cell.fill, cell.alignment, cell.border = f, fill, center, box
+    for r, (key, zh, en) in enumerate(TOTAL_ROWS, start=5):
+        ws.cell(r, 1, f"{zh} {en}").font = body
+        cell = ws.cell(r, 2, _cell_value(key, report["totals"].get(key)))
+        cell.font, cell.alignment = body, Alignment(horizontal="center")
+        if key == "satisfaction":
+            cell.number_format = "0.0%"
+    ws.column_dimensions["A"].width, ws.column_dimensions["B"].width = 28, 14
+    for section, (zh, en, columns) in XLSX_SHEETS.items():
+        ws = wb.create_sheet(zh)
+        titled(ws, zh, en, len(columns))
+        last = table(ws, columns, report[section])
+        if section == "windows" and report[section]:
+            chart = BarChart()
+            chart.type = "col"
+            chart.title = "各窗口办结 · Served by window"
+            chart.add_data(Reference(ws, min_col=4, min_row=5, max_row=last), titles_from_data=True)
+            chart.set_categories(Reference(ws, min_col=1, min_row=6, max_row=last))
+            chart.legend = None
+            chart.series[0].graphicalProperties.solidFill = "B71C1C"
+            chart.height, chart.width = 7, 28
+            chart.x_axis.delete = chart.y_axis.delete = False
+            ws.add_chart(chart, "K4")
+    for ws in wb.worksheets:
+        ws.page_setup.orientation = "landscape"
+        ws.page_setup.paperSize = ws.PAPERSIZE_A4
+        ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
+        ws.sheet_properties.pageSetUpPr.fitToPage = True
+    wb.properties.title = f"{report['name']} 排队日报 {report['date']}"
+    wb.save(path)
