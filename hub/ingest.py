@@ -76,6 +76,9 @@ EVENT_ID = re.compile(r"^[0-9A-Za-z-]{8,64}$")  # the envelope's id, as hall.pro
 
 
 class Hub:
+    """The hall's hub: `start()` connects and runs the hub's one thread; `stop()` sends what is held, says
+    offline and closes the journal."""
+
     def __init__(self, hall: Hall, data_dir: Path | str, *, host: str | None = None, port: int | None = None,
                  password: str | None = None, tls_ca: str | None = None, domains: list | None = None,
                  subscribe_prefix: str = ""):
