@@ -23,7 +23,7 @@ from paho.mqtt.enums import MQTTErrorCode
 
 from hall.credentials import Endpoint
 from hall.mqtt import connect, new_client
-from hall.protocol import QOS, dumps
+from hall.protocol import QOS, FromHub, dumps
 from hall.settings import HUB_ID
 
 log = logging.getLogger("hub")
@@ -38,6 +38,8 @@ INFLIGHT = 0
 # into objects (a large part of the cost of reading an event), and the hub reads none of them.
 HUB_MQTT = 4
 RECONNECT_MIN, RECONNECT_MAX = 1.0, 10.0
+# what the hub publishes: a message built from its model, or the catalogue (which hall.catalogue reads)
+Payload = FromHub | dict
 
 
 class HubConnection:
@@ -157,7 +159,7 @@ class HubConnection:
             except OSError:
                 pass
 
-    def send(self, messages: list[tuple[str, dict]]) -> None:
+    def send(self, messages: list[tuple[str, Payload]]) -> None:
         """Messages someone is waiting for, a few at a time in full segments: the screens start on the first calls
         while the rest are written."""
         for i in range(0, len(messages), SEGMENT):
@@ -165,10 +167,10 @@ class HubConnection:
                 for topic, payload in messages[i:i + SEGMENT]:
                     self.client.publish(topic, dumps(payload), qos=QOS)
 
-    def publish_retained(self, topic: str, payload: dict):
+    def publish_retained(self, topic: str, payload: Payload):
         return self.client.publish(topic, dumps(payload), qos=QOS, retain=True)
 
-    def release(self, held: dict[str, dict], pubacks: list[tuple[int, int]]) -> None:
+    def release(self, held: dict[str, Payload], pubacks: list[tuple[int, int]]) -> None:
         """Retained state (the latest payload of each topic) and the PUBACKs of stored events, in full segments."""
         with self.corked():
             for topic, payload in held.items():  # paho keeps QoS 1 messages while it is away and sends them after
@@ -178,7 +180,7 @@ class HubConnection:
                 if generation == self.generation and mid and self.connected:
                     self.client.ack(mid, QOS)
 
-    def sign_off(self, topic: str, payload: dict) -> None:
+    def sign_off(self, topic: str, payload: Payload) -> None:
         """A last retained message (the hub's "offline"), given two seconds to leave, then goodbye."""
         info = self.publish_retained(topic, payload)
         end = time.monotonic() + 2

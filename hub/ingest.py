@@ -39,7 +39,11 @@ from hall.protocol import (
     MAX_INT,
     REQUEST_TYPES,
     UNKNOWN_DEVICE,
+    Ack,
+    Answer,
+    HubStatus,
     ProtocolError,
+    Rejection,
     decode_event,
     dumps,
     hub_topic,
@@ -47,7 +51,7 @@ from hall.protocol import (
     parse_topic,
 )
 from hall.settings import HUB_ID, Hall
-from hub.connection import CONNECTED, HubConnection
+from hub.connection import CONNECTED, HubConnection, Payload
 from hub.devices import DeviceCursor, Devices
 from hub.domain import Emit, Event
 from hub.journal import Journal, storage_cause
@@ -94,9 +98,9 @@ class Hub:
         self._by_type = {t: d for d in domains for t in d.types}
         self._share = subscribe_prefix  # e.g. "$share/hub/" when several hubs consume one hall
         self._hub_prefix = hub_topic(hall.id, "")
-        self._held: dict[str, dict] = {}     # retained topic → its latest payload, sent when the socket is quiet
+        self._held: dict[str, Payload] = {}  # retained topic → its latest payload, sent when the socket is quiet
         self._held_pubacks: list[tuple[int, int]] = []  # (mid, generation) of stored events
-        self._answers: list[tuple[str, dict]] = []  # res and err of a burst, sent after its announcements
+        self._answers: list[tuple[str, Payload]] = []  # res and err of a burst, sent after its announcements
         self._held_since = 0.0
         self._busy_at = 0.0  # when the last batch was stored
         self._unflushed = False  # events stored whose derived rows and retained state the domains owe
@@ -275,18 +279,21 @@ class Hub:
             self.degraded = None
             self._say_status()
 
-    def _say_status(self, **extra) -> None:
+    def _say_status(self, error: str | None = None) -> None:
         if self.connection.connected:
-            self.connection.publish_retained(hub_topic(self.hall.id, "status"), {**self._status(), **extra})
+            self.connection.publish_retained(hub_topic(self.hall.id, "status"), self._status(error=error))
 
-    def _status(self, state: str | None = None) -> dict:
-        """online, offline, or degraded with its cause while the journal cannot be written."""
+    def _status(self, state: str | None = None, error: str | None = None) -> HubStatus:
+        """online, offline, or degraded with its cause (and the error, when there is one) while the journal cannot
+        be written."""
         if state is None:
             state = "degraded" if self.degraded else "online"
         status = {"state": state, "kind": "hub", "version": __version__, "ts": stamp()}
         if state == "degraded":
             status["cause"] = self.degraded
-        return status
+        if error is not None:
+            status["error"] = error
+        return HubStatus.model_construct(**status)
 
     # ------------------------------------------------------------ storing
 
@@ -362,7 +369,7 @@ class Hub:
         # committed: now the world may hear of it
         cursors = self.devices.cursors
         for dev in touched:
-            emit.device(dev, "ack", {"through_seq": cursors[dev].watermark}, retain=True)
+            emit.device(dev, "ack", Ack.model_construct(through_seq=cursors[dev].watermark), retain=True)
         if announce:
             self._announce(emit)
         self._publish(emit, answers=False)  # the burst's answers follow its last announcement (_serve)
@@ -414,12 +421,12 @@ class Hub:
         self.devices.seen(device.id, received, env.ts)
         event = Event(id=env.id, device=device.id, kind=device.kind, type=event_type, seq=env.seq, ts=env.ts,
                       received_at=received, data=data, raw=env.data)
-        res = None
+        res: Answer | None = None
         domain = self._by_type.get(event_type)
         if domain is not None:
             mark = len(emit.messages)
             try:
-                res = domain.apply(self.db, event, emit)
+                res = _addressed(domain.apply(self.db, event, emit), env.id)
             except Exception as err:  # a domain bug must not stop the hall
                 if storage_cause(err):
                     raise
@@ -427,11 +434,12 @@ class Hub:
                 self.db.execute("ROLLBACK TO msg")
                 del emit.messages[mark:]
                 log.exception("handling %s %s failed", event_type, env.id)
-                res = {"ok": False, "code": "internal", "error": f"{type(err).__name__}: {err}"[:300]}
+                res = Answer.model_construct(re=env.id, ok=False, code="internal",
+                                             error=f"{type(err).__name__}: {err}"[:300])
         if event_type in REQUEST_TYPES and res is None:
-            res = {"ok": False, "code": "unavailable", "error": f"this hub does not handle {event_type!r}"}
+            res = Answer.model_construct(re=env.id, ok=False, code="unavailable",
+                                         error=f"this hub does not handle {event_type!r}")
         if res is not None:
-            res = {"re": env.id, **res}
             emit.device(device.id, "res", res)
         res_text = json_text(res) if res is not None else None
         self.journal.store_event(env, device.id, event_type, received, data_text, res_text)
@@ -448,7 +456,7 @@ class Hub:
         error = BAD_CHARS.sub("\ufffd", error)[:500]
         self.journal.keep_rejected(topic, device, known, raw, code, error, event_id, seq)
         if emit is not None and known:
-            emit.device(device, "err", {"id": event_id, "code": code, "error": error})
+            emit.device(device, "err", Rejection.model_construct(id=event_id, code=code, error=error))
         return (device, seq, None) if known else None
 
     def _duplicate(self, device: str, res: str | None, emit: Emit, seq: int | None,
@@ -457,10 +465,10 @@ class Hub:
         device may have missed it), and acknowledge again."""
         self.counts["duplicates"] += 1
         if res:
-            emit.device(device, "res", json.loads(res))
+            emit.device(device, "res", _stored_answer(res))
         if refused:
             event_id, code, error = refused
-            emit.device(device, "err", {"id": event_id, "code": code, "error": error})
+            emit.device(device, "err", Rejection.model_construct(id=event_id, code=code, error=error))
         return device, seq, None
 
     # ------------------------------------------------------------ sending
@@ -475,7 +483,7 @@ class Hub:
         to their devices. A burst committed in parts (answers=False) keeps its answers until its last announcement
         is out, as when it was committed whole: the hall's screens and voices before one clerk's caller, whose
         answer comes a few milliseconds later. Retained topics are held."""
-        announcements: list[tuple[str, dict]] = []
+        announcements: list[tuple[str, Payload]] = []
         for parts, payload, retain in emit.drain():
             topic = "/".join(("hall/v1", self.hall.id, *parts))
             if retain:
@@ -522,6 +530,26 @@ class Hub:
         held, self._held = self._held, {}
         pubacks, self._held_pubacks = self._held_pubacks, []
         self.connection.release(held, pubacks)
+
+
+def _addressed(answer: Answer | dict | None, event_id: str) -> Answer | None:
+    """A domain's answer to a request, addressed to it (`re`). A domain that gives the fields as a dict has them
+    checked against the model: one that does not fit is the domain's fault, answered `internal` like the others."""
+    if answer is None:
+        return None
+    if isinstance(answer, Answer):
+        return answer.model_copy(update={"re": event_id})
+    return Answer.model_validate({"re": event_id, **answer})
+
+
+def _stored_answer(text: str) -> Answer | dict:
+    """An answer from the journal, to give again. One that no longer fits the model (written by an older hub)
+    goes out as it was stored: the device is owed it."""
+    try:
+        return Answer.model_validate_json(text)
+    except ValueError:
+        log.warning("a stored answer does not fit the model; sent as stored: %.200s", text)
+        return json.loads(text)
 
 
 def _peek_id_seq(payload: bytes) -> tuple[str | None, int | None]:

@@ -26,6 +26,7 @@ from datetime import date, datetime, timedelta
 
 import sqlite_utils
 
+from hall.protocol import Answer, AttendanceState, CorrectionInfo, LeaveInfo, RevisedDay, SlotInfo
 from hub.attendance import store
 from hub.attendance.rules import Schedule, WorkCalendar
 from hub.domain import Emit, Event
@@ -47,8 +48,8 @@ MESSAGES = {
 }
 
 
-def refusal(code: str, detail: str) -> dict:
-    return {"ok": False, "code": code, "error": f"{MESSAGES[code]}: {detail}"}
+def refusal(code: str, detail: str) -> Answer:
+    return Answer.model_construct(ok=False, code=code, error=f"{MESSAGES[code]}: {detail}")
 
 
 class AttendanceDomain:
@@ -83,10 +84,10 @@ class AttendanceDomain:
         waiting = db.execute("SELECT date, waiting_for, warning FROM attendance_dates WHERE final=0 "
                              "ORDER BY date LIMIT 1").fetchone()
         if waiting:
-            emit.hub("state/attendance", {"date": waiting[0], "final": False,
-                                          "waiting_for": json.loads(waiting[1] or "[]"), "warning": waiting[2]})
+            emit.hub("state/attendance", AttendanceState.model_construct(
+                date=waiting[0], final=False, waiting_for=json.loads(waiting[1] or "[]"), warning=waiting[2]))
 
-    def apply(self, db: sqlite_utils.Database, event: Event, emit: Emit) -> dict | None:
+    def apply(self, db: sqlite_utils.Database, event: Event, emit: Emit) -> Answer | None:
         if event.type == "leave":
             return self._enter_leave(db, event)
         if event.type == "punch_correction":
@@ -163,7 +164,8 @@ class AttendanceDomain:
             db.execute("INSERT INTO attendance_dates(date, final, waiting_for, warning) VALUES (?,0,?,?) "
                        "ON CONFLICT(date) DO UPDATE SET waiting_for=excluded.waiting_for, warning=excluded.warning",
                        (key, json.dumps(waiting), warning))
-            emit.hub("state/attendance", {"date": key, "final": False, "waiting_for": waiting, "warning": warning})
+            emit.hub("state/attendance", AttendanceState.model_construct(date=key, final=False, waiting_for=waiting,
+                                                                         warning=warning))
             return False
         days = store.close_date(db, day, self.staff, schedule=self.schedule, calendar=self.calendar, tz=self.tz,
                                 now=now)
@@ -171,7 +173,7 @@ class AttendanceDomain:
         for d in days:
             counts[d.status] = counts.get(d.status, 0) + 1
         log.info("attendance %s closed: %s", key, counts)
-        emit.hub("state/attendance", {"date": key, "final": True, "counts": counts})
+        emit.hub("state/attendance", AttendanceState.model_construct(date=key, final=True, counts=counts))
         return True
 
     def _revise(self, db, staff: str, day: date, at: datetime) -> None:
@@ -181,7 +183,7 @@ class AttendanceDomain:
 
     # ------------------------------------------------------------ manager actions
 
-    def _enter_leave(self, db, event: Event) -> dict:
+    def _enter_leave(self, db, event: Event) -> Answer:
         entry = event.data
         if entry.staff not in self._known:
             return refusal(UNKNOWN_STAFF, repr(entry.staff))
@@ -194,12 +196,11 @@ class AttendanceDomain:
                                     calendar=self.calendar, tz=self.tz, at=event.received_at)
         log.info("leave %s for %s %s – %s entered by %s (%s): %d closed days judged again", entry.kind,
                  entry.staff, start, end, entry.by, entry.reason, len(revised))
-        return {"ok": True, "leave": {"id": row, "staff": entry.staff, "kind": entry.kind,
-                                      "start": start.isoformat(), "end": end.isoformat(), "by": entry.by,
-                                      "reason": entry.reason},
-                "revised": [_day_wire(d) for d in revised]}
+        leave = LeaveInfo.model_construct(id=row, staff=entry.staff, kind=entry.kind, start=start.isoformat(),
+                                          end=end.isoformat(), by=entry.by, reason=entry.reason)
+        return Answer.model_construct(ok=True, leave=leave, revised=[_day_wire(d) for d in revised])
 
-    def _correct_punch(self, db, event: Event) -> dict:
+    def _correct_punch(self, db, event: Event) -> Answer:
         correction = event.data
         if correction.staff not in self._known:
             return refusal(UNKNOWN_STAFF, repr(correction.staff))
@@ -218,12 +219,13 @@ class AttendanceDomain:
             self._next_check = None
         log.info("punch correction for %s at %s entered by %s (%s)", correction.staff, at, correction.by,
                  correction.reason)
-        return {"ok": True, "correction": {"id": row, "staff": correction.staff, "at": at.isoformat(),
-                                           "by": correction.by, "reason": correction.reason},
-                "revised": [_day_wire(d) for d in revised]}
+        done = CorrectionInfo.model_construct(id=row, staff=correction.staff, at=at.isoformat(), by=correction.by,
+                                              reason=correction.reason)
+        return Answer.model_construct(ok=True, correction=done, revised=[_day_wire(d) for d in revised])
 
 
-def _day_wire(day) -> dict:
+def _day_wire(day) -> RevisedDay:
     """A day judged again, as the console shows it."""
     out = day.to_dict()
-    return {"staff": out["staff"], "date": out["date"], "status": out["status"], "slots": out["slots"]}
+    slots = None if out["slots"] is None else {n: SlotInfo.model_construct(**s) for n, s in out["slots"].items()}
+    return RevisedDay.model_construct(staff=out["staff"], date=out["date"], status=out["status"], slots=slots)

@@ -7,6 +7,7 @@ import pytest
 import sqlite_utils
 
 from hall.protocol import Punch as PunchData
+from hall.protocol import dumps
 from hall.settings import load_hall
 from hub.attendance.domain import AttendanceDomain
 from hub.domain import Emit, Event
@@ -62,7 +63,8 @@ class Feed:
         self.emit = Emit()
         with self.db.conn:
             self.domain.tick(self.db, at(when), self.emit)
-        return self.emit.drain()
+        # as the wire carries them
+        return [(suffix, json.loads(dumps(payload)), retain) for suffix, payload, retain in self.emit.drain()]
 
     def day(self, staff: str, date_: str):
         row = self.db.execute("SELECT status, slots, revised FROM attendance_days WHERE staff=? AND date=?",
