@@ -307,7 +307,17 @@ class HallUp:
         self._start_devices()
         if self.screens:
             self._start_screens()
+        self._start_console()
         return self
+
+    def _start_console(self) -> None:
+        """The managers' console in this process, with a first admin when the data folder's console has none."""
+        from hallctl.commands.web import ConsoleServer, ensure_first_admin
+        from hub import broker
+
+        self.admin_password = ensure_first_admin(self.data)
+        self.console = ConsoleServer(self.config_hall, self.data, port=broker.free_port(), broker_port=self.port)
+        self.parts.append(self.console.start())
 
     def _start_broker(self) -> None:
         from hub import broker
@@ -399,7 +409,8 @@ class HallUp:
         self.parts.append(self.punch_traffic)
         # everything else still reports its health
         busy = {BUS_CALLER, LED_MASTER, *gui, *self.links, *(d.id for d in hall.devices_of("terminal"))}
-        quiet = [self._link(d.id) for d in hall.devices if d.id not in busy and d.kind != "window"]
+        # the console device is the managers' console itself (started below), which logs in with its own login
+        quiet = [self._link(d.id) for d in hall.devices if d.id not in busy and d.kind not in ("window", "console")]
         self.parts.append(HealthReporter(quiet + kiosks).start())
 
     def _start_screens(self) -> None:
@@ -507,6 +518,9 @@ def run_up(hall: Hall, data: Path, *, port: int | None, duration: float | None, 
           + ("; kiosk and calling board windows open" if screens else "; headless"))
     if not real_hours:
         print("  hours    tickets issued at any hour in this run (--real-hours keeps the configured hours)")
+    print(f"  console  {up.console.url}")
+    if up.admin_password:
+        print(f"  admin    控制台用户 admin, 密码 password {up.admin_password}  (shown once; hall users reset admin)")
     print(f"  watch    hall stats --data {up.data}    hall queue report --data {up.data} --date today", flush=True)
     started = time.monotonic()
     try:

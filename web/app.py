@@ -174,7 +174,14 @@ def create_app(hall, data_dir: Path | str, *, connect: bool = True, host: str | 
                                 throttle=LoginThrottle(clock=time.monotonic), templates=templates)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     for name in VIEW_MODULES:
-        app.include_router(importlib.import_module(name).router)
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as err:
+            if err.name != name:  # a real import error inside the page must not be hidden
+                raise
+            log.warning("console page %s is not installed", name)
+            continue
+        app.include_router(module.router)
     app.middleware("http")(login_required(app))
     app.state.console.page_paths = frozenset(getattr(r, "path", None) for r in all_routes(app))
     return app

@@ -48,3 +48,27 @@ def test_bad_requests_are_refused_with_a_clear_message(tmp_path):
     assert again.returncode == 1 and "already exists" in again.stderr
     bad_role = run_hall("users", "add", "y", "--role", "boss", *data, input="pw-long-enough\n")
     assert bad_role.returncode == 2 and "invalid choice" in bad_role.stderr
+
+
+def test_hall_up_makes_a_first_admin_once_and_serves_the_console(console_hall, tmp_path):
+    import httpx
+
+    from hallctl.commands.web import ConsoleServer, ensure_first_admin
+    from hub.broker import free_port
+    from tests.helpers.web import login
+
+    password = ensure_first_admin(tmp_path)
+    assert password and len(password) >= 12
+    assert ensure_first_admin(tmp_path) is None  # shown once: the next run finds the admin there
+    db = users.open_db(tmp_path)
+    assert [(u.name, u.role) for u in users.list_users(db)] == [("admin", "admin")]
+    db.close()
+    server = ConsoleServer(console_hall.hall, console_hall.data_dir, port=free_port(),
+                           broker_port=console_hall.rig.port).start()
+    try:
+        with httpx.Client(base_url=server.url) as c:
+            assert c.get("/api/live").status_code == 401
+            assert login(c, "reader").status_code == 303
+            assert len(c.get("/api/live").json()["windows"]) == 34
+    finally:
+        server.stop()
