@@ -137,7 +137,10 @@ def acl_text(hall: Hall) -> str:
         mine = f"{root}/{d.id}"
         lines += [f"user {d.id}", f"topic write {mine}/evt/#", f"topic write {mine}/status",
                   f"topic read {mine}/ack", f"topic read {mine}/err", f"topic read {mine}/res",
-                  f"topic read {root}/hub/#", ""]
+                  f"topic read {root}/hub/#"]
+        if d.kind == "console":  # the managers' console shows every device's retained online/offline state
+            lines.append(f"topic read {root}/+/status")
+        lines.append("")
     return "\n".join(lines)
 
 
