@@ -36,6 +36,12 @@ def nice_ceiling(value: float) -> float:
     return 10 * power
 
 
+def grid_steps(ceiling: float) -> int:
+    """How many grid intervals make round ticks: 2 → 0.5 each, 5 → 1 each, 2.5 → 0.5 each, 10 → 2 each."""
+    mantissa = ceiling / 10 ** math.floor(math.log10(ceiling))
+    return 4 if math.isclose(mantissa, 2) else 5
+
+
 def _number(value: float) -> str:
     return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
 
@@ -60,13 +66,14 @@ def bars(categories: list[str], series: list[Series], *, title_zh: str, title_en
         out.append(f'<rect x="{x}" y="8" width="10" height="10" fill="{s.colour}"/>'
                    f'<text x="{x + 14}" y="17" class="legend">{escape(s.zh)} {escape(s.en)}</text>')
         x += 22 + 7 * (2 * len(s.zh) + len(s.en))
-    for i in range(5):  # four grid lines above the baseline
-        value = ceiling * i / 4
-        y = top + plot_h - plot_h * i / 4
+    steps = grid_steps(ceiling)
+    for i in range(steps + 1):
+        value = ceiling * i / steps
+        y = top + plot_h - plot_h * i / steps
         out.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
                    f'<text x="{left - 4}" y="{y + 4:.1f}" class="axis" text-anchor="end">{_number(value)}</text>')
     if unit:
-        out.append(f'<text x="{left - 4}" y="{top - 8}" class="axis" text-anchor="end">{escape(unit)}</text>')
+        out.append(f'<text x="{width - right}" y="17" class="axis" text-anchor="end">{escape(unit)}</text>')
     every = max(1, math.ceil(n / (plot_w / 42)))  # labels that do not overlap
     for c, label in enumerate(categories):
         x0 = left + c * slot + slot * 0.1
@@ -84,6 +91,14 @@ def bars(categories: list[str], series: list[Series], *, title_zh: str, title_en
     out.append(f'<line x1="{left}" x2="{width - right}" y1="{top + plot_h}" y2="{top + plot_h}" class="base"/>')
     out.append("</svg>")
     return Markup("".join(out))
+
+
+def responsive(categories: list[str], series: list[Series], *, chart_id: str, **kw) -> Markup:
+    """The chart twice: wide for an office screen, narrow (larger type for its size) for a phone; the style sheet
+    shows one (web/static/figures.css, .wide-only and .narrow-only)."""
+    wide = bars(categories, series, chart_id=chart_id, **kw)
+    narrow = bars(categories, series, chart_id=f"{chart_id}-narrow", width=380, height=230, **kw)
+    return Markup(f'<div class="wide-only">{wide}</div><div class="narrow-only">{narrow}</div>')
 
 
 def cell_bar(value: float | None, peak: float | None, colour: str = PALETTE[0], *, label: str | None = None) -> Markup:

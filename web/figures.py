@@ -272,12 +272,10 @@ def buckets(first: date, last: date, period: str) -> list[str]:
     """Every period key from first to last, in order (empty ones too: a chart shows the gap)."""
     key = bucket_of(period)
     out: list[str] = []
-    d = first
-    while d <= last:
-        k = key(d)
+    for i in range((last - first).days + 1):
+        k = key(first + timedelta(days=i))
         if not out or out[-1] != k:
             out.append(k)
-        d += timedelta(days=1)
     return out
 
 

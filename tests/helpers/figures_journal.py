@@ -12,6 +12,9 @@ windows 4–6 of 不动产 bdc):
     13:10 B002 issued   still waiting
 
 and 2026-12-01: 09:00 A001 issued, 09:10 called at 1 (wait 10 min), 09:20 done (10 min).
+
+Punches on 2026-11-30 (PUNCHES): s001 all four slots on time; s002 in at 09:07 (7 minutes late) and out at 11:30
+(10 minutes early), nothing in the afternoon; s003 on leave all day (LEAVE); everyone else nothing.
 """
 
 from __future__ import annotations
@@ -37,6 +40,27 @@ SCRIPTS = {
         ("09:20", "complete", "1"),
     ],
 }
+
+
+PUNCHES = [("s001", "08:55"), ("s001", "11:45"), ("s001", "12:55"), ("s001", "17:02"),
+           ("s002", "09:07"), ("s002", "11:30")]
+LEAVE = [("s003", "2026-11-30T08:00:00+08:00", "2026-11-30T18:00:00+08:00", "leave")]
+
+
+def write_punches(hall, db_path: Path) -> None:
+    """The known day's punches and leave, with the attendance store's own functions (the hub's tables)."""
+    from hub.attendance import store
+    from hub.store import open_db
+
+    db = open_db(db_path)
+    store.create_tables(db)
+    with db.conn:
+        for i, (staff, clock) in enumerate(PUNCHES):
+            at = datetime.combine(DAY, time.fromisoformat(clock), tzinfo=hall.tz)
+            store.insert_punch(db, f"punch-{i}", staff, at, "fp-01", 90, at, None)
+        for staff, start, end, kind in LEAVE:
+            db.execute("INSERT INTO leave(staff, start, end, kind) VALUES (?,?,?,?)", (staff, start, end, kind))
+    db.close()
 
 
 def write_days(hall, db_path: Path, scripts: dict | None = None) -> Path:
@@ -76,3 +100,23 @@ def write_days(hall, db_path: Path, scripts: dict | None = None) -> Path:
             store.save_calls(db, [(day, c) for c in calls.values()])
     db.close()
     return db_path
+
+
+def figures_console(tmp: Path):
+    """The console over a data folder holding the known days and the console's people, with no broker: the figure
+    pages read only the journal. Returns (app, hall)."""
+    from hall.settings import load_hall
+    from tests.helpers.queueing import all_day_hall
+    from tests.helpers.web import PEOPLE
+    from web import users
+    from web.app import create_app
+
+    hall = load_hall(all_day_hall(tmp / "config"))
+    data = tmp / "data"
+    write_days(hall, data / "hub.db")
+    write_punches(hall, data / "hub.db")
+    db = users.open_db(data)
+    for name, (role, dept, password) in PEOPLE.items():
+        users.add_user(db, name, role, dept, password)
+    db.close()
+    return create_app(hall, data, connect=False), hall

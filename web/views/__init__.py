@@ -5,6 +5,10 @@ VIEW_MODULES = [
     "web.views.login",
     "web.views.live",
     "web.views.alerts",
+    "web.views.today",
+    "web.views.history",
+    "web.views.attendance",
     "web.views.devices",
+    "web.views.reports",
     "web.views.users",
 ]
