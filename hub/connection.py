@@ -127,7 +127,10 @@ class HubConnection:
         self._retry_delay = RECONNECT_MIN
         self.connected = True
         if not flags.session_present:
-            log.warning("the broker had no session for the hub: events sent while it was down come from outboxes")
+            # On this hub's first connection no session is the normal start (a new hall, a broker started
+            # afresh); losing it between two connections means the broker restarted without its store.
+            log.log(logging.WARNING if self.generation > 1 else logging.INFO,
+                    "the broker had no session for the hub: events sent while it was down come from outboxes")
         client.subscribe([(topic, QOS) for topic in self._subscriptions])
         # state before "online": a device that sees the hub online also sees the state it serves
         self.incoming.append((CONNECTED, self.generation))
