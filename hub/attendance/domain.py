@@ -138,6 +138,11 @@ class AttendanceDomain:
             "ORDER BY e.seq DESC LIMIT 1", (terminal,)).fetchone() if "events" in db.table_names() else None
         return datetime.fromisoformat(row[0]) if row else None
 
+    def last_received(self, db, terminal: str) -> datetime | None:
+        """When the hub last received anything from the terminal, by the hub's clock."""
+        row = db.execute("SELECT last_seen FROM devices WHERE id = ?", (terminal,)).fetchone()
+        return datetime.fromisoformat(row[0]) if row and row[0] else None
+
     def _is_final(self, db, day: date) -> bool:
         row = db.execute("SELECT final FROM attendance_dates WHERE date=?", (day.isoformat(),)).fetchone()
         return bool(row and row[0])
@@ -154,9 +159,13 @@ class AttendanceDomain:
         key = day.isoformat()
         if waiting:
             warning = None
-            if now - closes >= SILENT_WARNING_AFTER:
-                warning = (f"考勤机 {'、'.join(waiting)} 自 {key} 晚间打卡时段结束后无消息，当日缺勤暂不认定 / terminals "
-                           f"{', '.join(waiting)} not heard from since the evening window of {key} closed: the "
+            # A terminal still sending (a backlog draining, a simulated clock behind the hub's) holds the date up
+            # but is not silent: only one the hub has received nothing from for a while is named.
+            silent = [t for t in waiting if now - max(closes, self.last_received(db, t) or closes)
+                      >= SILENT_WARNING_AFTER]
+            if silent:
+                warning = (f"考勤机 {'、'.join(silent)} 自 {key} 晚间打卡时段结束后无消息，当日缺勤暂不认定 / terminals "
+                           f"{', '.join(silent)} not heard from since the evening window of {key} closed: the "
                            f"day's absences wait for them")
                 if day not in self._warned:
                     log.warning(warning)
