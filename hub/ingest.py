@@ -293,7 +293,7 @@ class Hub:
             status["cause"] = self.degraded
         if error is not None:
             status["error"] = error
-        return HubStatus.model_construct(**status)
+        return HubStatus.build(**status)
 
     # ------------------------------------------------------------ storing
 
@@ -369,7 +369,7 @@ class Hub:
         # committed: now the world may hear of it
         cursors = self.devices.cursors
         for dev in touched:
-            emit.device(dev, "ack", Ack.model_construct(through_seq=cursors[dev].watermark), retain=True)
+            emit.device(dev, "ack", Ack.build(through_seq=cursors[dev].watermark), retain=True)
         if announce:
             self._announce(emit)
         self._publish(emit, answers=False)  # the burst's answers follow its last announcement (_serve)
@@ -434,11 +434,11 @@ class Hub:
                 self.db.execute("ROLLBACK TO msg")
                 del emit.messages[mark:]
                 log.exception("handling %s %s failed", event_type, env.id)
-                res = Answer.model_construct(re=env.id, ok=False, code="internal",
-                                             error=f"{type(err).__name__}: {err}"[:300])
+                res = Answer.build(re=env.id, ok=False, code="internal",
+                                   error=f"{type(err).__name__}: {err}"[:300])
         if event_type in REQUEST_TYPES and res is None:
-            res = Answer.model_construct(re=env.id, ok=False, code="unavailable",
-                                         error=f"this hub does not handle {event_type!r}")
+            res = Answer.build(re=env.id, ok=False, code="unavailable",
+                               error=f"this hub does not handle {event_type!r}")
         if res is not None:
             emit.device(device.id, "res", res)
         res_text = json_text(res) if res is not None else None
@@ -456,7 +456,7 @@ class Hub:
         error = BAD_CHARS.sub("\ufffd", error)[:500]
         self.journal.keep_rejected(topic, device, known, raw, code, error, event_id, seq)
         if emit is not None and known:
-            emit.device(device, "err", Rejection.model_construct(id=event_id, code=code, error=error))
+            emit.device(device, "err", Rejection.build(id=event_id, code=code, error=error))
         return (device, seq, None) if known else None
 
     def _duplicate(self, device: str, res: str | None, emit: Emit, seq: int | None,
@@ -468,7 +468,7 @@ class Hub:
             emit.device(device, "res", _stored_answer(res))
         if refused:
             event_id, code, error = refused
-            emit.device(device, "err", Rejection.model_construct(id=event_id, code=code, error=error))
+            emit.device(device, "err", Rejection.build(id=event_id, code=code, error=error))
         return device, seq, None
 
     # ------------------------------------------------------------ sending
@@ -538,7 +538,7 @@ def _addressed(answer: Answer | dict | None, event_id: str) -> Answer | None:
     if answer is None:
         return None
     if isinstance(answer, Answer):
-        return answer.model_copy(update={"re": event_id})
+        return answer.addressed_to(event_id)
     return Answer.model_validate({"re": event_id, **answer})
 
 

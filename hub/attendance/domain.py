@@ -49,7 +49,7 @@ MESSAGES = {
 
 
 def refusal(code: str, detail: str) -> Answer:
-    return Answer.model_construct(ok=False, code=code, error=f"{MESSAGES[code]}: {detail}")
+    return Answer.build(ok=False, code=code, error=f"{MESSAGES[code]}: {detail}")
 
 
 class AttendanceDomain:
@@ -84,7 +84,7 @@ class AttendanceDomain:
         waiting = db.execute("SELECT date, waiting_for, warning FROM attendance_dates WHERE final=0 "
                              "ORDER BY date LIMIT 1").fetchone()
         if waiting:
-            emit.hub("state/attendance", AttendanceState.model_construct(
+            emit.hub("state/attendance", AttendanceState.build(
                 date=waiting[0], final=False, waiting_for=json.loads(waiting[1] or "[]"), warning=waiting[2]))
 
     def apply(self, db: sqlite_utils.Database, event: Event, emit: Emit) -> Answer | None:
@@ -173,8 +173,8 @@ class AttendanceDomain:
             db.execute("INSERT INTO attendance_dates(date, final, waiting_for, warning) VALUES (?,0,?,?) "
                        "ON CONFLICT(date) DO UPDATE SET waiting_for=excluded.waiting_for, warning=excluded.warning",
                        (key, json.dumps(waiting), warning))
-            emit.hub("state/attendance", AttendanceState.model_construct(date=key, final=False, waiting_for=waiting,
-                                                                         warning=warning))
+            emit.hub("state/attendance", AttendanceState.build(date=key, final=False, waiting_for=waiting,
+                                                               warning=warning))
             return False
         days = store.close_date(db, day, self.staff, schedule=self.schedule, calendar=self.calendar, tz=self.tz,
                                 now=now)
@@ -182,7 +182,7 @@ class AttendanceDomain:
         for d in days:
             counts[d.status] = counts.get(d.status, 0) + 1
         log.info("attendance %s closed: %s", key, counts)
-        emit.hub("state/attendance", AttendanceState.model_construct(date=key, final=True, counts=counts))
+        emit.hub("state/attendance", AttendanceState.build(date=key, final=True, counts=counts))
         return True
 
     def _revise(self, db, staff: str, day: date, at: datetime) -> None:
@@ -205,9 +205,9 @@ class AttendanceDomain:
                                     calendar=self.calendar, tz=self.tz, at=event.received_at)
         log.info("leave %s for %s %s – %s entered by %s (%s): %d closed days judged again", entry.kind,
                  entry.staff, start, end, entry.by, entry.reason, len(revised))
-        leave = LeaveInfo.model_construct(id=row, staff=entry.staff, kind=entry.kind, start=start.isoformat(),
-                                          end=end.isoformat(), by=entry.by, reason=entry.reason)
-        return Answer.model_construct(ok=True, leave=leave, revised=[_day_wire(d) for d in revised])
+        leave = LeaveInfo.build(id=row, staff=entry.staff, kind=entry.kind, start=start.isoformat(),
+                                end=end.isoformat(), by=entry.by, reason=entry.reason)
+        return Answer.build(ok=True, leave=leave, revised=[_day_wire(d) for d in revised])
 
     def _correct_punch(self, db, event: Event) -> Answer:
         correction = event.data
@@ -228,13 +228,13 @@ class AttendanceDomain:
             self._next_check = None
         log.info("punch correction for %s at %s entered by %s (%s)", correction.staff, at, correction.by,
                  correction.reason)
-        done = CorrectionInfo.model_construct(id=row, staff=correction.staff, at=at.isoformat(), by=correction.by,
-                                              reason=correction.reason)
-        return Answer.model_construct(ok=True, correction=done, revised=[_day_wire(d) for d in revised])
+        done = CorrectionInfo.build(id=row, staff=correction.staff, at=at.isoformat(), by=correction.by,
+                                    reason=correction.reason)
+        return Answer.build(ok=True, correction=done, revised=[_day_wire(d) for d in revised])
 
 
 def _day_wire(day) -> RevisedDay:
     """A day judged again, as the console shows it."""
     out = day.to_dict()
-    slots = None if out["slots"] is None else {n: SlotInfo.model_construct(**s) for n, s in out["slots"].items()}
-    return RevisedDay.model_construct(staff=out["staff"], date=out["date"], status=out["status"], slots=slots)
+    slots = None if out["slots"] is None else {n: SlotInfo.build(**s) for n, s in out["slots"].items()}
+    return RevisedDay.build(staff=out["staff"], date=out["date"], status=out["status"], slots=slots)

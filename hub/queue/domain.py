@@ -23,6 +23,7 @@ from datetime import date, datetime
 
 import sqlite_utils
 
+from hall.protocol import Answer, Calls, FromHub
 from hub.domain import Emit, Event
 from hub.queue import store
 from hub.queue.engine import Call, Outcome, QueueEngine, Ticket, layout_from_hall, rules_from_hall
@@ -42,7 +43,7 @@ class QueueDomain:
         self.layout = layout_from_hall(hall)
         self.rules = rules_from_hall(hall)
         self.engine = QueueEngine(self.layout, self.rules)
-        self._published: dict[str, dict] = {}
+        self._published: dict[str, FromHub] = {}
         self._journal_id = 0
         # what events changed since the last flush(), written and published there once
         self._dirty_windows: set[str] = set()
@@ -59,7 +60,7 @@ class QueueDomain:
         self._rebuild(db)
         self._publish_all(emit)
 
-    def apply(self, db: sqlite_utils.Database, event: Event, emit: Emit) -> dict | None:
+    def apply(self, db: sqlite_utils.Database, event: Event, emit: Emit) -> Answer | None:
         self._follow_journal(db, emit)
         try:
             at = self._moment(event.received_at)
@@ -85,7 +86,7 @@ class QueueDomain:
         self._follow_journal(db, emit)  # what a rolled-back batch decided must not reach the report rows
         self._write_rows(db)
         if self._dirty_calls:
-            self._publish(emit, "calls", {"calls": self.engine.recent_calls(CALLS_KEPT)})
+            self._publish(emit, "calls", Calls.build(calls=self.engine.recent_calls(CALLS_KEPT)))
         for w in sorted(self._dirty_windows):
             self._publish(emit, f"state/window/{w}", self.engine.window_state(w))
         for q in sorted(self._dirty_queues):
@@ -164,7 +165,7 @@ class QueueDomain:
                 except Exception:
                     log.exception("queue journal row %d (%s) could not be replayed", row_id, op)
                     continue
-                if again != result:
+                if again.model_dump(exclude_unset=True) != result:
                     mismatches += 1
                     log.warning("queue journal row %d (%s) replays as %s, was %s", row_id, op, again, result)
                 if operation.issues:
@@ -203,13 +204,13 @@ class QueueDomain:
         self._dirty_queues |= out.queues
 
     def _publish_all(self, emit: Emit) -> None:
-        self._publish(emit, "calls", {"calls": self.engine.recent_calls(CALLS_KEPT)})
+        self._publish(emit, "calls", Calls.build(calls=self.engine.recent_calls(CALLS_KEPT)))
         for w in self.engine.windows:
             self._publish(emit, f"state/window/{w}", self.engine.window_state(w))
         for q in self.engine.queues:
             self._publish(emit, f"state/queue/{q}", self.engine.queue_state(q))
 
-    def _publish(self, emit: Emit, suffix: str, payload: dict) -> None:
+    def _publish(self, emit: Emit, suffix: str, payload: FromHub) -> None:
         if self._published.get(suffix) == payload:
             return
         self._published[suffix] = payload

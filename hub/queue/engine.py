@@ -40,6 +40,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import cached_property
 
+from hall.protocol import Call as Announcement
+from hall.protocol import QueueState, WindowState
+
 # ticket status
 WAITING = "waiting"
 CALLED = "called"
@@ -209,7 +212,7 @@ class Call:
     recalls: int = 0
     ended_at: datetime | None = None
     outcome: str | None = None  # done, no_show, transferred
-    _wire: tuple | None = field(default=None, repr=False, compare=False)
+    _wire: tuple[tuple[int, int], Announcement] | None = field(default=None, repr=False, compare=False)
 
     @property
     def handling_s(self) -> float | None:
@@ -217,12 +220,13 @@ class Call:
             return None
         return (self.ended_at - self.called_at).total_seconds()
 
-    def wire(self) -> dict:
+    def wire(self) -> Announcement:
         """One entry of the `hub/call` stream and the retained `hub/calls` list (made once per announcement)."""
         key = (self.announce_seq, self.recalls)
         if self._wire is None or self._wire[0] != key:
-            self._wire = (key, {"ticket": self.ticket, "window": self.window, "queue": self.queue,
-                                "at": self.announced_at.isoformat(timespec="milliseconds"), "recall": self.recalls})
+            self._wire = (key, Announcement.build(
+                ticket=self.ticket, window=self.window, queue=self.queue,
+                at=self.announced_at.isoformat(timespec="milliseconds"), recall=self.recalls))
         return self._wire[1]
 
 
@@ -568,17 +572,19 @@ class QueueEngine:
         """Tickets waiting in a window's own queues (what its caller keypad shows)."""
         return sum(len(self.queues[q].line) for q in self.windows[window_id].spec.queues if q in self.queues)
 
-    def window_state(self, window_id: str) -> dict:
+    def window_state(self, window_id: str) -> WindowState:
         desk = self.windows[window_id]
-        return {"window": window_id, "status": desk.status, "ticket": desk.call.ticket if desk.call else None,
-                "staff": desk.staff, "queues": list(desk.spec.queues)}
+        return WindowState.build(window=window_id, status=desk.status,
+                                 ticket=desk.call.ticket if desk.call else None, staff=desk.staff,
+                                 queues=list(desk.spec.queues))
 
-    def queue_state(self, queue_id: str) -> dict:
+    def queue_state(self, queue_id: str) -> QueueState:
         waiting = self.waiting(queue_id)
-        return {"queue": queue_id, "waiting": waiting, "est_wait_s": self.wait_estimate_s(queue_id, waiting),
-                "last_called": self.queues[queue_id].last_called}
+        return QueueState.build(queue=queue_id, waiting=waiting,
+                                est_wait_s=self.wait_estimate_s(queue_id, waiting),
+                                last_called=self.queues[queue_id].last_called)
 
-    def recent_calls(self, limit: int = 20) -> list[dict]:
+    def recent_calls(self, limit: int = 20) -> list[Announcement]:
         """The latest announcements, newest first; a recall moves its call back to the top."""
         return [c.wire() for c in itertools.islice(reversed(self._announced.values()), limit)]
 
@@ -589,11 +595,12 @@ class QueueEngine:
             "lines": {qid: [t.no for t in q.line] for qid, q in self.queues.items()},
             "queues": {qid: (q.issued, q.done, round(q.handling_total_s, 3), q.last_called)
                        for qid, q in self.queues.items()},
-            "windows": {wid: self.window_state(wid) | {"open": d.open, "recalls": d.call.recalls if d.call else None}
+            "windows": {wid: self.window_state(wid).model_dump() | {"open": d.open,
+                                                                    "recalls": d.call.recalls if d.call else None}
                         for wid, d in self.windows.items()},
             "tickets": {no: (t.status, t.queue, t.klass, t.since, t.requeues, t.transfers, t.rated)
                         for no, t in self.tickets.items()},
-            "calls": self.recent_calls(1000),
+            "calls": [c.model_dump() for c in self.recent_calls(1000)],
         }
 
     # ------------------------------------------------------------ internals

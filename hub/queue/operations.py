@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 import sqlite_utils
 
+from hall.protocol import Answer, RatingInfo, TicketInfo
 from hub.domain import Event
 from hub.queue import store
 from hub.queue.engine import (
@@ -52,14 +53,18 @@ RATING_PAD_KINDS = ("rater", "caller")
 CITIZEN_KINDS = ("web", "phone")
 
 
-def ticket_wire(t: Ticket) -> dict:
-    return {"no": t.no, "queue": t.queue, "service": t.service, "priority": t.priority, "status": t.status,
-            "issued_at": store.iso(t.issued_at), "window": t.window}
+def ticket_wire(t: Ticket, **more) -> TicketInfo:
+    """The ticket in an answer, with what that answer adds (`more`: the windows, the people ahead, …)."""
+    return TicketInfo.build(no=t.no, queue=t.queue, service=t.service, priority=t.priority,
+                            status=t.status, issued_at=store.iso(t.issued_at), window=t.window, **more)
 
 
-def refusal(code: str, detail: str = "") -> dict:
-    out = Outcome.refuse(code, detail)
-    return {"ok": False, "code": out.code, "error": out.error}
+def refused(out: Outcome) -> Answer:
+    return Answer.build(ok=False, code=out.code, error=out.error)
+
+
+def refusal(code: str, detail: str = "") -> Answer:
+    return refused(Outcome.refuse(code, detail))
 
 
 @dataclass(frozen=True)
@@ -71,15 +76,15 @@ class Operation:
     # carried out on the engine at a moment; `recorded` is the answer journaled, when replaying
     perform: Callable[[QueueEngine, dict, datetime, dict | None], Outcome]
     # what the device is answered when the engine did it (a refusal is answered alike for all)
-    answer: Callable[[QueueDomain, dict, Outcome], dict]
+    answer: Callable[[QueueDomain, dict, Outcome], Answer]
     # refusals that depend on who asks, before those of the window
-    check: Callable[[QueueDomain, Event, dict], dict | None] | None = None
+    check: Callable[[QueueDomain, Event, dict], Answer | None] | None = None
     at_window: bool = True  # acts for a window: it must exist, and a device bound to windows must be bound to it
     issues: bool = False    # its tickets were asked for by the event's device: their rows name it
     # rows of its own for reports, beyond the tickets and calls it touched: (db, day, at, args, outcome, event)
     record: Callable[[sqlite_utils.Database, date, datetime, dict, Outcome, Event | None], None] | None = None
 
-    def refused(self, domain: QueueDomain, event: Event, args: dict) -> dict | None:
+    def refused(self, domain: QueueDomain, event: Event, args: dict) -> Answer | None:
         """The answer when who asks may not ask for this; None when they may."""
         if self.check is not None:
             answer = self.check(domain, event, args)
@@ -96,11 +101,12 @@ class Operation:
         return None
 
     def carry_out(self, domain: QueueDomain, args: dict, at: datetime,
-                  recorded: dict | None = None) -> tuple[Outcome, dict]:
-        """On the domain's engine, with the answer for the device. `recorded` replays an earlier answer."""
+                  recorded: dict | None = None) -> tuple[Outcome, Answer]:
+        """On the domain's engine, with the answer for the device. `recorded` replays an earlier answer, as the
+        journal holds it."""
         out = self.perform(domain.engine, args, at, recorded)
         if not out.ok:
-            return out, {"ok": False, "code": out.code, "error": out.error}
+            return out, refused(out)
         return out, self.answer(domain, args, out)
 
 
@@ -146,20 +152,20 @@ def _rating(domain: QueueDomain, event: Event) -> dict:
 
 # ------------------------------------------------------------ who may ask
 
-def _known_queue(domain: QueueDomain, event: Event, args: dict) -> dict | None:
+def _known_queue(domain: QueueDomain, event: Event, args: dict) -> Answer | None:
     if args["queue"] is None:
         return refusal(UNKNOWN_QUEUE, f"service {args['service']!r}")
     return None
 
 
-def _assigned_window(domain: QueueDomain, event: Event, args: dict) -> dict | None:
+def _assigned_window(domain: QueueDomain, event: Event, args: dict) -> Answer | None:
     if args["window"] is None:  # a terminal's login of someone with no window
         member = domain.hall.staff_member(args["staff"])
         return refusal(NOT_ASSIGNED if member else UNKNOWN_STAFF, repr(args["staff"]))
     return None
 
 
-def _may_rate(domain: QueueDomain, event: Event, args: dict) -> dict | None:
+def _may_rate(domain: QueueDomain, event: Event, args: dict) -> Answer | None:
     if event.kind not in (*RATING_PAD_KINDS, *CITIZEN_KINDS):
         return refusal(RATING_FORBIDDEN, f"{event.device} ({event.kind})")
     if event.kind in CITIZEN_KINDS and args["ticket"] is None:
@@ -211,42 +217,41 @@ def _at_window(action: Callable[[QueueEngine, str, datetime], Outcome]):
 
 # ------------------------------------------------------------ answers
 
-def _ticket_issued(domain: QueueDomain, args: dict, out: Outcome) -> dict:
+def _ticket_issued(domain: QueueDomain, args: dict, out: Outcome) -> Answer:
     t = out.ticket
     item = domain.hall.catalogue.service(t.service) if t.service else None
     windows = list(item.windows) if item and item.windows else domain.layout.windows_serving(t.queue)
-    return {"ok": True, "ticket": ticket_wire(t) | {"windows": windows, "ahead": out.ahead,
-                                                    "est_wait_s": out.est_wait_s}}
+    return Answer.build(ok=True, ticket=ticket_wire(t, windows=windows, ahead=out.ahead,
+                                                              est_wait_s=out.est_wait_s))
 
 
-def _ticket_called(domain: QueueDomain, args: dict, out: Outcome) -> dict:
+def _ticket_called(domain: QueueDomain, args: dict, out: Outcome, **more) -> Answer:
     ticket = None
     if out.ticket is not None:
-        ticket = ticket_wire(out.ticket) | {"called_at": store.iso(out.call.called_at), "recall": out.call.recalls}
-    return {"ok": True, "ticket": ticket, "waiting": domain.engine.waiting_for(args["window"])}
+        ticket = ticket_wire(out.ticket, called_at=store.iso(out.call.called_at), recall=out.call.recalls)
+    return Answer.build(ok=True, ticket=ticket, waiting=domain.engine.waiting_for(args["window"]), **more)
 
 
-def _next_called(domain: QueueDomain, args: dict, out: Outcome) -> dict:
-    answer = _ticket_called(domain, args, out)
-    answer["completed"] = out.completed.no if out.completed else None
-    return answer
+def _next_called(domain: QueueDomain, args: dict, out: Outcome) -> Answer:
+    return _ticket_called(domain, args, out, completed=out.completed.no if out.completed else None)
 
 
-def _ticket_moved(domain: QueueDomain, args: dict, out: Outcome) -> dict:
-    return {"ok": True, "ticket": ticket_wire(out.ticket) | {"ahead": out.ahead}}
+def _ticket_moved(domain: QueueDomain, args: dict, out: Outcome) -> Answer:
+    return Answer.build(ok=True, ticket=ticket_wire(out.ticket, ahead=out.ahead))
 
 
-def _ticket_ended(domain: QueueDomain, args: dict, out: Outcome) -> dict:
-    return {"ok": True, "ticket": ticket_wire(out.ticket), "waiting": domain.engine.waiting_for(args["window"])}
+def _ticket_ended(domain: QueueDomain, args: dict, out: Outcome) -> Answer:
+    return Answer.build(ok=True, ticket=ticket_wire(out.ticket),
+                        waiting=domain.engine.waiting_for(args["window"]))
 
 
-def _window_state(domain: QueueDomain, args: dict, out: Outcome) -> dict:
-    return {"ok": True, "window": domain.engine.window_state(args["window"])}
+def _window_state(domain: QueueDomain, args: dict, out: Outcome) -> Answer:
+    return Answer.build(ok=True, window=domain.engine.window_state(args["window"]))
 
 
-def _rated(domain: QueueDomain, args: dict, out: Outcome) -> dict:
-    return {"ok": True, "rating": {"window": args["window"], "ticket": out.ticket.no, "staff": out.staff,
-                                   "score": args["score"], "good": args["score"] >= 3}}
+def _rated(domain: QueueDomain, args: dict, out: Outcome) -> Answer:
+    return Answer.build(ok=True, rating=RatingInfo.build(
+        window=args["window"], ticket=out.ticket.no, staff=out.staff, score=args["score"], good=args["score"] >= 3))
 
 
 # ------------------------------------------------------------ rows of their own

@@ -14,7 +14,7 @@ from datetime import date, datetime
 
 import sqlite_utils
 
-from hall.protocol import json_text
+from hall.protocol import Answer, json_text
 from hub.queue.engine import Call, Ticket
 
 SCHEMA = """
@@ -90,7 +90,7 @@ def iso(moment: datetime | None) -> str | None:
 
 
 def journal(db: sqlite_utils.Database, *, event: str | None, day: date, at: datetime, op: str, args: dict,
-            result: dict) -> int:
+            result: Answer | dict) -> int:
     cur = db.execute(
         "INSERT INTO queue_journal(event, day, at, op, args, result) VALUES (?,?,?,?,?,?)",
         (event, day.isoformat(), iso(at), op, json_text(args), json_text(result)))

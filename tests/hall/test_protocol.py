@@ -88,3 +88,42 @@ def test_a_kind_may_send_only_its_types():
 def test_envelope_shape():
     e = envelope("01JDX8R6Z3K6W5T3M4N2P1Q0RS", 7, {"queue": "A"}, TS)
     assert e == {"v": 1, "id": "01JDX8R6Z3K6W5T3M4N2P1Q0RS", "seq": 7, "ts": TS, "data": {"queue": "A"}}
+
+
+# ---------------------------------------------------------------- what the hub sends
+
+
+def test_a_built_message_holds_the_fields_given_and_reads_the_others_as_defaults():
+    from hall.protocol import Answer, TicketInfo, WindowState, dumps, read_from_hub
+
+    answer = Answer.build(ok=True, ticket=TicketInfo.build(no="A012", queue="A"), waiting=3)
+    assert (answer.code, answer.ticket.priority, answer.ticket.windows) == (None, False, None)
+    assert dumps(answer) == b'{"ok":true,"ticket":{"no":"A012","queue":"A"},"waiting":3}'
+    answer = answer.addressed_to("01JDX8R6Z3K6W5T3M4N2P1Q0RS")
+    assert dumps(answer).startswith(b'{"re":"01JDX8R6Z3K6W5T3M4N2P1Q0RS","ok":true,')
+    again = read_from_hub(Answer, dumps(answer))
+    assert again.model_dump(exclude_unset=True) == answer.model_dump(exclude_unset=True)
+    assert dumps(again) == dumps(answer)  # a message read and written again is the same text
+    state = WindowState.build(window="3", status="idle", ticket=None, staff=None, queues=["A"])
+    assert state == WindowState.build(window="3", status="idle", ticket=None, staff=None, queues=["A"])
+    assert json.loads(dumps(state)) == {"window": "3", "status": "idle", "ticket": None, "staff": None,
+                                        "queues": ["A"]}
+    with pytest.raises(TypeError, match="no field windw"):
+        WindowState.build(windw="3")
+
+
+def test_a_reader_ignores_a_message_that_does_not_fit_and_says_why(caplog):
+    import logging
+
+    from hall.protocol import Call, hub_message_model, read_or_ignore
+
+    log = logging.getLogger("tests.reader")
+    topic = "hall/v1/miluo/hub/call"
+    assert hub_message_model(parse_topic(topic)) is Call
+    assert read_or_ignore(Call, topic, {"ticket": "A012", "window": "3"}, log).recall == 0
+    assert read_or_ignore(Call, topic, b'{"ticket": "a12"}', log) is None
+    assert read_or_ignore(Call, topic, [1, 2], log) is None
+    assert read_or_ignore(Call, topic, b"\xff", log) is None
+    reasons = [r.getMessage() for r in caplog.records]
+    assert len(reasons) == 3 and all(r.startswith(f"ignored {topic}: ") for r in reasons)
+    assert "Call.ticket: String should match pattern" in reasons[0] and "Call.window: field required" in reasons[0]

@@ -114,16 +114,25 @@ class DomainDriver:
         with self.db.atomic():
             answer = self.domain.apply(self.db, event, self.emit)
             self.domain.flush(self.db, self.emit)
-        return answer
+        return None if answer is None else _as_sent(answer)
 
     def published(self) -> dict[str, list]:
-        """Everything emitted since the last call, by hub topic suffix."""
+        """Everything emitted since the last call, by hub topic suffix, as the wire carries it."""
         out: dict[str, list] = {}
         for parts, payload, retain in self.emit.drain():
             suffix = "/".join(parts[1:]) if parts[0] == "hub" else "/".join(parts)
-            out.setdefault(suffix, []).append(payload)
+            out.setdefault(suffix, []).append(_as_sent(payload))
             self.retain[suffix] = retain
         return out
+
+
+def _as_sent(message) -> dict:
+    """A message the hub built, as JSON on the wire (the answers without `re`: ingest adds it)."""
+    import json
+
+    from hall.protocol import dumps
+
+    return json.loads(dumps(message))
 
 
 # ---------------------------------------------------------------- a real hall for end-to-end tests

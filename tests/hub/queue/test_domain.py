@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from hall.protocol import Answer, hub_message_model, parse_topic, read_from_hub
 from tests.helpers.queueing import DAY, DomainDriver
 
 
@@ -105,7 +106,7 @@ def test_a_restarted_domain_rebuilds_the_same_day_and_numbering_continues(tmp_pa
     # the retained state it publishes on start is the state it had
     retained = {k: v[-1] for k, v in again.published().items()}
     assert retained["state/window/5"]["status"] == "paused"
-    assert retained["calls"] == {"calls": d.domain.engine.recent_calls(20)}
+    assert retained["calls"] == {"calls": [c.model_dump() for c in d.domain.engine.recent_calls(20)]}
     assert again.send("kiosk-01", "ticket_request", {"queue": "A"}, "09:20:00")["ticket"]["no"] == "A004"
 
 
@@ -194,7 +195,7 @@ def test_a_ticket_whose_rows_a_crash_cut_off_comes_back_whole(tmp_path):
                   ts=moment, received_at=moment, data=EVENT_MODELS["ticket_request"].model_validate({"queue": "A"}),
                   raw={"queue": "A"})
     with d.db.atomic():
-        assert d.domain.apply(d.db, event, d.emit)["ticket"]["no"] == "A002"
+        assert d.domain.apply(d.db, event, d.emit).ticket.no == "A002"
     assert d.db.execute("SELECT count(*) FROM tickets").fetchone()[0] == 1
     again = DomainDriver(tmp_path / "hub.db")
     with again.db.atomic():
@@ -203,3 +204,31 @@ def test_a_ticket_whose_rows_a_crash_cut_off_comes_back_whole(tmp_path):
     assert rows[1] == {"no": "A002", "device": "kiosk-02", "event": "evt-kiosk-02-cut-off", "channel": "kiosk",
                        "status": "waiting"}
     assert rows[0]["device"] == "kiosk-01" and rows[0]["event"] is not None
+
+
+def test_every_message_of_a_day_fits_its_model(tmp_path):
+    d = DomainDriver(tmp_path / "hub.db")
+    answers = [
+        d.send("kiosk-01", "ticket_request", {"queue": "A"}, "09:00:00"),
+        d.send("kiosk-01", "ticket_request", {"queue": "A", "priority": True}, "09:00:01"),
+        d.send("kiosk-01", "ticket_request", {"queue": "ZZ"}, "09:00:02"),
+        d.send("win-03", "login", {"window": "3", "staff": "s011"}, "09:00:30"),
+        d.send("win-03", "call_next", {"window": "3"}, "09:01:00"),
+        d.send("win-03", "recall", {"window": "3"}, "09:01:30"),
+        d.send("win-03", "call_next", {"window": "3"}, "09:05:00"),
+        d.send("win-03", "skip", {"window": "3"}, "09:06:00"),
+        d.send("kiosk-01", "requeue", {"ticket": "A001"}, "09:07:00"),
+        d.send("win-03", "call_next", {"window": "3"}, "09:08:00"),
+        d.send("win-03", "transfer", {"window": "3", "queue": "B"}, "09:09:00"),
+        d.send("win-03", "pause", {"window": "3"}, "09:10:00"),
+        d.send("win-03", "resume", {"window": "3"}, "09:11:00"),
+        d.send("win-03", "logout", {"window": "3", "staff": "s011"}, "09:12:00"),
+    ]
+    for answer in answers:
+        read_from_hub(Answer, {"re": "01JDX8R6Z3K6W5T3M4N2P1Q0RS", **answer})
+    published = d.published()
+    assert {"call", "calls", "state/window/3", "state/queue/A"} <= published.keys()
+    for suffix, payloads in published.items():
+        model = hub_message_model(parse_topic(f"hall/v1/miluo/hub/{suffix}"))
+        for payload in payloads:
+            assert read_from_hub(model, payload).model_dump(exclude_unset=True) == payload

@@ -32,18 +32,18 @@ def test_wait_estimate_uses_the_standard_until_enough_are_done():
     for _ in range(4):
         e.issue_ticket("A", at("09:00"))
     # nobody at a desk yet: the estimate assumes the windows the hall staffs for A (1 and 2)
-    assert e.queue_state("A") == {"queue": "A", "waiting": 4, "est_wait_s": 4 * 600 // 2, "last_called": None}
+    assert e.queue_state("A").model_dump() == {"queue": "A", "waiting": 4, "est_wait_s": 4 * 600 // 2, "last_called": None}
     e.call_next("1", at("09:01"))
     e.complete("1", at("09:03"))        # 2 minutes
     e.call_next("1", at("09:03"))
     e.complete("1", at("09:07"))        # 4 minutes: average 3 minutes from now on
     assert e.average_handling_s("A") == 180
     # only window 1 is open: 2 waiting × 180 s ÷ 1
-    assert e.queue_state("A")["est_wait_s"] == 360
+    assert e.queue_state("A").est_wait_s == 360
     e.login("2", "s004", at("09:08"))
-    assert e.queue_state("A")["est_wait_s"] == 180
+    assert e.queue_state("A").est_wait_s == 180
     e.pause("2", at("09:09"))
-    assert e.queue_state("A")["est_wait_s"] == 360
+    assert e.queue_state("A").est_wait_s == 360
 
 
 def test_issue_answers_people_ahead_and_their_wait():
@@ -68,21 +68,21 @@ def test_no_show_and_transfer_do_not_count_as_handled():
 
 def test_window_state_follows_the_desk():
     e = small_hall()
-    assert e.window_state("1") == {"window": "1", "status": "closed", "ticket": None, "staff": None, "queues": ["A"]}
+    assert e.window_state("1").model_dump() == {"window": "1", "status": "closed", "ticket": None, "staff": None, "queues": ["A"]}
     e.login("1", "s001", at("08:55"))
-    assert e.window_state("1")["status"] == "idle"
+    assert e.window_state("1").status == "idle"
     e.issue_ticket("A", at("09:00"))
     e.call_next("1", at("09:01"))
-    assert e.window_state("1") == {"window": "1", "status": "serving", "ticket": "A001", "staff": "s001",
+    assert e.window_state("1").model_dump() == {"window": "1", "status": "serving", "ticket": "A001", "staff": "s001",
                                    "queues": ["A"]}
     e.pause("1", at("09:02"))
-    assert e.window_state("1")["status"] == "paused"
+    assert e.window_state("1").status == "paused"
     e.resume("1", at("09:03"))
     e.complete("1", at("09:04"))
     e.logout("1", "s999", at("09:05"))  # not who is at the desk: nothing changes
-    assert e.window_state("1")["staff"] == "s001"
+    assert e.window_state("1").staff == "s001"
     e.logout("1", "s001", at("09:06"))
-    assert e.window_state("1")["status"] == "closed"
+    assert e.window_state("1").status == "closed"
 
 
 def test_recent_calls_newest_first_and_a_recall_moves_to_the_top():
@@ -93,8 +93,8 @@ def test_recent_calls_newest_first_and_a_recall_moves_to_the_top():
     e.call_next("2", at("09:02"))
     e.recall("1", at("09:03"))
     calls = e.recent_calls()
-    assert [(c["ticket"], c["window"], c["recall"]) for c in calls] == [("A001", "1", 1), ("A002", "2", 0)]
-    assert calls[0]["at"] == "2026-11-30T09:03:00.000+08:00"
+    assert [(c.ticket, c.window, c.recall) for c in calls] == [("A001", "1", 1), ("A002", "2", 0)]
+    assert calls[0].at == "2026-11-30T09:03:00.000+08:00"
 
 
 def test_a_new_day_restarts_numbering_and_keeps_who_is_logged_in():
@@ -105,7 +105,7 @@ def test_a_new_day_restarts_numbering_and_keeps_who_is_logged_in():
     e.issue_ticket("A", at("09:00"))
     tomorrow = e.next_day(date(2026, 12, 1))
     assert tomorrow.issue_ticket("A", at("09:00") + timedelta(days=1)).ticket.no == "A001"
-    assert tomorrow.window_state("1") == {"window": "1", "status": "idle", "ticket": None, "staff": "s001",
+    assert tomorrow.window_state("1").model_dump() == {"window": "1", "status": "idle", "ticket": None, "staff": "s001",
                                           "queues": ["A"]}
 
 

@@ -24,7 +24,7 @@ def test_a_staff_member_logs_in_only_at_their_own_window():
     assert elsewhere.error.startswith("该工作人员不在此窗口 · the staff member is not assigned to this window")
     assert e.login("1", "s150", at("08:57")).code == "not_assigned"
     assert e.login("1", "s999", at("08:58")).code == "unknown_staff"
-    assert e.window_state("1")["staff"] == "s001" and e.window_state("2")["status"] == "closed"
+    assert e.window_state("1").staff == "s001" and e.window_state("2").status == "closed"
 
 
 def test_a_replay_logs_in_whoever_was_logged_in_and_a_scenario_hall_checks_nothing():

@@ -105,7 +105,7 @@ def send_as(d: DomainDriver, device: str, kind: str, event_type: str, data: dict
     with d.db.atomic():
         answer = d.domain.apply(d.db, event, d.emit)
         d.domain.flush(d.db, d.emit)
-    return answer
+    return answer.model_dump(exclude_unset=True)
 
 
 def a_served_ticket(d: DomainDriver) -> None:
