@@ -4,6 +4,11 @@ A query finds a service item by Chinese text anywhere in its name, keywords and 
 pinyin initials of its name and keywords (`yingye` and `yyzz` find 营业执照, `sfz` finds 身份证), or by its English
 name. Names rank above keywords, keywords above guide text.
 
+Pinyin and initials carry no word boundaries, so a match of them counts only where a word starts: the start of the
+name or of a keyword, or where one of the item's keywords begins inside its name (`sfz` in 居民身份证换领, whose
+keyword is 身份证). The same letters found inside a word (`sfz` from 手房转 in 二手房转移登记) rank below every match
+at a word's start, in any tier but the guide text's.
+
 The index is SQLite FTS5: a trigram table answers queries of three characters or more; a table of single-character
 tokens answers one- and two-character queries as phrase queries (the trigram tokenizer cannot). FTS only narrows
 the candidates; each candidate is then checked and scored against the real text, so both tables agree.
@@ -27,6 +32,7 @@ from hall.catalogue import Catalogue, ServiceItem, load_catalogue
 
 FORMAT = "3"  # bump when the index layout changes: cached index files are rebuilt
 TIER_NAME, TIER_KEYWORD, TIER_GUIDE = 3, 2, 1
+INSIDE_WORD = 0.2  # a pinyin match inside a word: a fifth of its closeness, in the keyword tier (below 100)
 _ASCII = re.compile(r"^[0-9a-z ]+$")
 _NOT_ALNUM = re.compile(r"[^0-9a-z]")
 
@@ -254,12 +260,14 @@ class SearchIndex:
         )
         for tier, columns, scorer in tiers:
             for rowid in self._candidates(term, columns):
-                if rowid in scores:
+                if scores.get(rowid, 0) >= (tier + 1) * 1000:  # found in a higher tier already
                     continue
                 within = scorer(self._rows[rowid], term, ascii_term)
-                if within is not None:
-                    scores[rowid] = tier * 1000 + within
-            if lazy_limit is not None and len(scores) >= lazy_limit:
+                if within is None:
+                    continue
+                score = tier * 1000 + within if within >= 0 else TIER_KEYWORD * 1000 - within * INSIDE_WORD
+                scores[rowid] = max(score, scores.get(rowid, 0))
+            if lazy_limit is not None and sum(1 for v in scores.values() if v >= tier * 1000) >= lazy_limit:
                 return scores
         self._guide_tier(term, scores, None if lazy_limit is None else lazy_limit - len(scores))
         return scores
@@ -293,20 +301,53 @@ class SearchIndex:
             return 500.0
         return (100.0 if at == 0 else 0.0) + 300.0 * len(term) / max(len(text), 1)
 
+    @staticmethod
+    def _at_word_start(term: str, text: str, words: list[str]) -> bool:
+        """Whether the term occurs in a pinyin text where a word starts: its beginning, or where one of the
+        words (the item's keywords in pinyin or initials) begins in it."""
+        starts = {0}
+        for w in words:
+            at = text.find(w)
+            while at >= 0:
+                starts.add(at)
+                at = text.find(w, at + 1)
+        at = text.find(term)
+        while at >= 0:
+            if at in starts:
+                return True
+            at = text.find(term, at + 1)
+        return False
+
+    def _pinyin_score(self, term: str, text: str, words: list[str]) -> float | None:
+        """The closeness of a term in pinyin or initials, negative when it is found only inside a word."""
+        c = self._closeness(term, text) if text else None
+        if c is None:
+            return None
+        c = max(c - 1.0, 0.01)  # a character match outranks the same match in pinyin
+        return c if self._at_word_start(term, text, words) else -c
+
     def _name_score(self, row: tuple, term: str, ascii_term: bool) -> float | None:
+        """Closeness in the name; negative (see `_score_term`) for pinyin found only inside a word."""
         best = self._closeness(term, row[3])
         if ascii_term:
-            for text in (row[5], row[6], row[4]):  # pinyin, initials, English name
-                c = self._closeness(term, text) if text else None
-                if c is not None:
-                    c -= 1.0  # a character match outranks the same match in pinyin
-                    best = c if best is None else max(best, c)
+            found = [self._pinyin_score(term, text, row[8]) for text in (row[5], row[6])]  # pinyin, initials
+            english = self._closeness(term, row[4]) if row[4] else None
+            found.append(None if english is None else english - 1.0)
+            for c in found:
+                if c is not None and (best is None or _rank(c) > _rank(best)):
+                    best = c
         return best
 
     def _keyword_score(self, row: tuple, term: str, ascii_term: bool) -> float | None:
-        words = row[7] + row[8] if ascii_term else row[7]
-        found = [c for c in (self._closeness(term, w) for w in words) if c is not None]
-        return max(found) if found else None
+        found = [c for c in (self._closeness(term, w) for w in row[7]) if c is not None]
+        if ascii_term:
+            found += [c for c in (self._pinyin_score(term, w, []) for w in row[8]) if c is not None]
+        return max(found, key=_rank) if found else None
+
+
+def _rank(within: float) -> float:
+    """A match inside a word (negative closeness) below any match at a word's start."""
+    return within if within >= 0 else -1000.0 - within
 
 
 def search(catalogue: Catalogue, query: str, limit: int | None = 20) -> list[Hit]:
