@@ -36,6 +36,7 @@ NAMES = (
     + [f"kiosk-{screen}-{tag}.png" for tag in KIOSK_SIZES for screen in KIOSK_SCREENS]
     + [f"kiosk-{name}.png" for name in KIOSK_ALONE]
     + ["ticket.png"]
+    + [f"console-{page}-{tag}.png" for page in ("live", "today", "attendance") for tag in ("1920x1080", "390x844")]
 )
 KIOSK = "kiosk-01"
 MORNING = datetime(2026, 11, 30, 9, 41)   # the board's header: the morning its calls were made
@@ -66,6 +67,8 @@ def make(out_dir: Path, *, names: Iterable[str] | None = None, say: Callable[[st
             _kiosk_offline(shots, work / "kiosk-offline")
         if "kiosk-ticket-paper-out-1080x1920.png" in wanted:
             _kiosk_paper_out(shots, work / "kiosk-paper-out")
+        if any(name.startswith("console-") for name in wanted):
+            _console(shots, work / "console")
     return shots.made
 
 
@@ -462,3 +465,103 @@ def _printed_ticket(shots: Shots) -> None:
         printer.print_ticket(TicketContent(**SAMPLE_TICKET))
         [printed] = sim.wait_tickets(1)
         shots.saved(sim.render_png(printed, shots.out_dir / "ticket.png"))
+
+
+# ---------------------------------------------------------------- the managers' console, in Chromium
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+CONSOLE_SIZES = {"1920x1080": (1920, 1080), "390x844": (390, 844)}
+
+
+def _console_morning(hall, link, data_dir: Path) -> None:
+    """A morning's worth of queue for the console to show: tickets in several queues, windows 18–24 calling,
+    serving and done, some rated on their pads, one paused."""
+    from hall.link import DeviceLink
+
+    windows = [w for w in hall.catalogue.windows if w.id in {"18", "19", "20", "21", "22", "23", "24"}]
+    for _ in range(3):
+        for w in windows:
+            link.request("ticket_request", {"queue": w.queues[0]})
+    pad = next(d.id for d in hall.devices_of("caller") if "18" in d.windows)
+    pad_link = DeviceLink(hall, pad, data_dir).start()
+    pcs = []
+    try:
+        for w in windows:
+            pc = DeviceLink(hall, f"win-{int(w.id):02d}", data_dir).start()
+            pcs.append(pc)
+            pc.wait_connected(10)
+            staff = next(s.id for s in hall.staff if s.window == w.id)
+            pc.request("login", {"window": w.id, "staff": staff})
+            pc.request("call_next", {"window": w.id})
+            if int(w.id) % 2 == 0:
+                pc.request("complete", {"window": w.id})
+                pad_link.wait_connected(10)
+                pad_link.request("rating", {"window": w.id, "score": 5 if int(w.id) % 4 else 2})
+                pc.request("call_next", {"window": w.id})
+        pcs[-1].request("pause", {"window": windows[-1].id})
+    finally:
+        for pc in pcs:
+            pc.stop()
+        pad_link.stop()
+
+
+def _console(shots: Shots, folder: Path) -> None:
+    """The console's live hall, today and attendance pages, as a manager logged in sees them, at an office screen's
+    size and a phone's."""
+    if not CHROMIUM.exists():
+        raise RuntimeError(f"控制台截图需要 Chromium the console screenshots need {CHROMIUM} (Debian's chromium)")
+    import threading
+
+    import uvicorn
+    from playwright.sync_api import sync_playwright
+
+    from hub.broker import free_port
+    from web import users
+    from web.app import create_app
+
+    with _hall_running(folder) as (hall, data_dir, link):
+        _console_morning(hall, link, data_dir)
+        db = users.open_db(data_dir)
+        try:
+            users.add_user(db, "zhangmin", "admin", None, "screenshots-only")
+        finally:
+            db.close()
+        port = free_port()
+        server = uvicorn.Server(uvicorn.Config(create_app(hall, data_dir), host="127.0.0.1", port=port,
+                                               log_level="warning", timeout_graceful_shutdown=1))
+        thread = threading.Thread(target=server.run, name="console", daemon=True)
+        thread.start()
+        try:
+            end = time.monotonic() + 10
+            while not server.started and time.monotonic() < end:
+                time.sleep(0.05)
+            base = f"http://127.0.0.1:{port}"
+            with sync_playwright() as pw:
+                browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+                for tag, (w, h) in CONSOLE_SIZES.items():
+                    context = browser.new_context(viewport={"width": w, "height": h}, locale="zh-CN")
+                    page = context.new_page()
+                    page.goto(f"{base}/login")
+                    page.fill("input[name=username]", "zhangmin")
+                    page.fill("input[name=password]", "screenshots-only")
+                    page.click("button[type=submit]")
+                    page.wait_for_url(f"{base}/")
+                    for name, path in (("live", "/"), ("today", "/today"), ("attendance", "/attendance")):
+                        if f"console-{name}-{tag}.png" not in shots.wanted:
+                            continue
+                        page.goto(base + path)
+                        if name == "live":  # the push stream never goes idle: wait until it is connected
+                            page.wait_for_function("document.body.dataset.push === 'connected'", timeout=10_000)
+                        else:
+                            page.wait_for_load_state("networkidle")
+                        out = shots.out_dir / f"console-{name}-{tag}.png"
+                        page.screenshot(path=str(out))
+                        shots.saved(out)
+                    context.close()
+                browser.close()
+        finally:
+            server.should_exit = True
+            thread.join(10)
+
