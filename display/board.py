@@ -63,7 +63,6 @@ class BoardController:
         self.applied = 0                 # messages applied (the benchmark and tests wait on this)
         self.listeners: list = []        # callables(changes) after each applied message
         self._flash_ev = None
-        self._lit: str | None = None     # the window whose tile is lit now
         self._tick_ev = None
         self._save_ev = None
         self._clock_ev = None
@@ -137,9 +136,6 @@ class BoardController:
             self.band.replace(self.playlist.items(model.catalogue, self.hall_name))
         if "highlight" in changes:
             self._schedule_flash()
-            lit = model.highlight.window if model.highlight is not None else None
-            changes = changes | {f"tile:{w}" for w in (self._lit, lit) if w is not None}  # the old one goes back
-            self._lit = lit
         now = self.clock()
         for key in changes:
             kind, _, ident = key.partition(":")
@@ -148,19 +144,27 @@ class BoardController:
             elif kind == "queue" and ident in view.queue_rows and ident in model.queues:
                 view.queue_rows[ident].show(model.queues[ident])
         if changes & {"highlight", "calls"}:
-            view.ids.now.show(model.highlight, model.recent, self.flash_on(now))
+            self._show_now(now)
         if "hub" in changes:
             view.link_text = _link_text(model)
         self._schedule_tick(now)
 
+    def _phase_on(self, now: float) -> bool:
+        """Every flashing tile and the panel turn bright together, in step with the newest call lit."""
+        starts = [hl.since for hl in self.model.lit.values() if now - hl.since < self.model.flash_s]
+        return bool(starts) and int((now - max(starts)) / FLASH_PERIOD) % 2 == 0
+
     def flash_on(self, now: float) -> bool:
-        """Bright or normal: the flash's phase follows the time since the call was lit."""
-        hl = self.model.highlight
-        return self.model.flashing(now) and int((now - hl.since) / FLASH_PERIOD) % 2 == 0
+        """The panel: bright or normal while the newest call flashes."""
+        return self.model.flashing(now) and self._phase_on(now)
 
     def _show_tile(self, window: str, now: float):
-        lit = self.model.tile_lit(window)
-        self.view.tiles[window].show(self.model.tiles[window], lit, lit and self.flash_on(now))
+        model = self.model
+        lit = model.tile_lit(window)
+        self.view.tiles[window].show(model.tiles[window], lit, model.tile_flashing(window, now) and self._phase_on(now))
+
+    def _show_now(self, now: float):
+        self.view.ids.now.show(self.model.highlight, self.model.recent, self.flash_on(now), self.model.burst(now))
 
     # ------------------------------------------------------------ timers (each armed only when needed)
 
@@ -173,31 +177,31 @@ class BoardController:
             self._tick_ev = self.Clock.schedule_once(self.tick, max(0.0, deadline - now))
 
     def tick(self, _dt=None):
-        """The current flash is over: light the next queued call, or leave this one lit, steady."""
+        """A flash is over: its tile goes back to its status colours (the newest call stays lit, steady)."""
         self._tick_ev = None
         now = self.clock()
         changes = self.model.tick(now)
         if self.model.highlight is not None and not self.model.flashing(now):
-            changes.add("highlight")  # the flash is over: lit, steady
+            changes |= {"highlight", f"tile:{self.model.highlight.window}"}  # the flash is over: lit, steady
         self.refresh(changes)
 
     def _schedule_flash(self):
         if self._flash_ev is not None:
             self._flash_ev.cancel()
             self._flash_ev = None
-        if self.model.flashing(self.clock()):
+        if self.model.next_deadline(self.clock()) is not None:
             self._flash_ev = self.Clock.schedule_interval(self._on_flash, FLASH_PERIOD)
 
     def _on_flash(self, _dt):
         now = self.clock()
-        if not self.model.flashing(now):
+        if self.model.next_deadline(now) is None:
             self._flash_ev = None
-            self.refresh({"highlight"})
+            self.refresh({"highlight"} | {f"tile:{w}" for w in self.model.lit})
             return False
-        hl = self.model.highlight
-        if hl.window in self.view.tiles:
-            self._show_tile(hl.window, now)
-        self.view.ids.now.show(hl, self.model.recent, self.flash_on(now))
+        for window in self.model.lit:
+            if window in self.view.tiles and self.model.tile_flashing(window, now):
+                self._show_tile(window, now)
+        self._show_now(now)
         return True
 
     def _tick_clock(self, *_):

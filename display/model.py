@@ -5,8 +5,12 @@ The board is a pure function of the hub's topics and the time. Every input is a 
 Kivy view redraws only those and the rules here are tested without a window or a broker:
 
 - a tile per window of the catalogue, with its ticket and status (serving, idle, paused: 暂停服务, closed);
-- the newest call highlighted: it flashes for `flash_s` seconds and then stays lit, steady. Calls that come
-  together queue up, each gets its own full flash in arrival order, so none flashes past unseen;
+- every call lights its tile at once: it flashes for `flash_s` seconds, however many calls come together, so
+  at opening time all 34 windows calling within a second are all on screen within that second (nothing waits
+  for a turn). The newest call is the big one on the now-calling panel, and stays lit, steady, after its flash;
+  the others of the burst are listed under it while they flash;
+- the panel and the tiles never disagree: when a window's state moves on from the ticket it called (idle,
+  paused, the next ticket), its tile is no longer lit and the panel no longer calls that ticket;
 - the waiting count and wait estimate per queue, the latest calls, and whether the hub is online.
 
 Change keys: "tile:<window>", "queue:<queue>", "highlight", "calls", "hub", "layout" (the catalogue changed:
@@ -25,8 +29,8 @@ from hall.protocol import Call, Calls, HubStatus, QueueState, WindowState, read_
 
 log = logging.getLogger("display.model")
 
-FLASH_S = 4.0          # a new call flashes this long before the next queued one takes the highlight
-RECENT_CALLS = 6       # calls listed under the highlighted one
+FLASH_S = 4.0          # a new call's tile (and the panel, for the newest) flashes this long
+RECENT_CALLS = 8       # calls listed under the highlighted one (the panel shows those that fit)
 STATUS_TEXT = {
     "serving": ("办理中", "Serving"),
     "idle": ("空闲", "Idle"),
@@ -47,6 +51,7 @@ class Tile:
     ticket: str | None = None
     staff: str | None = None
     queues: list[str] = field(default_factory=list)
+    heard: bool = False  # a state or a call for this window has arrived (else its status is a guess)
 
     @property
     def status_text(self) -> tuple[str, str]:
@@ -101,8 +106,8 @@ class BoardModel:
         self.recent: list[Call] = []
         self.hub_online: bool | None = None  # None: not heard yet
         self.connected = False
-        self.highlight: Highlight | None = None
-        self.pending: deque[Call] = deque()
+        self.highlight: Highlight | None = None   # the newest call: the big one on the panel
+        self.lit: dict[str, Highlight] = {}       # window → the call lighting its tile, oldest first
         self._seen: deque[tuple] = deque(maxlen=64)
         self._layout(catalogue)
 
@@ -119,7 +124,7 @@ class BoardModel:
                         department=dept.name if dept else "", queues=list(w.queues))
             prev = old_tiles.get(w.id)
             if prev:
-                tile.status, tile.ticket, tile.staff = prev.status, prev.ticket, prev.staff
+                tile.status, tile.ticket, tile.staff, tile.heard = prev.status, prev.ticket, prev.staff, prev.heard
             self.tiles[w.id] = tile
         self.queues = {}
         for q in catalogue.queues:
@@ -163,11 +168,22 @@ class BoardModel:
             changes = {"layout"}
         else:
             changes = set()
+        tile.heard = True
         new = (state.status, state.ticket if state.status != "closed" else None, state.staff, list(state.queues))
         if (tile.status, tile.ticket, tile.staff, tile.queues) != new:
             tile.status, tile.ticket, tile.staff, tile.queues = new
             changes.add(f"tile:{tile.window}")
-        return changes
+        return changes | self._agree(tile)
+
+    def _agree(self, tile: Tile) -> set[str]:
+        """The tile moved on from the call lighting it: unlight it, and the panel calls it no more."""
+        hl = self.lit.get(tile.window)
+        if hl is None or (tile.status == "serving" and tile.ticket == hl.ticket):
+            return set()
+        del self.lit[tile.window]
+        if self.highlight is hl:
+            self.highlight = next(reversed(self.lit.values()), None)
+        return {f"tile:{tile.window}", "highlight"}
 
     def on_queue_state(self, payload: object, topic: str = "hub/state/queue") -> set[str]:
         state = read_or_ignore(QueueState, topic, payload, log)
@@ -186,19 +202,21 @@ class BoardModel:
         return changes
 
     def on_call(self, payload: object, now: float, topic: str = "hub/call") -> set[str]:
-        """A ticket was just called: show it on its tile at once, and queue its highlight."""
+        """A ticket was just called: show it on its tile and light the tile at once, whatever else is lit."""
         call = read_or_ignore(Call, topic, payload, log)
         if call is None or call.key in self._seen:
             return set()
         self._seen.append(call.key)
-        changes = {"calls"}
+        changes = {"calls", "highlight", f"tile:{call.window}"}
         self._remember(call)
         tile = self.tiles.get(call.window)
-        if tile is not None and (tile.ticket, tile.status) != (call.ticket, "serving"):
+        if tile is not None:
             # the window's state topic follows; the call itself already says who is served there
-            tile.ticket, tile.status = call.ticket, "serving"
-            changes.add(f"tile:{call.window}")
-        self.pending.append(call)
+            tile.ticket, tile.status, tile.heard = call.ticket, "serving", True
+        hl = Highlight(call, since=now)
+        self.lit.pop(call.window, None)  # re-inserted: `lit` stays oldest first
+        self.lit[call.window] = hl
+        self.highlight = hl
         return changes | self.tick(now)
 
     def on_calls(self, payload: object, topic: str = "hub/calls") -> set[str]:
@@ -212,10 +230,14 @@ class BoardModel:
         if [c.key for c in recent] != [c.key for c in self.recent]:
             self.recent = list(recent)
             changes.add("calls")
-        if self.highlight is None and not self.pending and recent:
-            # not a new call: lit without flashing
-            self.highlight = Highlight(recent[0], since=float("-inf"))
-            changes.add("highlight")
+        if self.highlight is None and recent:
+            # not a new call: the newest one its tile still agrees with is lit, without flashing
+            for c in recent:
+                tile = self.tiles.get(c.window)
+                if tile is None or not tile.heard or (tile.status, tile.ticket) == ("serving", c.ticket):
+                    self.highlight = self.lit[c.window] = Highlight(c, since=float("-inf"))
+                    changes |= {"highlight", f"tile:{c.window}"}
+                    break
         return changes
 
     def on_hub_status(self, payload: object, topic: str = "hub/status") -> set[str]:
@@ -257,23 +279,30 @@ class BoardModel:
     # ------------------------------------------------------------ time
 
     def tick(self, now: float) -> set[str]:
-        """Hand the highlight to the next queued call once the current one has flashed its time."""
-        if not self.pending:
-            return set()
-        if self.highlight is not None and self.flashing(now):
-            return set()
-        call = self.pending.popleft()
-        self.highlight = Highlight(call, since=now)
-        return {"highlight"}
+        """Tiles whose flash is over go back to their status colours; the newest call stays lit, steady."""
+        changes = set()
+        for window, hl in list(self.lit.items()):
+            if hl is not self.highlight and now - hl.since >= self.flash_s:
+                del self.lit[window]
+                changes |= {f"tile:{window}", "highlight"}
+        return changes
 
     def flashing(self, now: float) -> bool:
+        """The newest call (the panel) is still flashing."""
         return self.highlight is not None and now - self.highlight.since < self.flash_s
 
+    def tile_flashing(self, window: str, now: float) -> bool:
+        hl = self.lit.get(window)
+        return hl is not None and now - hl.since < self.flash_s
+
+    def burst(self, now: float) -> list[Call]:
+        """The calls flashing now, newest first (the panel lists them under the newest)."""
+        return [hl.call for hl in reversed(self.lit.values()) if now - hl.since < self.flash_s]
+
     def next_deadline(self, now: float) -> float | None:
-        """When `tick` next has something to do (the end of the current flash), or None."""
-        if self.highlight is not None and self.flashing(now):
-            return self.highlight.since + self.flash_s
-        return now if self.pending else None
+        """When `tick` next has something to do (the end of the first flash still going), or None."""
+        ends = [hl.since + self.flash_s for hl in self.lit.values() if now - hl.since < self.flash_s]
+        return min(ends) if ends else None
 
     def _remember(self, call: Call) -> None:
         recent = [c for c in self.recent if (c.ticket, c.window) != (call.ticket, call.window)]
@@ -282,7 +311,7 @@ class BoardModel:
     # ------------------------------------------------------------ views of the state
 
     def tile_lit(self, window: str) -> bool:
-        return self.highlight is not None and self.highlight.window == window
+        return window in self.lit
 
     def ordered_tiles(self) -> list[Tile]:
         return list(self.tiles.values())

@@ -42,6 +42,7 @@ from hall.fonts import cjk_font_pair
 KV = Path(__file__).with_name("board.kv")
 FONT_NAME = "BoardSans"
 TEXTURE_LIMIT = 2048         # px: no band page is wider (a Pi 3's GPU allows 2048)
+RECENT_LINES = 6             # calls listed under the big one on the now-calling panel
 
 SERVING_BG = (0.078, 0.325, 0.176, 1)
 IDLE_BG = (0.118, 0.227, 0.373, 1)
@@ -191,13 +192,15 @@ class NowCalling(BoxLayout):
     sentence_en = StringProperty("")
     recent = StringProperty("")
     recall = BooleanProperty(False)
+    calling_now = NumericProperty(0)   # other calls flashing with the big one (a burst)
     flash_on = BooleanProperty(False)
     bg = ListProperty(PANEL)
     fg = ListProperty(WHITE)
     fg_soft = ListProperty(SOFT)
     fg_ticket = ListProperty(GOLD)
 
-    def show(self, highlight, recent, flash_on: bool):
+    def show(self, highlight, recent, flash_on: bool, burst=()):
+        """`burst`: the calls flashing now, newest first; they lead the list below the big one, marked ●."""
         if highlight is None:
             self.ticket, self.window, self.recall = "", "", False
             self.sentence, self.sentence_en = "等候叫号", "Waiting for the next call"
@@ -205,8 +208,12 @@ class NowCalling(BoxLayout):
             self.ticket, self.window = highlight.ticket, highlight.window
             self.recall = highlight.call.recall > 0
             self.sentence, self.sentence_en = call_sentence(highlight.ticket, highlight.window)
-        others = [c for c in recent if highlight is None or c.key != highlight.call.key][:5]
-        self.recent = "\n".join(f"{c.ticket}  →  {c.window} 号窗口  Window {c.window}" for c in others)
+        flashing = {c.key for c in burst}
+        shown = [*burst, *(c for c in recent if c.key not in flashing)]
+        others = [c for c in shown if highlight is None or c.key != highlight.call.key][:RECENT_LINES]
+        self.recent = "\n".join(f"{'● ' if c.key in flashing else ''}{c.ticket}  →  {c.window} 号窗口  "
+                                 f"Window {c.window}" for c in others)
+        self.calling_now = max(0, len(flashing) - (1 if highlight is not None else 0))
         self.flash_on = flash_on
         self.bg = FLASH_BG if flash_on else PANEL
 

@@ -1,4 +1,4 @@
-"""The calling board's screen model, without a window: tiles, the highlight queue, counts, offline, the cache."""
+"""The calling board's screen model, without a window: tiles, the highlights, counts, offline, the cache."""
 
 from __future__ import annotations
 
@@ -79,22 +79,49 @@ def test_a_call_shows_at_once_and_flashes_then_stays_lit(board_hall):
     assert call_sentence("A012", "3") == ("请 A012 号到 3 号窗口办理", "Ticket A012, please go to window 3")
 
 
-def test_simultaneous_calls_each_get_their_whole_flash_in_order(board_hall):
+def test_simultaneous_calls_all_light_at_once(board_hall):
     m = model(board_hall, flash_s=4.0)
     for ticket, window in (("A012", "3"), ("B005", "12"), ("C020", "8")):
         m.apply("hub/call", call(ticket, window), now=100.0)
-    # all three tiles show their tickets at once; the highlights queue
+    # all three tiles show their tickets and flash at once; the newest is the big one on the panel
     assert [m.tiles[w].ticket for w in ("3", "12", "8")] == ["A012", "B005", "C020"]
-    assert m.highlight.ticket == "A012" and [c.ticket for c in m.pending] == ["B005", "C020"]
-    assert m.tick(102.0) == set()            # A012 has not had its time yet
-    assert m.tick(104.0) == {"highlight"}
-    assert (m.highlight.ticket, m.highlight.since) == ("B005", 104.0) and m.flashing(107.9)
-    assert not m.tile_lit("3") and m.tile_lit("12")
-    m.tick(108.0)
-    assert m.highlight.ticket == "C020" and not m.pending
-    m.tick(112.0)
-    assert m.highlight.ticket == "C020" and not m.flashing(112.0)  # the last one stays lit
+    assert all(m.tile_lit(w) and m.tile_flashing(w, 103.9) for w in ("3", "12", "8"))
+    assert m.highlight.ticket == "C020" and [c.ticket for c in m.burst(100.0)] == ["C020", "B005", "A012"]
+    assert m.tick(102.0) == set() and m.next_deadline(102.0) == 104.0
+    assert m.tick(104.0) == {"tile:3", "tile:12", "highlight"}
+    assert not m.tile_lit("3") and not m.tile_lit("12")
+    assert m.tile_lit("8") and not m.tile_flashing("8", 104.0)  # the newest stays lit, steady
+    assert m.burst(104.0) == [] and m.next_deadline(104.0) is None
     assert [c.ticket for c in m.recent] == ["C020", "B005", "A012"]
+
+
+def test_a_burst_of_34_calls_is_all_on_screen_in_the_same_second(board_hall):
+    m = model(board_hall, flash_s=4.0)
+    windows = [w.id for w in board_hall.catalogue.windows]
+    for i, window in enumerate(windows):
+        changes = m.apply("hub/call", call(f"A{100 + i:03d}", window), now=100.0 + i / 34)
+        assert f"tile:{window}" in changes  # drawn with this very message, not after a turn
+    assert all(m.tile_flashing(w, 100.99) for w in windows)
+    assert m.highlight.ticket == "A133" and len(m.burst(100.99)) == 34
+
+
+def test_the_panel_and_the_tiles_never_disagree(board_hall):
+    m = model(board_hall, flash_s=4.0)
+    m.apply("hub/call", call("A012", "3"), now=100.0)
+    m.apply("hub/call", call("B005", "12"), now=100.5)
+    # window 12 finishes at once: its tile says idle, so neither it nor the panel calls B005 any more
+    changes = m.apply("hub/state/window/12", {"window": "12", "status": "idle", "ticket": None, "staff": "s1",
+                                              "queues": ["B"]}, 101.0)
+    assert {"tile:12", "highlight"} <= changes
+    assert not m.tile_lit("12") and m.highlight.ticket == "A012"
+    m.apply("hub/state/window/3", {"window": "3", "status": "paused", "ticket": None, "staff": "s1",
+                                   "queues": ["A"]}, 101.0)
+    assert m.highlight is None and m.lit == {}
+    # the same ticket still served: the tile stays lit
+    m.apply("hub/call", call("C020", "8"), now=102.0)
+    m.apply("hub/state/window/8", {"window": "8", "status": "serving", "ticket": "C020", "staff": "s1",
+                                   "queues": ["C"]}, 102.1)
+    assert m.tile_lit("8") and m.highlight.ticket == "C020"
 
 
 def test_a_resent_call_is_absorbed_and_a_recall_flashes_again(board_hall):
@@ -109,11 +136,14 @@ def test_a_resent_call_is_absorbed_and_a_recall_flashes_again(board_hall):
     assert [c.ticket for c in m.recent] == ["A012"]  # one line per ticket and window in the recent list
 
 
-def test_retained_calls_list_lights_the_newest_without_flashing(board_hall):
+def test_retained_calls_list_lights_the_newest_its_tile_agrees_with_without_flashing(board_hall):
     m = model(board_hall)
     feed(m, hall_day(board_hall), now=50.0)
-    assert m.highlight.ticket == "C015" and not m.flashing(50.0)
-    assert [c.ticket for c in m.recent] == ["C015", "A006"]
+    # C015 at window 8 and A006 at window 1 are history: window 8 is closed and window 1 serves A001 now
+    assert m.highlight is None and [c.ticket for c in m.recent] == ["C015", "A006"]
+    fresh = model(board_hall)
+    fresh.apply("hub/calls", {"calls": [call("A001", "1")]}, 50.0)  # before any window state: trusted
+    assert fresh.highlight.ticket == "A001" and not fresh.flashing(50.0) and fresh.tile_lit("1")
     # a live call that arrives after its own hub/calls update still flashes
     m.apply("hub/calls", {"calls": [call("D003", "10"), *[c.model_dump() for c in m.recent]]}, 60.0)
     assert "highlight" in m.apply("hub/call", call("D003", "10"), 60.1)
@@ -153,4 +183,8 @@ def test_snapshot_restores_the_last_state(board_hall):
     again = model(board_hall)
     again.restore(m.snapshot())
     assert again.snapshot() == m.snapshot()
-    assert again.highlight.ticket == "C015"
+    assert again.highlight is None  # the newest calls are history: their windows have moved on
+    m.apply("hub/call", call("B012", "12"), 60.0)
+    again = model(board_hall)
+    again.restore(m.snapshot())
+    assert again.highlight.ticket == "B012" and again.tile_lit("12")

@@ -83,23 +83,30 @@ def test_a_call_lights_its_tile_flashes_then_stays_lit(make_board, board_hall):
     assert tile.ticket == "B012" and tile.lit and tile.flash_on and tile.bg == list(widgets.FLASH_BG)
     assert now.ids.ticket.text == "B012" and now.ids.sentence.text == "请 B012 号到 12 号窗口办理"
     assert "C015" in now.ids.recent.text  # the retained list, below the call being made
-    # two more calls at once: both tiles show their tickets now, the highlights wait their turn
+    # two more calls at once: both tiles show their tickets and flash now, the newest on the panel
     board.controller.apply("hub/call", call("A020", "3"))
     board.controller.apply("hub/call", call("C016", "8"))
-    assert board.tile("3").ticket == "A020" and board.tile("8").ticket == "C016"
-    assert tile.lit and not board.tile("3").lit
-    board.clock.advance(b.FLASH_PERIOD * 0 + 4.0)
-    board.controller.tick()
-    assert not tile.lit and board.tile("3").lit and board.tile("3").flash_on
-    assert now.ids.ticket.text == "A020"
+    three, eight = board.tile("3"), board.tile("8")
+    assert three.ticket == "A020" and eight.ticket == "C016"
+    assert tile.flash_on and three.flash_on and eight.flash_on  # in step
+    assert now.ids.ticket.text == "C016" and now.calling_now == 2
+    assert now.ids.recent.text.startswith("● A020") and "● B012" in now.ids.recent.text
     board.clock.advance(4.0)
     board.controller.tick()
-    assert board.tile("8").lit and now.ids.ticket.text == "C016"
-    board.clock.advance(4.0)
-    board.controller.tick()
-    eight = board.tile("8")
+    assert not tile.lit and not three.lit and tile.bg == list(widgets.SERVING_BG)
     assert eight.lit and not eight.flash_on and eight.bg == list(widgets.LIT_BG)  # steady
-    assert not now.flash_on
+    assert not now.flash_on and now.calling_now == 0 and "●" not in now.ids.recent.text
+
+
+def test_a_tile_that_moves_on_is_no_longer_called(make_board, board_hall):
+    board = make_board()
+    busy_morning(board, board_hall)
+    board.controller.apply("hub/call", call("A020", "3"))
+    board.controller.apply("hub/state/window/3", {"window": "3", "status": "idle", "ticket": None, "staff": "s1",
+                                                  "queues": ["A"]})
+    board.screen.pump(1)
+    assert board.tile("3").ids.status.text == "空闲  Idle" and not board.tile("3").lit
+    assert board.root.ids.now.ids.ticket.text == "B012" and board.tile("12").lit
 
 
 def test_a_recall_says_so(make_board, board_hall):
