@@ -355,6 +355,8 @@ def _report_health(app, link, speaker, every: float = HEALTH_EVERY) -> None:
         link.send("health", {
             "screen": list(Window.size), "fps": round(Clock.get_fps(), 1),
             "voice": speaker.player.name if speaker is not None else "off",
+            **({"voice_short": speaker.queue.shortened, "voice_skipped": speaker.queue.skipped}
+               if speaker is not None else {}),
             "band": board.ids.band.text[:40] if board is not None else "",
         })
 

@@ -3,7 +3,13 @@
 The pure part is here and tested without audio: which clips say a call (`call_clips`), the plan of an
 announcement (chime, the sentence, a pause, the sentence again), joining clips into one WAV with known timing
 (`render`), and the queue that keeps announcements in order and drops a repeat of the same call within 5 s
-(`AnnouncementQueue`). Around it, a thin shell: `build_clips` makes the clip set once with espeak-ng's Mandarin
+(`AnnouncementQueue`).
+
+When calls come faster than they can be said (at opening time all 34 windows call within a minute, and the
+full form takes about 12 s), the queue says each waiting call once, in a short form: "A012 到 三号窗口" (a chime
+only at the start of such a run), so the last of 34 is said within two minutes instead of seven. No call is
+ever dropped for being late; the only calls skipped are those whose window has called again since (the board
+no longer shows them either), each with a log line and counted in `skipped`. Around it, a thin shell: `build_clips` makes the clip set once with espeak-ng's Mandarin
 voice (a hall may instead drop its own recordings into a folder), `Voice` speaks one announcement after another
 on a worker thread, never cutting one off, and `detect_player` finds the system's audio output (aplay), or
 returns a silent player with a warning when the machine has none.
@@ -42,8 +48,8 @@ RATE = 22050          # espeak-ng's own output rate: clips need no resampling
 WIDTH = 2             # 16-bit
 CHANNELS = 1
 DEDUP_S = 5.0         # the same call again within this many seconds is dropped
-QUEUE_MAX = 20        # announcements waiting at most: beyond, the oldest waiting one is stale and dropped
-REPEATS = 2           # each call is said twice
+SHORT_FROM = 3        # this many announcements waiting (the next included): each call is said once, short
+REPEATS = 2           # each call is said twice (in the full form)
 WORD_GAP = 0.04       # silence between clips of one sentence
 CHIME_GAP = 0.30      # after the chime
 REPEAT_GAP = 0.80     # between the two sayings
@@ -63,6 +69,7 @@ WORDS: dict[str, tuple[str, str, str]] = {
     "hao": ("号", "hao4", PINYIN_VOICE),
     "dao": ("到", "dao4", PINYIN_VOICE),
     "hao_chuangkou_banli": ("号窗口办理", "hao4 chuang1 kou3 ban4 li3", PINYIN_VOICE),
+    "hao_chuangkou": ("号窗口", "hao4 chuang1 kou3", PINYIN_VOICE),
     "shi": ("十", "shi2", PINYIN_VOICE),
     "bai": ("百", "bai3", PINYIN_VOICE),
     **{d: (_DIGIT_HANZI[i], _DIGIT_PINYIN[i], PINYIN_VOICE) for i, d in enumerate(DIGITS)},
@@ -119,6 +126,11 @@ def call_clips(ticket: str, window: str) -> list[str]:
     return ["qing", *ticket_clips(ticket), "hao", "dao", *window_clips(window), "hao_chuangkou_banli"]
 
 
+def short_clips(ticket: str, window: str) -> list[str]:
+    """A012 到 三 号窗口: the short form said under a backlog."""
+    return [*ticket_clips(ticket), "dao", *window_clips(window), "hao_chuangkou"]
+
+
 def clips_text(clips: Iterable[str]) -> str:
     return "".join(WORDS[c][0] for c in clips if c in WORDS)
 
@@ -143,6 +155,16 @@ def call_plan(ticket: str, window: str, repeats: int = REPEATS) -> list[Step]:
     return plan
 
 
+def short_plan(ticket: str, window: str, chime: bool = False) -> list[Step]:
+    """The short form, once, with a pause after it; the chime only before the first of a run."""
+    words: list[Step] = [w for c in short_clips(ticket, window) for w in (c, Silence(WORD_GAP))][:-1]
+    return [*([CHIME, Silence(CHIME_GAP)] if chime else []), *words, Silence(SHORT_GAP)]
+
+
+SHORT_GAP = 0.35      # after a short call, before the next one
+SHORT_TEMPO = 1.3     # a short call's words are said this much faster (same pitch)
+
+
 # ---------------------------------------------------------------- the queue (pure)
 
 @dataclass(frozen=True)
@@ -150,10 +172,22 @@ class Announcement:
     key: tuple                  # what makes two announcements "the same call"
     text: str                   # what is said, in Chinese (logs, the free-text fallback)
     plan: list[Step] | None     # clips to join; None: free text for espeak-ng
+    short: bool = False         # the short form, said under a backlog
 
     @classmethod
     def for_call(cls, ticket: str, window: str, recall: int = 0) -> Announcement:
         return cls(("call", ticket, window, recall), call_sentence(ticket, window)[0], call_plan(ticket, window))
+
+    @property
+    def window(self) -> str | None:
+        return self.key[2] if self.key[0] == "call" else None
+
+    def shortened(self, chime: bool) -> Announcement:
+        """The same call in the short form (a text has none: it is said as it is)."""
+        if self.key[0] != "call":
+            return self
+        _, ticket, window, _ = self.key
+        return Announcement(self.key, f"{ticket} 到 {window} 号窗口", short_plan(ticket, window, chime), True)
 
     @classmethod
     def for_text(cls, text: str) -> Announcement:
@@ -163,17 +197,20 @@ class Announcement:
 class AnnouncementQueue:
     """First in, first out; the same announcement offered again within `dedup_s` seconds is dropped.
 
-    A recall is a new announcement (its recall count is part of the key), so it is said again. Each takes ~10 s,
-    so a burst of calls (a simulated day at speed) could queue for ever: past `max_len` waiting, the oldest
-    waiting one is dropped (the board still shows it); the one being said is never cut off.
+    A recall is a new announcement (its recall count is part of the key), so it is said again. While `short_from`
+    or more wait, `pop` gives each call in its short form, said once; the first of such a run keeps a chime.
+    Nothing is dropped for being late. A waiting call whose window has called another ticket since is skipped
+    (logged, counted in `skipped`): that window has moved on, and so has the board.
     """
 
-    def __init__(self, dedup_s: float = DEDUP_S, max_len: int = QUEUE_MAX):
+    def __init__(self, dedup_s: float = DEDUP_S, short_from: int = SHORT_FROM):
         self.dedup_s = dedup_s
-        self.max_len = max_len
-        self.dropped = 0
+        self.short_from = short_from
+        self.skipped = 0
+        self.shortened = 0
         self._items: list[Announcement] = []
         self._last: dict[tuple, float] = {}
+        self._in_run = False   # the last one popped was short: the next short one needs no chime
 
     def offer(self, item: Announcement, now: float) -> bool:
         last = self._last.get(item.key)
@@ -182,15 +219,29 @@ class AnnouncementQueue:
         self._last[item.key] = now
         for key in [k for k, t in self._last.items() if now - t >= self.dedup_s]:
             del self._last[key]
+        if item.window is not None:
+            stale = [i for i in self._items if i.window == item.window and i.key[1] != item.key[1]]
+            for old in stale:
+                self._items.remove(old)
+                self.skipped += 1
+                log.warning("skipped the announcement %r: window %s has called %s since", old.text, item.window,
+                            item.key[1])
         self._items.append(item)
-        if len(self._items) > self.max_len:
-            stale = self._items.pop(0)
-            self.dropped += 1
-            log.warning("announcements fall behind: dropped %r, not said", stale.text)
         return True
 
     def pop(self) -> Announcement | None:
-        return self._items.pop(0) if self._items else None
+        if not self._items:
+            self._in_run = False
+            return None
+        backlog = len(self._items)
+        item = self._items.pop(0)
+        if backlog >= self.short_from and item.window is not None:
+            item = item.shortened(chime=not self._in_run)
+            self._in_run = True
+            self.shortened += 1
+        else:
+            self._in_run = False
+        return item
 
     def __len__(self) -> int:
         return len(self._items)
@@ -293,6 +344,39 @@ def render(plan: list[Step], clips: ClipSet) -> tuple[bytes, list[Segment]]:
             out += frames
             timeline.append(Segment(step, start, len(frames) / (RATE * WIDTH)))
     return bytes(out), timeline
+
+
+def faster(frames: bytes, tempo: float) -> bytes:
+    """The same words `tempo` times as fast, at the same pitch (sox's tempo effect); unchanged without sox."""
+    if tempo == 1 or not frames:
+        return frames
+    if not shutil.which("sox"):
+        log.warning("sox is not installed: short calls are said at their normal pace")
+        return frames
+    src = io.BytesIO()
+    with wave.open(src, "wb") as w:
+        w.setnchannels(CHANNELS)
+        w.setsampwidth(WIDTH)
+        w.setframerate(RATE)
+        w.writeframes(frames)
+    out = subprocess.run(["sox", "-t", "wav", "-", "-t", "wav", "-", "tempo", "-s", str(tempo)],
+                         input=src.getvalue(), capture_output=True, check=True).stdout
+    with wave.open(io.BytesIO(out), "rb") as w:
+        return w.readframes(w.getnframes())
+
+
+def announcement_frames(item: Announcement, clips: ClipSet) -> bytes:
+    """What is played for an announcement with a plan: its clips joined; a short call's words a little faster
+    (the chime and the pause after it keep their length)."""
+    if not item.short:
+        return render(item.plan, clips)[0]
+    chime = item.plan[:2] if item.plan[:1] == [CHIME] else []
+    words, gap = item.plan[len(chime):-1], item.plan[-1]
+    return render(chime, clips)[0] + faster(render(words, clips)[0], SHORT_TEMPO) + render([gap], clips)[0]
+
+
+def seconds(frames: bytes) -> float:
+    return len(frames) / (RATE * WIDTH)
 
 
 def write_wav(path: Path | str, frames: bytes) -> Path:
@@ -514,7 +598,7 @@ class Voice:
         if item.plan is not None:
             missing = self.clips.missing(s for s in item.plan if isinstance(s, str))
             if not missing:
-                return render(item.plan, self.clips)[0]
+                return announcement_frames(item, self.clips)
             log.warning("clips %s missing (run `hall voice build`): reading the call with espeak-ng", missing)
         return text_frames(item.text)
 

@@ -143,12 +143,39 @@ def test_queue_keeps_order_and_drops_a_repeat_within_five_seconds():
     assert q.pop() is None
 
 
-def test_a_queue_that_falls_behind_drops_its_oldest_waiting_call():
-    q = AnnouncementQueue(max_len=3)
-    for i in range(5):
-        assert q.offer(Announcement.for_call(f"A{i:03d}", "3"), 100.0 + i)
-    assert q.dropped == 2
-    assert [q.pop().key[1] for _ in range(len(q))] == ["A002", "A003", "A004"]
+def test_a_backlog_is_said_once_each_in_the_short_form_and_nothing_is_dropped():
+    q = AnnouncementQueue()
+    windows = [str(w) for w in range(1, 35)]
+    for i, window in enumerate(windows):  # opening time: 34 windows call within a second
+        assert q.offer(Announcement.for_call(f"A{i + 1:03d}", window), 100.0 + i / 34)
+    said = [q.pop() for _ in range(len(q))]
+    assert [a.key[1] for a in said] == [f"A{i + 1:03d}" for i in range(34)]  # every call, in order
+    assert q.skipped == 0 and q.pop() is None
+    assert all(a.short for a in said[:-2]) and not said[-1].short  # the last two: no backlog left
+    assert said[0].plan[0] == CHIME and all(CHIME not in a.plan for a in said[1:-2])  # one chime for the run
+    assert clips_text(s for s in said[0].plan if isinstance(s, str)) == "A零零一到一号窗口"
+    assert said[0].text == "A001 到 1 号窗口"
+
+
+def test_a_call_whose_window_has_called_again_is_skipped_with_a_log_line(caplog):
+    q = AnnouncementQueue()
+    q.offer(Announcement.for_call("A001", "3"), 100.0)
+    q.offer(Announcement.for_call("B001", "4"), 100.0)
+    q.offer(Announcement.for_call("A001", "3", recall=1), 101.0)   # a recall of the same ticket is kept
+    with caplog.at_level("WARNING", logger="display.voice"):
+        q.offer(Announcement.for_call("A002", "3"), 102.0)
+    assert q.skipped == 2 and "window 3 has called A002" in caplog.text
+    assert [q.pop().key[1] for _ in range(len(q))] == ["B001", "A002"]
+
+
+def test_short_and_full_forms_over_the_real_clips(voice_clips):
+    full = v.seconds(v.announcement_frames(Announcement.for_call("A012", "12"), voice_clips))
+    first = Announcement.for_call("A012", "12").shortened(chime=True)
+    short = Announcement.for_call("A013", "12").shortened(chime=False)
+    first_s = v.seconds(v.announcement_frames(first, voice_clips))
+    short_s = v.seconds(v.announcement_frames(short, voice_clips))
+    assert short_s < full / 3 and first_s > short_s + 1.0  # the run's first keeps the chime
+    assert full + first_s + 32 * short_s < 120  # a burst of 34 said within two minutes
 
 
 class RecordingPlayer(Player):
