@@ -197,8 +197,9 @@ class Announcement:
 class AnnouncementQueue:
     """First in, first out; the same announcement offered again within `dedup_s` seconds is dropped.
 
-    A recall is a new announcement (its recall count is part of the key), so it is said again. While `short_from`
-    or more wait, `pop` gives each call in its short form, said once; the first of such a run keeps a chime.
+    A recall is a new announcement (its recall count is part of the key), so it is said again. Once `short_from`
+    or more wait, `pop` gives each call in its short form, said once, until the queue is empty; the first of
+    such a run keeps a chime.
     Nothing is dropped for being late. A waiting call whose window has called another ticket since is skipped
     (logged, counted in `skipped`): that window has moved on, and so has the board.
     """
@@ -235,7 +236,7 @@ class AnnouncementQueue:
             return None
         backlog = len(self._items)
         item = self._items.pop(0)
-        if backlog >= self.short_from and item.window is not None:
+        if (backlog >= self.short_from or self._in_run) and item.window is not None:  # a run ends when all is said
             item = item.shortened(chime=not self._in_run)
             self._in_run = True
             self.shortened += 1
