@@ -19,9 +19,26 @@ def call_text(text: TextConfig, ticket: str, window: str) -> str:
     return text.call.format(ticket=ticket, window=window)
 
 
-def resting_text(text: TextConfig, status: str | None) -> str:
-    """What a window screen shows under its messages: the welcome, or that the window is paused or closed."""
-    return {"paused": text.paused, "closed": text.closed}.get(status, text.idle)
+CLOSED = "未开放"      # a closed window, when the config gives it the paused window's words
+
+
+def resting_text(text: TextConfig, status: str | None, window: str | None = None, department: str = "",
+                 reason: str | None = None) -> str:
+    """What a window screen shows under its messages, always naming the window: open and waiting, `3号窗口
+    市场监管局 欢迎光临`; paused, `3号窗口 暂停服务` (with its reason when the hub gives one); closed, `3号窗口 未开放`.
+    Paused and closed never read the same, even when the config gives them the same words."""
+    closed = text.closed if text.closed != text.paused else CLOSED
+    words = {"paused": text.paused + (f"：{reason}" if reason else ""), "closed": closed}.get(status)
+    if window is None:
+        return words or text.idle
+    if words is None:
+        return " ".join(p for p in (f"{window}号窗口", department, text.idle) if p)
+    return f"{window}号窗口 {words}"
+
+
+def fits(text: str, screen: ScreenConfig) -> bool:
+    """The text stands still on the screen: no wider than its dots."""
+    return dots_wide(text) <= screen.width * DOTS_PER_CHAR
 
 
 def fit_bytes(text: str, encoding: Encoding, limit: int) -> str:

@@ -6,7 +6,7 @@ link, so a test drives it with plain objects; the agent puts what it decides on 
 
 A window screen's life:
 
-    welcome ──call──> the call flashes (3 s), then stays ──window idle/paused/closed──> resting text again
+    3号窗口 市场监管局 欢迎光临 ──call──> the call flashes (3 s), then stays ──window idle/paused/closed──> resting text again
         └──state "serving" a ticket whose call was missed──> the call, steady (no longer news)
 
 A strip scrolls the hall's window directory and then each guide of its windows' services, one full pass each.
@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from devices.bus.codec import Effect, ShowText
-from devices.led.compose import call_text, fit_bytes, resting_text, scroll_pass_s, strip_texts
+from devices.led.compose import call_text, fit_bytes, fits, resting_text, scroll_pass_s, strip_texts
 from devices.led.config import LedConfig, ScreenConfig
 from hall.protocol import Call, WindowState
 
@@ -51,11 +51,23 @@ class LedController:
         self._guide_at: dict[int, int] = {s.address: -1 for s in self.strips}
         self._strip_next: dict[int, float] = {s.address: 0.0 for s in self.strips}
         self._last_call: dict[str, tuple[tuple, float]] = {}
+        self._status: dict[str, tuple[str, str | None]] = {}   # window → (status, pause reason) last heard
         self._next_id = 0
         self.set_catalogue(catalogue)
-        for s in config.screens:
-            if s.kind == "window":
-                self.desired[s.address].idle = self._text(s, config.text.idle, Effect.STATIC)
+
+    def _resting(self, screen: ScreenConfig) -> ShowText:
+        """A window screen's resting text: its number and department (the welcome too when it fits), or that it
+        is paused or closed; scrolled when wider than the screen."""
+        status, reason = self._status.get(screen.window, (None, None))
+        w = self.catalogue.window(screen.window)
+        dept = self.catalogue.department(w.department) if w is not None else None
+        text = resting_text(self.config.text, status, screen.window, dept.name if dept else "", reason)
+        if status not in ("paused", "closed") and not fits(text, screen):
+            text = resting_text(self.config.text, status, screen.window, dept.name if dept else "", reason) \
+                .removesuffix(f" {self.config.text.idle}")
+        if fits(text, screen):
+            return self._text(screen, text, Effect.STATIC)
+        return self._text(screen, text, Effect.SCROLL, 0, self.config.text.strip_speed)
 
     def _text(self, screen: ScreenConfig, text: str, effect: Effect, duration_s: int = 0, speed: int = 0) -> ShowText:
         return ShowText(fit_bytes(text, screen.wire_encoding, screen.max_text_bytes), 0, effect, speed,
@@ -71,6 +83,9 @@ class LedController:
 
     def set_catalogue(self, catalogue) -> None:
         self.catalogue = catalogue
+        for screens in self.by_window.values():  # a window's department may have changed
+            for s in screens:
+                self.desired[s.address].idle = self._resting(s)
         for s in self.strips:
             self._guides[s.address] = strip_texts(self.hall_name, catalogue, s)
             self._strip_next[s.address] = 0.0  # show the new guides from the next tick
@@ -98,9 +113,10 @@ class LedController:
             return []
         text = self.config.text
         changed = []
+        self._status[state.window] = (state.status, getattr(state, "reason", None))
         for s in self.by_window[state.window]:
             d = self.desired[s.address]
-            idle = self._text(s, resting_text(text, state.status), Effect.STATIC)
+            idle = self._resting(s)
             touched = idle != d.idle
             d.idle = idle
             if state.status == "serving" and state.ticket:

@@ -30,7 +30,9 @@ def state(window, status, ticket=None):
 
 def test_window_screens_start_with_the_welcome(ctl):
     d = ctl.desired[3]
-    assert d.idle.text == "欢迎光临" and d.message is None
+    assert d.idle.text == "3号窗口 市场监督管理局" and d.message is None
+    assert d.idle.effect == Effect.SCROLL  # wider than the screen's 10 characters
+    assert ctl.desired[20].idle.text == "20号窗口 税务局" and ctl.desired[20].idle.effect == Effect.STATIC
     assert d.idle.encoding == Encoding.GB18030 and ctl.desired[20].idle.encoding == Encoding.UTF8
 
 
@@ -55,9 +57,11 @@ def test_window_state_sets_idle_and_paused_texts(ctl):
     ctl.on_window_state(state("3", "serving", "A012"), 100.1)
     assert ctl.desired[3].message.effect == Effect.FLASH  # the state confirming the call does not restart it
     ctl.on_window_state(state("3", "idle"), 200.0)
-    assert ctl.desired[3].message is None and ctl.desired[3].idle.text == "欢迎光临"
+    assert ctl.desired[3].message is None and ctl.desired[3].idle.text == "3号窗口 市场监督管理局"
     ctl.on_window_state(state("3", "paused"), 300.0)
-    assert ctl.desired[3].idle.text == "暂停服务"
+    assert ctl.desired[3].idle.text == "3号窗口 暂停服务"
+    ctl.on_window_state(state("3", "closed"), 400.0)
+    assert ctl.desired[3].idle.text == "3号窗口 未开放"  # the shipped config says 暂停服务 for both: never the same
 
 
 def test_a_ticket_served_before_we_started_shows_steady(ctl):
@@ -100,3 +104,15 @@ def test_texts_are_cut_to_what_a_screen_holds():
     cut = fit_bytes(text, Encoding.GB18030, 50)
     assert len(cut.encode("gb18030")) <= 50 and cut.endswith("…")
     assert fit_bytes("欢迎光临", Encoding.UTF8, 50) == "欢迎光临"
+
+
+def test_resting_texts_name_the_window_and_tell_paused_from_closed():
+    from devices.led.compose import resting_text
+    from devices.led.config import TextConfig
+
+    text = TextConfig()
+    assert resting_text(text, None, "3", "税务局") == "3号窗口 税务局 欢迎光临"
+    assert resting_text(text, "paused", "3", "税务局", reason="午休") == "3号窗口 暂停服务：午休"
+    assert resting_text(text, "closed", "3", "税务局") == "3号窗口 未开放"
+    own = text.model_copy(update={"closed": "下班了"})
+    assert resting_text(own, "closed", "3", "税务局") == "3号窗口 下班了"
