@@ -132,3 +132,16 @@ def test_the_ci_runs_the_readme_command_and_nothing_else():
     readme = (ROOT / "README.md").read_text()
     assert "./hallkit up" in readme and "./hallkit test" in readme
     assert os.access(ROOT / "hallkit", os.X_OK)
+
+
+def test_install_sets_the_machine_up_then_hands_over_to_hall_install_as_root(checkout):
+    work, stubs, calls_file = checkout
+    stub(stubs, "dpkg-query", f'echo "dpkg-query $*" >> {calls_file}\necho "install ok installed"\n')
+    run(checkout, "test", STUB_INSTALLED="1")          # the environment once
+    stub(work / ".venv/bin", "hall", 'echo "hall $* as $(id -u)"\n')
+    code, out, calls = run(checkout, "install", "server", "--root", "/tmp/x", STUB_UID="0")
+    assert code == 0 and "hall install server --root /tmp/x as 0" in out
+    assert any("chrony" in c for c in calls if c.startswith("dpkg-query"))  # the server's own packages
+    code, out, _ = run(checkout, "install", "terminal", "--server", "10.0.0.2", "--device", "fp-01")
+    assert code == 1 and "hall install needs root" in out
+    assert f"su -c '{work}/.venv/bin/hall install terminal --server 10.0.0.2 --device fp-01'" in out
