@@ -1,8 +1,10 @@
 """The window caller for a clerk's PC (`hall window --window 3`): a keyboard-driven terminal screen (Textual).
 
 It shows the ticket being served at the window, who is logged in, and how many wait in each of the window's
-queues (and backup queues); single keys call the next ticket, recall, mark a no-show, complete, transfer,
-pause/resume, log in and out. Every action is a request through the device's durable link (`hall.link`); the
+queues (and backup queues); single keys call the next ticket, recall, mark a no-show, complete, transfer (to a
+queue picked from a list), call a given number out of turn, requeue a no-show, pause with a reason from the hall's
+list and resume, log in and out. Calls need someone logged in: the hub refuses them otherwise, and the screen says
+to log in. The screen is laid out for a terminal of 80×24: every key is shown, in Chinese and in English. Every action is a request through the device's durable link (`hall.link`); the
 screen itself follows the hub's retained `state/window/{window}` and `state/queue/{queue}` topics, so it always
 shows what the hub decided, whichever device did it.
 
@@ -13,6 +15,7 @@ Shape: `WindowPanel` is the pure part (hub state and answers in, text out), test
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from dataclasses import dataclass, field
 
@@ -20,11 +23,14 @@ from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.events import Key
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Header, Input, Label, Static
+from textual.widgets import Header, Input, Label, OptionList, Static
+from textual.widgets.option_list import Option
 
 from hall.protocol import Answer, QueueState, WindowState, read_or_ignore
+from hall.settings import pause_reason_text
 
 log = logging.getLogger("devices.window_caller")
 
@@ -40,6 +46,36 @@ STATUS_TEXT = {
 OFFLINE = "中心离线，暂不能操作，请稍候 · the hub is offline; try again when it is back"
 DISCONNECTED = "未连接到大厅服务器 · not connected to the hall server"
 NO_ANSWER = "中心未应答：请求已保存，恢复后自动发送 · no answer from the hub: the request is kept and will be sent"
+LOG_IN_FIRST = "未登录，请按 l 登录后叫号 · nobody is logged in: press l to log in before calling"
+TICKET_RE = re.compile(r"^[A-Z]{1,2}\d{3,5}$")
+
+# every key, Chinese and English, in a grid that fits 80 columns (Textual's footer cut them off after a few)
+KEYS = [("n", "叫号", "next"), ("r", "重呼", "recall"), ("s", "过号", "skip"), ("c", "办结", "done"),
+        ("t", "转移", "transfer"), ("j", "叫指定号", "call no."), ("u", "过号重排", "requeue"),
+        ("p", "暂停/恢复", "pause"), ("l", "登录", "login"), ("o", "登出", "logout"), ("q", "退出", "quit")]
+KEY_COLUMNS = 4
+KEY_CELL = 20  # columns of one key: `j 叫指定号 call no.` and a space
+
+
+def key_lines() -> list[str]:
+    """The key bar: KEY_COLUMNS keys a line, each `key 中文 English` in a cell of KEY_CELL columns."""
+    cells = [f"{key} {chinese} {english}" for key, chinese, english in KEYS]
+    lines = []
+    for start in range(0, len(cells), KEY_COLUMNS):
+        row = cells[start:start + KEY_COLUMNS]
+        lines.append("".join(c + " " * (KEY_CELL - _cells(c)) for c in row).rstrip())
+    return lines
+
+
+def _cells(text: str) -> int:
+    """Terminal columns of a text: a Chinese character takes two."""
+    return sum(2 if ord(ch) > 0x2E7F else 1 for ch in text)
+
+
+def ticket_number(text: str | None) -> str | None:
+    """A ticket number as typed (`a12` → None, `a012` → `A012`), None when it is not one."""
+    no = (text or "").strip().upper()
+    return no if TICKET_RE.match(no) else None
 
 
 # ---------------------------------------------------------------- the pure part
@@ -52,6 +88,9 @@ class WindowPanel:
     queues: list[str]
     backup: list[str] = field(default_factory=list)
     queue_names: dict[str, str] = field(default_factory=dict)
+    # every queue of the hall, for the transfer list: (id, "name English", "department")
+    all_queues: list[tuple[str, str, str]] = field(default_factory=list)
+    pause_reasons: list[str] = field(default_factory=list)
     state: WindowState | None = None
     queue_state: dict[str, QueueState] = field(default_factory=dict)
     message: str = ""
@@ -63,7 +102,10 @@ class WindowPanel:
         if spec is None:
             raise ValueError(f"没有 {window} 号窗口 · window {window!r} is not in the catalogue")
         names = {q.id: f"{q.name} {q.name_en}".strip() for q in hall.catalogue.queues}
-        return cls(window=window, queues=list(spec.queues), backup=list(spec.backup), queue_names=names)
+        departments = {d.id: d.name for d in hall.catalogue.departments}
+        every = [(q.id, names[q.id], departments.get(q.department, q.department)) for q in hall.catalogue.queues]
+        return cls(window=window, queues=list(spec.queues), backup=list(spec.backup), queue_names=names,
+                   all_queues=every, pause_reasons=list(hall.queue_rules.pause_reasons))
 
     # ------------------------------------------------------------ hub state in
 
@@ -115,8 +157,20 @@ class WindowPanel:
         if self.state is None:
             return "等待中心状态 · waiting for the hub's state"
         status = STATUS_TEXT[self.state.status]
-        staff = self.staff or "未登录 · nobody logged in"
-        return f"{status}    工作人员 staff: {staff}"
+        if self.paused and self.state.reason:
+            status += f"：{pause_reason_text(self.state.reason)}"
+        if self.paused and self.state.paused_since:
+            status += f"（{self.state.paused_since[11:16]} 起 since）"
+        if not self.staff:
+            return f"{status}    {LOG_IN_FIRST}"
+        return f"{status}    工作人员 staff: {self.staff}"
+
+    def transfer_choices(self) -> list[tuple[str, str]]:
+        """The queues a ticket may go to, (id, the line shown): other queues than the ticket's own first."""
+        return [(qid, f"{qid:<2} {name} · {dept}") for qid, name, dept in self.all_queues]
+
+    def pause_choices(self) -> list[tuple[str, str]]:
+        return [(r, f"{i}  {pause_reason_text(r)}") for i, r in enumerate(self.pause_reasons, start=1)]
 
     def connection_text(self, connected: bool) -> str:
         if not connected:
@@ -135,7 +189,9 @@ class WindowPanel:
                 continue
             minutes = round((st.est_wait_s or 0) / 60)
             last = st.last_called or "—"
-            lines.append(f"{label}: 等候 {st.waiting} 人 waiting · 约 {minutes} 分钟 min · 最近 last {last}")
+            # two lines a queue: a name and its figures each fit 80 columns
+            lines.append(label)
+            lines.append(f"   等候 {st.waiting} 人 waiting · 约 {minutes} 分钟 min · 最近叫号 last called {last}")
         return lines
 
     def waiting(self) -> int:
@@ -152,10 +208,13 @@ class WindowPanel:
         recall = ticket.recall if ticket else None
         moved_to = ticket.queue if ticket else None
         match op:
-            case "call_next":
+            case "call_next" | "call_ticket":
                 if not no:
                     return "暂无等候的号 · nobody is waiting"
                 return f"请 {no} 号到 {self.window} 号窗口 · {no} called to window {self.window}"
+            case "requeue":
+                ahead = ticket.ahead if ticket else None
+                return f"{no} 已重新排队，前面 {ahead} 人 · {no} back in line, {ahead} ahead"
             case "recall":
                 return f"重呼 {no}（第 {recall} 次）· {no} recalled ({recall})"
             case "skip":
@@ -165,7 +224,8 @@ class WindowPanel:
             case "transfer":
                 return f"{no} 已转至 {moved_to} 类 · {no} transferred to queue {moved_to}"
             case "pause":
-                return "窗口暂停服务 · window paused"
+                reason = answer.window.reason if answer.window else None
+                return "窗口暂停服务 · window paused" + (f"：{pause_reason_text(reason)}" if reason else "")
             case "resume":
                 return "窗口恢复服务 · window resumed"
             case "login":
@@ -206,6 +266,60 @@ class PromptScreen(ModalScreen[str | None]):
         self.dismiss(None)
 
 
+class ChoiceScreen(ModalScreen[str | None]):
+    """Pick one of a list with the arrow keys and Enter, or by typing its letter or number; Escape cancels."""
+
+    BINDINGS = [Binding("escape", "cancel", "取消 cancel")]
+    DEFAULT_CSS = """
+    ChoiceScreen { align: center middle; }
+    ChoiceScreen > Vertical { width: 76; max-height: 22; height: auto; border: thick $accent; padding: 0 1;
+                              background: $panel; }
+    ChoiceScreen OptionList { height: auto; max-height: 16; }
+    """
+
+    def __init__(self, question: str, choices: list[tuple[str, str]], hint: str = ""):
+        super().__init__()
+        self.question = question
+        self.choices = choices
+        self.hint = hint
+        self.typed = ""
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(self.question)
+            yield OptionList(*(Option(text, id=value) for value, text in self.choices), id="choices")
+            yield Label(self.hint or "↑↓ Enter 选择 pick · 按字母或数字直接选 a letter or number picks · Esc 取消",
+                        classes="hint")
+
+    def on_mount(self) -> None:
+        self.query_one(OptionList).highlighted = 0
+
+    @on(OptionList.OptionSelected)
+    def _selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+    def on_key(self, event: Key) -> None:
+        """A letter (a queue's id) or a digit (a numbered choice): picked when it names one choice alone."""
+        if not event.character or not event.character.isalnum() or not event.character.isascii():
+            return
+        event.stop()
+        self.typed = (self.typed + event.character).upper()
+        ids = [value.upper() for value, _ in self.choices]
+        numbered = [str(i) for i in range(1, len(ids) + 1)]
+        for keys in (ids, numbered if self.typed.isdigit() else []):
+            if self.typed in keys and not any(k != self.typed and k.startswith(self.typed) for k in keys):
+                self.dismiss(self.choices[keys.index(self.typed)][0])
+                return
+            starts = [i for i, k in enumerate(keys) if k.startswith(self.typed)]
+            if starts:
+                self.query_one(OptionList).highlighted = starts[0]
+                return
+        self.typed = ""  # nothing starts so: start again with the next key
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
 class HubChanged(Message):
     """Something the link heard (in its network thread) that the screen should show."""
 
@@ -213,23 +327,27 @@ class HubChanged(Message):
 class WindowCallerApp(App):
     TITLE = "窗口叫号 · Window caller"
     ENABLE_COMMAND_PALETTE = False  # every action has its own key; the footer keeps room for them
+    # 80×24 first: header 1, connection 1, ticket 3, status 2, queues, message 2, keys 3 (docked at the bottom)
     CSS = """
     #connection { height: 1; padding: 0 1; }
-    #ticket { height: 5; content-align: center middle; text-style: bold; background: $boost; }
-    #status { height: 1; padding: 0 1; }
-    #queues { height: auto; padding: 1 1; }
-    #message { height: auto; min-height: 2; padding: 0 1; color: $warning; }
+    #ticket { height: 3; content-align: center middle; text-style: bold; background: $boost; }
+    #status { height: auto; max-height: 2; padding: 0 1; }
+    #queues { height: auto; max-height: 8; padding: 0 1; }  /* two lines a queue */
+    #message { height: auto; min-height: 2; max-height: 3; padding: 0 1; color: $warning; }
+    #keys { dock: bottom; height: 3; padding: 0 1; background: $panel; color: $text; }
     """
     BINDINGS = [
-        Binding("n", "call_next", "叫号 next"),
-        Binding("r", "recall", "重呼 recall"),
-        Binding("s", "skip", "过号 skip"),
-        Binding("c", "complete", "办结 complete"),
-        Binding("t", "transfer", "转移 transfer"),
-        Binding("p", "pause_resume", "暂停/恢复 pause"),
-        Binding("l", "login", "登录 login"),
-        Binding("o", "logout", "登出 logout"),
-        Binding("q", "quit", "退出 quit"),
+        Binding("n", "call_next", "叫号 next", show=False),
+        Binding("r", "recall", "重呼 recall", show=False),
+        Binding("s", "skip", "过号 skip", show=False),
+        Binding("c", "complete", "办结 complete", show=False),
+        Binding("t", "transfer", "转移 transfer", show=False),
+        Binding("j", "call_ticket", "叫指定号 call a number", show=False),
+        Binding("u", "requeue", "过号重排 requeue", show=False),
+        Binding("p", "pause_resume", "暂停/恢复 pause", show=False),
+        Binding("l", "login", "登录 login", show=False),
+        Binding("o", "logout", "登出 logout", show=False),
+        Binding("q", "quit", "退出 quit", show=False),
     ]
 
     def __init__(self, hall, link, window: str):
@@ -272,7 +390,7 @@ class WindowCallerApp(App):
         yield Static(id="status")
         yield Static(id="queues")
         yield Static(id="message")
-        yield Footer()
+        yield Static("\n".join(key_lines()), id="keys")
 
     def on_mount(self) -> None:
         self.title = self.panel.title()
@@ -337,21 +455,51 @@ class WindowCallerApp(App):
         self._request("complete", self._window())
 
     def action_pause_resume(self) -> None:
-        self._request("resume" if self.panel.paused else "pause", self._window())
+        if self.panel.paused:
+            self._request("resume", self._window())
+            return
+        if not self.panel.pause_reasons:
+            self._request("pause", self._window())
+            return
+
+        def chosen(reason: str | None) -> None:
+            if reason:
+                self._request("pause", self._window(reason=reason))
+
+        self.push_screen(ChoiceScreen("暂停原因？· why pause?", self.panel.pause_choices()), chosen)
 
     def action_transfer(self) -> None:
         if not self.panel.ticket:
             self.say("当前没有在办理的号，无法转移 · no ticket is being served, nothing to transfer")
             return
-        queues = ", ".join(q.id for q in self.hall.catalogue.queues)
-        prompt = PromptScreen(f"将 {self.panel.ticket} 转至哪个业务类别？· transfer {self.panel.ticket} to which queue?",
-                              f"可选 choices: {queues}")
+        prompt = ChoiceScreen(f"将 {self.panel.ticket} 转至哪个业务类别？· transfer {self.panel.ticket} to which queue?",
+                              self.panel.transfer_choices())
 
         def chosen(queue: str | None) -> None:
             if queue:
-                self._request("transfer", self._window(queue=queue.upper()))
+                self._request("transfer", self._window(queue=queue))
 
         self.push_screen(prompt, chosen)
+
+    def _ask_ticket(self, question: str, then) -> None:
+        def chosen(text: str | None) -> None:
+            if not text:
+                return
+            no = ticket_number(text)
+            if no is None:
+                self.say(f"票号 {text} 不对，应如 A012 · {text!r} is not a ticket number like A012")
+                return
+            then(no)
+
+        self.push_screen(PromptScreen(question, "例 e.g. A012"), chosen)
+
+    def action_call_ticket(self) -> None:
+        self._ask_ticket("叫哪个号？（回来的群众）· call which number? (a citizen who came back)",
+                         lambda no: self._request("call_ticket", self._window(ticket=no)))
+
+    def action_requeue(self) -> None:
+        self._ask_ticket("哪个过号的号重新排队？· requeue which no-show?",
+                         lambda no: self._request("requeue", {"ticket": no}))
 
     def action_login(self) -> None:
         def chosen(staff: str | None) -> None:

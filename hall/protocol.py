@@ -152,6 +152,18 @@ class Requeue(_Strict):
     ticket: TicketNo
 
 
+class CallTicket(_Strict):
+    """Call one ticket out of turn at a window (a citizen who comes back to the desk)."""
+    window: WindowId
+    ticket: TicketNo
+
+
+class Pause(_Strict):
+    """A window pauses, with a reason from the hall's `[queue] pause_reasons` if it gives one."""
+    window: WindowId
+    reason: str | None = Field(default=None, min_length=1, max_length=32)
+
+
 class StaffAtWindow(_Strict):
     window: WindowId | None = None
     staff: StaffId
@@ -219,7 +231,8 @@ EVENT_MODELS: dict[str, type[BaseModel]] = {
     "complete": WindowAction,
     "transfer": Transfer,
     "requeue": Requeue,
-    "pause": WindowAction,
+    "call_ticket": CallTicket,
+    "pause": Pause,
     "resume": WindowAction,
     "login": StaffAtWindow,
     "logout": StaffAtWindow,
@@ -231,7 +244,7 @@ EVENT_MODELS: dict[str, type[BaseModel]] = {
     "punch_correction": PunchCorrection,
 }
 
-WINDOW_EVENTS = ("call_next", "recall", "skip", "complete", "transfer", "pause", "resume")
+WINDOW_EVENTS = ("call_next", "call_ticket", "recall", "skip", "complete", "transfer", "pause", "resume")
 
 # Which device kinds may send which event types (docs/protocol.md, "Event types").
 KIND_EVENTS: dict[str, frozenset[str]] = {
@@ -468,6 +481,8 @@ class WindowState(FromHub):
     ticket: str | None = None
     staff: str | None = None
     queues: list[str] = []
+    reason: str | None = None        # paused: why, from the hall's pause reasons (none given: null)
+    paused_since: str | None = None  # paused: since when
 
 
 class QueueState(FromHub):

@@ -147,6 +147,18 @@ class Hours(_Model):
         return spans_in_order(spans)
 
 
+# why a window pauses, and how the screens say it in English (a hall's own reasons are shown as written)
+PAUSE_REASONS = {"会议": "meeting", "午休": "lunch break", "系统故障": "system fault", "其他": "other"}
+
+
+def pause_reason_text(reason: str | None) -> str:
+    """A pause reason as screens show it, Chinese first: `会议 meeting`; '' for none."""
+    if not reason:
+        return ""
+    english = PAUSE_REASONS.get(reason)
+    return f"{reason} {english}" if english else reason
+
+
 class QueueRules(_Model):
     recall_limit: int = strict_count(3, ge=0, le=20)
     requeue_window_minutes: int = strict_count(30, ge=0, le=24 * 60)
@@ -154,6 +166,17 @@ class QueueRules(_Model):
     average_after: int = strict_count(5, ge=1, le=1000)
     rating_within_minutes: int = strict_count(30, ge=1, le=24 * 60,
                                               description="a ticket may be rated this long after its call ended")
+    pause_reasons: list[Annotated[str, Field(min_length=1, max_length=16)]] = Field(
+        default_factory=lambda: list(PAUSE_REASONS), min_length=1, max_length=12,
+        description="why a window may pause (会议, 午休, …); shown on the board, the LED screens and reports")
+
+    @field_validator("pause_reasons")
+    @classmethod
+    def _distinct_reasons(cls, reasons: list[str]) -> list[str]:
+        twice = sorted({r for r in reasons if reasons.count(r) > 1})
+        if twice:
+            raise ValueError(f"each reason once; given more than once: {', '.join(twice)}")
+        return reasons
 
 
 class AttendanceRules(_Model):

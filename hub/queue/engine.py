@@ -10,11 +10,19 @@ day (`QueueEngine.next_day`), and only the staff logged in at each window carrie
 A ticket's life:
 
     waiting ──call_next──▶ called ──complete, or the window's next call──▶ done
-       ▲                     │──skip──▶ no_show ──requeue within 30 min──▶ waiting (after the next 3)
-       │                     │                  └─later──▶ refused: expired
-       └──── transfer ───────┘  (keeps its number, waits at the front of the new queue, behind priority)
+       │  ▲                  │──skip──▶ no_show ──requeue within 30 min──▶ waiting (after the next 3)
+       │  │                  │             │    └─later──▶ refused: expired
+       │  └── transfer ──────┘  (keeps its number, waits at the front of the new queue, behind priority)
+       └──────call_ticket────▶ called ◀──call_ticket within 30 min──┘  (out of turn: the citizen at the desk)
 
 While a ticket is `called`, its window is `serving` it; `transferred` is the outcome of that call.
+
+Only a window with a staff member logged in calls (`call_next`, `call_ticket`, `recall`): a call, and the rating
+of its service, must belong to someone (`Rules.login_required`, on in every hall; a scenario of bare windows may
+leave it off). `call_ticket` calls one ticket out of turn, for a citizen who comes back to the desk: a ticket of
+today that is waiting or a no-show (within the requeue time, as a requeue), of a queue the window serves (its own
+or its backup). A pause may give a reason from the hall's list (`Rules.pause_reasons`: 会议, 午休, …); the
+window's state carries it, and since when the window is paused, until it resumes.
 
 A rating (好差评, 1–5) is the citizen's word on one ticket's service at one window, credited to the staff member
 who called it there. It counts once per ticket, only for a ticket that window is serving or served (its call
@@ -79,6 +87,10 @@ ALREADY_RATED = "already_rated"
 RATING_EXPIRED = "rating_expired"
 UNKNOWN_STAFF = "unknown_staff"
 NOT_ASSIGNED = "not_assigned"
+NOT_LOGGED_IN = "not_logged_in"
+NOT_CALLABLE = "not_callable"
+NOT_THIS_WINDOW = "not_this_window"
+UNKNOWN_REASON = "unknown_reason"
 
 # Chinese first, English second: these reach kiosks, caller keypads and window PCs as they are.
 MESSAGES = {
@@ -100,6 +112,10 @@ MESSAGES = {
     RATING_EXPIRED: "已超过评价时限 · too late to rate this ticket",
     UNKNOWN_STAFF: "没有这个工作人员 · no such staff member",
     NOT_ASSIGNED: "该工作人员不在此窗口 · the staff member is not assigned to this window",
+    NOT_LOGGED_IN: "窗口无人登录，请先登录再叫号 · nobody is logged in at this window: log in before calling",
+    NOT_CALLABLE: "只能叫今天等候中或过号的票 · only a ticket of today that waits or missed its call can be called",
+    NOT_THIS_WINDOW: "此窗口不办理该票的业务 · this window does not serve that ticket's queue",
+    UNKNOWN_REASON: "没有这个暂停原因 · not one of the hall's pause reasons",
 }
 
 
@@ -128,6 +144,8 @@ class Rules:
     average_after: int = 5
     issuing: tuple[tuple[time, time], ...] = ()  # [start, end) spans; none means all day
     rating_within: timedelta = timedelta(minutes=30)  # after a ticket's call at the window ended
+    login_required: bool = False   # calls only with staff logged in (every hall: rules_from_hall)
+    pause_reasons: tuple[str, ...] = ()  # a pause's reason is one of these; none listed: any
 
     def issuing_at(self, moment: time) -> bool:
         return not self.issuing or any(start <= moment < end for start, end in self.issuing)
@@ -168,7 +186,8 @@ def rules_from_hall(hall) -> Rules:
     return Rules(recall_limit=r.recall_limit, requeue_window=timedelta(minutes=r.requeue_window_minutes),
                  requeue_after=r.requeue_after, average_after=r.average_after,
                  issuing=tuple((s.start, s.end) for s in hall.hours.issuing),
-                 rating_within=timedelta(minutes=rating_within))
+                 rating_within=timedelta(minutes=rating_within), login_required=True,
+                 pause_reasons=tuple(getattr(r, "pause_reasons", ())))
 
 
 # ---------------------------------------------------------------- the day's objects
@@ -251,6 +270,8 @@ class WindowDesk:
     spec: WindowSpec
     staff: str | None = None
     paused: bool = False
+    reason: str | None = None          # why it is paused, from the hall's list
+    paused_at: datetime | None = None  # since when
     open: bool = False         # someone is at the desk: logged in, calling or back from a pause
     call: Call | None = None   # the ticket being served
 
@@ -347,13 +368,17 @@ class QueueEngine:
 
     # ------------------------------------------------------------ calling (叫号)
 
-    def call_next(self, window_id: str, at: datetime, *, pick: str | None | _Unset = DECIDE) -> Outcome:
-        """Finish the ticket being served, if any, and call the next one for this window (or none)."""
+    def call_next(self, window_id: str, at: datetime, *, pick: str | None | _Unset = DECIDE,
+                  enforce: bool = True) -> Outcome:
+        """Finish the ticket being served, if any, and call the next one for this window (or none).
+
+        `enforce=False` (a replay) calls even with nobody logged in, as a journal written before that rule did."""
         desk = self.windows.get(window_id)
         if desk is None:
             return Outcome.refuse(UNKNOWN_WINDOW, repr(window_id))
-        if desk.paused:
-            return Outcome.refuse(PAUSED_CODE, window_id)
+        refusal = self._may_call(desk, enforce)
+        if refusal:
+            return refusal
         out = Outcome(ok=True, windows={window_id})
         if desk.call is not None:
             out.completed = self._finish(desk, at, DONE, out)
@@ -366,8 +391,46 @@ class QueueEngine:
                 ticket = None  # the journal and the rules disagree: never call a ticket twice
         if ticket is None:
             return out
+        return self._call(desk, ticket, at, out)
+
+    def call_ticket(self, window_id: str, ticket_no: str, at: datetime, *, enforce: bool = True) -> Outcome:
+        """Call one ticket out of turn (a citizen who comes back to the desk): a ticket of today that waits, or a
+        no-show within the requeue time, of a queue this window serves. The ticket being served is finished
+        first, as by the next call. `enforce=False` (a replay) calls the ticket called back then."""
+        desk = self.windows.get(window_id)
+        if desk is None:
+            return Outcome.refuse(UNKNOWN_WINDOW, repr(window_id))
+        refusal = self._may_call(desk, enforce)
+        if refusal:
+            return refusal
+        ticket = self.tickets.get(ticket_no)
+        if ticket is None or ticket.status not in (WAITING, NO_SHOW):
+            state = "今天没有这张票 not issued today" if ticket is None else f"状态 {ticket.status}"
+            return Outcome.refuse(NOT_CALLABLE, f"{ticket_no} {state}")
+        if enforce:
+            if ticket.queue not in (*desk.spec.queues, *desk.spec.backup):
+                return Outcome.refuse(NOT_THIS_WINDOW, f"{ticket_no} ({ticket.queue}) → {window_id}")
+            if ticket.status == NO_SHOW and at - ticket.no_show_at > self.rules.requeue_window:
+                return Outcome.refuse(EXPIRED, f"{ticket_no} {ticket.no_show_at:%H:%M:%S}")
+        out = Outcome(ok=True, windows={window_id})
+        if desk.call is not None:
+            out.completed = self._finish(desk, at, DONE, out)
+        desk.open = True
+        return self._call(desk, ticket, at, out)
+
+    def _may_call(self, desk: WindowDesk, enforce: bool) -> Outcome | None:
+        if desk.paused:
+            return Outcome.refuse(PAUSED_CODE, desk.spec.id)
+        if enforce and self.rules.login_required and desk.staff is None:
+            return Outcome.refuse(NOT_LOGGED_IN, desk.spec.id)
+        return None
+
+    def _call(self, desk: WindowDesk, ticket: Ticket, at: datetime, out: Outcome) -> Outcome:
+        """The ticket called to the desk: out of its line if it waits in one, announced."""
+        window_id = desk.spec.id
         q = self.queues[ticket.queue]
-        q.line.remove(ticket)
+        if ticket.status == WAITING:
+            q.line.remove(ticket)
         q.last_called = ticket.no
         ticket.status = CALLED
         ticket.window = window_id
@@ -394,11 +457,13 @@ class QueueEngine:
                 return min(heads, key=lambda t: (t.klass, t.since))
         return None
 
-    def recall(self, window_id: str, at: datetime) -> Outcome:
+    def recall(self, window_id: str, at: datetime, *, enforce: bool = True) -> Outcome:
         """Announce the serving ticket again, up to the recall limit."""
         desk, refusal = self._serving_desk(window_id, calling=True)
         if refusal:
             return refusal
+        if enforce and self.rules.login_required and desk.staff is None:
+            return Outcome.refuse(NOT_LOGGED_IN, window_id)
         call = desk.call
         if call.recalls >= self.rules.recall_limit:
             return Outcome.refuse(RECALL_LIMIT, f"{call.ticket} ×{call.recalls}")
@@ -471,11 +536,18 @@ class QueueEngine:
 
     # ------------------------------------------------------------ the desk
 
-    def pause(self, window_id: str, at: datetime) -> Outcome:
+    def pause(self, window_id: str, at: datetime, reason: str | None = None, *, enforce: bool = True) -> Outcome:
+        """The window calls nothing until it resumes; the reason, if given, is one of the hall's list. Paused
+        again with another reason, it keeps the time it paused since."""
         desk = self.windows.get(window_id)
         if desk is None:
             return Outcome.refuse(UNKNOWN_WINDOW, repr(window_id))
+        if enforce and reason is not None and self.rules.pause_reasons and reason not in self.rules.pause_reasons:
+            return Outcome.refuse(UNKNOWN_REASON, f"{reason!r}; 可选 choices: {'、'.join(self.rules.pause_reasons)}")
+        if not desk.paused:
+            desk.paused_at = at
         desk.paused = True
+        desk.reason = reason
         return Outcome(ok=True, windows={window_id}, queues=self._queues_of(desk))
 
     def resume(self, window_id: str, at: datetime) -> Outcome:
@@ -483,6 +555,8 @@ class QueueEngine:
         if desk is None:
             return Outcome.refuse(UNKNOWN_WINDOW, repr(window_id))
         desk.paused = False
+        desk.reason = None
+        desk.paused_at = None
         desk.open = True
         return Outcome(ok=True, windows={window_id}, queues=self._queues_of(desk))
 
@@ -574,6 +648,11 @@ class QueueEngine:
 
     def window_state(self, window_id: str) -> WindowState:
         desk = self.windows[window_id]
+        if desk.paused:  # why and since when: only while paused, so other states read as they always did
+            return WindowState.build(window=window_id, status=desk.status,
+                                     ticket=desk.call.ticket if desk.call else None, staff=desk.staff,
+                                     queues=list(desk.spec.queues), reason=desk.reason,
+                                     paused_since=desk.paused_at.isoformat(timespec="milliseconds"))
         return WindowState.build(window=window_id, status=desk.status,
                                  ticket=desk.call.ticket if desk.call else None, staff=desk.staff,
                                  queues=list(desk.spec.queues))

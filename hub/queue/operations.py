@@ -14,6 +14,10 @@ that window, within `rating_within_minutes` (30) of the end of its service there
 only at the window staff.csv assigns them, whichever device sends it. A refused rating or login is stored with
 its refusal (the event with its answer, the journal row) and changes nothing: reports and rankings read only the
 `ratings` table, which holds credited ratings alone.
+
+Calls (`call_next`, `call_ticket`, `recall`) are refused with `not_logged_in` at a window nobody is logged in at,
+whichever device asks: the clerk's PC and the caller keypads alike. A replay does not ask again: a call journaled
+as made is made, whatever the rules say now.
 """
 
 from __future__ import annotations
@@ -136,6 +140,14 @@ def _ticket(domain: QueueDomain, event: Event) -> dict:
     return {"ticket": event.data.ticket}
 
 
+def _window_and_ticket(domain: QueueDomain, event: Event) -> dict:
+    return {"window": event.data.window, "ticket": event.data.ticket}
+
+
+def _window_and_reason(domain: QueueDomain, event: Event) -> dict:
+    return {"window": event.data.window, "reason": event.data.reason}
+
+
 def _staff_at_window(domain: QueueDomain, event: Event) -> dict:
     d = event.data
     window = d.window
@@ -184,7 +196,20 @@ def _call_next(engine: QueueEngine, args: dict, at: datetime, recorded: dict | N
     pick = DECIDE
     if recorded is not None:
         pick = (recorded.get("ticket") or {}).get("no")
-    return engine.call_next(args["window"], at, pick=pick)
+    return engine.call_next(args["window"], at, pick=pick, enforce=recorded is None)
+
+
+def _call_ticket(engine: QueueEngine, args: dict, at: datetime, recorded: dict | None) -> Outcome:
+    return engine.call_ticket(args["window"], args["ticket"], at, enforce=recorded is None)
+
+
+def _recall(engine: QueueEngine, args: dict, at: datetime, recorded: dict | None) -> Outcome:
+    return engine.recall(args["window"], at, enforce=recorded is None)
+
+
+def _pause(engine: QueueEngine, args: dict, at: datetime, recorded: dict | None) -> Outcome:
+    # journaled before pauses had reasons: no reason
+    return engine.pause(args["window"], at, args.get("reason"), enforce=recorded is None)
 
 
 def _transfer(engine: QueueEngine, args: dict, at: datetime, recorded: dict | None) -> Outcome:
@@ -209,7 +234,7 @@ def _rate(engine: QueueEngine, args: dict, at: datetime, recorded: dict | None) 
 
 
 def _at_window(action: Callable[[QueueEngine, str, datetime], Outcome]):
-    """recall, skip, complete, pause, resume: the window and the moment are all they take."""
+    """skip, complete, resume: the window and the moment are all they take."""
     def perform(engine: QueueEngine, args: dict, at: datetime, recorded: dict | None) -> Outcome:
         return action(engine, args["window"], at)
     return perform
@@ -266,12 +291,13 @@ OPERATIONS: dict[str, Operation] = {op.name: op for op in (
     Operation("issue", "ticket_request", _ticket_request, _issue, _ticket_issued, check=_known_queue,
               at_window=False, issues=True),
     Operation("call_next", "call_next", _window, _call_next, _next_called),
-    Operation("recall", "recall", _window, _at_window(QueueEngine.recall), _ticket_called),
+    Operation("call_ticket", "call_ticket", _window_and_ticket, _call_ticket, _next_called),
+    Operation("recall", "recall", _window, _recall, _ticket_called),
     Operation("skip", "skip", _window, _at_window(QueueEngine.skip), _ticket_ended),
     Operation("complete", "complete", _window, _at_window(QueueEngine.complete), _ticket_ended),
     Operation("transfer", "transfer", _window_and_queue, _transfer, _ticket_moved),
     Operation("requeue", "requeue", _ticket, _requeue, _ticket_moved, at_window=False),
-    Operation("pause", "pause", _window, _at_window(QueueEngine.pause), _window_state),
+    Operation("pause", "pause", _window_and_reason, _pause, _window_state),
     Operation("resume", "resume", _window, _at_window(QueueEngine.resume), _window_state),
     Operation("login", "login", _staff_at_window, _login, _window_state, check=_assigned_window),
     Operation("logout", "logout", _staff_at_window, _logout, _window_state, check=_assigned_window),

@@ -57,6 +57,8 @@ def test_a_device_acts_only_for_its_own_windows(tmp_path):
     d = DomainDriver(tmp_path / "hub.db")
     assert d.send("win-03", "call_next", {"window": "4"})["code"] == "forbidden"
     assert d.send("win-03", "call_next", {"window": "99"})["code"] == "unknown_window"
+    assert d.send("caller-01", "call_next", {"window": "17"})["code"] == "not_logged_in"
+    assert d.send("caller-01", "login", {"window": "17", "staff": "s078"})["ok"] is True
     assert d.send("caller-01", "call_next", {"window": "17"})["ok"] is True
     assert d.send("caller-01", "pause", {"window": "18"})["code"] == "forbidden"
     assert d.send("caller-01", "transfer", {"window": "17", "queue": "nope"})["code"] == "unknown_queue"

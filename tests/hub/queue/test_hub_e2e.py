@@ -12,6 +12,7 @@ import pytest
 from hall.clock import stamp
 from tests.helpers.queueing import MosquittoTools, all_day_hall
 from tests.helpers.rig import wait_for
+from tests.helpers.staffing import log_in
 
 
 @pytest.fixture
@@ -59,6 +60,9 @@ def test_bad_window_events_are_refused_with_a_clear_code(hall_rig):
     refused = tools.request("win-03", "call_next", {"window": "4"})
     assert refused["ok"] is False and refused["code"] == "forbidden"
     assert tools.request("win-03", "call_next", {"window": "99"})["code"] == "unknown_window"
+    nobody = tools.request("win-03", "call_next", {"window": "3"})
+    assert nobody["code"] == "not_logged_in" and "请先登录" in nobody["error"] and "log in" in nobody["error"]
+    assert tools.request("win-03", "login", {"window": "3", "staff": "s011"})["ok"]
     assert tools.request("win-03", "call_next", {"window": "3"})["ticket"]["no"] == "A001"
     moved = tools.request("win-03", "transfer", {"window": "3", "queue": "ZZ"})
     assert (moved["ok"], moved["code"]) == (False, "unknown_queue")
@@ -158,7 +162,8 @@ def test_the_hub_killed_mid_day_comes_back_with_the_same_state_and_numbering(hal
     for q in "AABBCCAB":
         assert kiosk.request("ticket_request", {"queue": q})["ok"]
     assert kiosk.request("ticket_request", {"queue": "C", "priority": True})["ticket"]["no"] == "C003"
-    assert win["1"].request("login", {"window": "1", "staff": "s001"})["ok"]
+    for w, link in win.items():
+        log_in(link, hall_rig.hall, w)
     assert win["1"].request("call_next", {"window": "1"})["ticket"]["no"] == "A001"
     assert win["1"].request("skip", {"window": "1"})["ok"]
     assert win["1"].request("call_next", {"window": "1"})["ticket"]["no"] == "A002"
@@ -199,8 +204,9 @@ def test_34_windows_calling_at_once_never_call_a_ticket_twice(hall_rig):
     assert kiosk.wait_drained(30)
     windows = [w.id for w in hall_rig.hall.catalogue.windows]
     links = {w: hall_rig.link(f"win-{int(w):02d}") for w in windows}
-    for link in links.values():
+    for w, link in links.items():
         assert link.wait_connected(10)
+        log_in(link, hall_rig.hall, w)
     called: dict[str, list[str]] = {w: [] for w in windows}
     start = threading.Barrier(len(windows))
 

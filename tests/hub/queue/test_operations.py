@@ -26,11 +26,13 @@ def _every_operation(d: DomainDriver) -> None:
     d.send("win-01", "skip", {"window": "1"}, "09:02:00")
     d.send("win-01", "call_next", {"window": "1"}, "09:02:10")
     d.send("win-01", "transfer", {"window": "1", "queue": "B"}, "09:03:00")
+    d.send("kiosk-01", "ticket_request", {"queue": "A"}, "09:03:30")
     d.send("kiosk-01", "requeue", {"ticket": "A001"}, "09:04:00")
+    d.send("win-01", "call_ticket", {"window": "1", "ticket": "A001"}, "09:04:30")
     d.send("win-01", "call_next", {"window": "1"}, "09:05:00")
     d.send("win-01", "complete", {"window": "1"}, "09:08:00")
     d.send("caller-01", "rating", {"window": "1", "score": 4}, "09:08:30")
-    d.send("win-01", "pause", {"window": "1"}, "09:10:00")
+    d.send("win-01", "pause", {"window": "1", "reason": "会议"}, "09:10:00")
     d.send("win-01", "resume", {"window": "1"}, "09:11:00")
     d.send("win-01", "logout", {"window": "1", "staff": "s001"}, "09:12:00")
 
@@ -46,6 +48,28 @@ def test_a_day_of_every_operation_replays_as_it_was_answered(tmp_path, caplog):
         again = DomainDriver(tmp_path / "hub.db")
     assert again.domain.snapshot() == d.domain.snapshot()
     assert "(0 differ)" in caplog.text and "replays as" not in caplog.text
+    answers = [r[0] for r in d.db.execute("SELECT result FROM queue_journal WHERE op IN ('call_ticket', 'pause')")]
+    assert '"no":"A001"' in answers[0] and '"reason":"会议"' in answers[1]
+
+
+def test_a_call_journaled_before_logins_were_required_replays(tmp_path, caplog):
+    """A journal of a day when windows called with nobody logged in comes back as it was: decisions are
+    replayed, not made again."""
+    d = DomainDriver(tmp_path / "hub.db")
+    d.send("kiosk-01", "ticket_request", {"queue": "A"}, "09:00:00")
+    assert d.send("win-01", "call_next", {"window": "1"}, "09:01:00")["code"] == "not_logged_in"
+    assert d.send("win-01", "recall", {"window": "1"}, "09:01:01")["code"] == "not_serving"
+    # what an older hub journaled: the call made with nobody at the desk, then recalled
+    d.db.execute("INSERT INTO queue_journal(event, day, at, op, args, result) VALUES (NULL, '2026-11-30', "
+                 "'2026-11-30T09:02:00.000+08:00', 'call_next', '{\"window\": \"1\"}', "
+                 "'{\"ok\": true, \"ticket\": {\"no\": \"A001\", \"queue\": \"A\"}}')")
+    d.db.execute("INSERT INTO queue_journal(event, day, at, op, args, result) VALUES (NULL, '2026-11-30', "
+                 "'2026-11-30T09:02:30.000+08:00', 'recall', '{\"window\": \"1\"}', '{\"ok\": true}')")
+    with caplog.at_level(logging.INFO, logger="hub.queue"):
+        again = DomainDriver(tmp_path / "hub.db")
+    window = again.domain.snapshot()["windows"]["1"]
+    assert (window["status"], window["ticket"], window["staff"], window["recalls"]) == ("serving", "A001", None, 1)
+    assert "could not be replayed" not in caplog.text
 
 
 def test_a_journal_row_of_an_unknown_operation_is_skipped_and_the_rest_replayed(tmp_path, caplog):

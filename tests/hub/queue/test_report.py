@@ -24,6 +24,8 @@ def day_db(tmp_path):
     for i in range(4):
         d.send("kiosk-01", "ticket_request", {"queue": "A"}, f"09:00:0{i}")
     d.send("win-01", "login", {"window": "1", "staff": "s001"}, "09:00:30")
+    d.send("win-02", "login", {"window": "2", "staff": "s006"}, "09:00:31")
+    d.send("win-04", "login", {"window": "4", "staff": "s016"}, "09:00:32")
     d.send("win-01", "call_next", {"window": "1"}, "09:01:00")      # A001 waited 60 s
     d.send("win-01", "call_next", {"window": "1"}, "09:11:00")      # A001 done in 600 s; A002 waited 659 s
     d.send("win-01", "skip", {"window": "1"}, "09:12:00")           # A002 no-show

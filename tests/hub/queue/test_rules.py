@@ -245,7 +245,9 @@ def test_a_bad_scenario_names_the_step_and_what_was_expected(step, words):
 
 
 def test_the_default_hall_is_used_when_the_scenario_has_none():
-    s = Script(hall={}).issue("A", at="08:00:00").issue("A", at="09:00:00").call("1").call("3")
-    out = s.run()
+    s = Script(hall={}).issue("A", at="08:00:00").issue("A", at="09:00:00").call("1")
+    s._add("login", window="1", staff="s001")._add("login", window="3", staff="s011")
+    out = s.call("1").call("3").run()
     assert out[0]["code"] == "closed"  # config/hall.toml issues from 08:30
-    assert [r.get("ticket") for r in out[1:]] == ["A001", "A001", None]
+    assert out[2]["code"] == "not_logged_in"  # the hall's rule: a call belongs to someone
+    assert [r.get("ticket") for r in out[5:]] == ["A001", None]
