@@ -287,8 +287,43 @@ def BoardApp(hall, *, playlist: Playlist | None = None, link=None, voice=None, c
     return _BoardApp()
 
 
-def configure_kivy(fullscreen: bool = False, size: tuple[int, int] = (1280, 720)) -> None:
-    """Kivy settings of a board; before the window opens. Full screen is the hall's: no cursor, no way out."""
+DEFAULT_SIZE = (1280, 720)
+
+
+def screen_size() -> tuple[int, int] | None:
+    """The X screen's size in pixels, asked of the X server itself (libX11), or None where there is none."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("X11")
+    if not name or not os.environ.get("DISPLAY"):
+        return None
+    try:
+        x11 = ctypes.CDLL(name)
+    except OSError:
+        return None
+    x11.XOpenDisplay.restype = ctypes.c_void_p
+    x11.XOpenDisplay.argtypes = [ctypes.c_char_p]
+    x11.XDefaultScreen.argtypes = [ctypes.c_void_p]
+    x11.XDisplayWidth.argtypes = x11.XDisplayHeight.argtypes = [ctypes.c_void_p, ctypes.c_int]
+    x11.XCloseDisplay.argtypes = [ctypes.c_void_p]
+    display = x11.XOpenDisplay(None)
+    if not display:
+        return None
+    try:
+        screen = x11.XDefaultScreen(display)
+        return x11.XDisplayWidth(display, screen), x11.XDisplayHeight(display, screen)
+    finally:
+        x11.XCloseDisplay(display)
+
+
+def configure_kivy(fullscreen: bool = False, size: tuple[int, int] | None = None,
+                   position: tuple[int, int] | None = None) -> None:
+    """Kivy settings of a board; before the window opens. Full screen is the hall's: no cursor, no way out.
+
+    Full screen is a borderless window as large as the screen at its top left corner: SDL's own full screen
+    leaves the window at its first size (a clipped 800×600 corner) on an X server without a window manager,
+    which is how a hall's screen Pi runs. `position` puts a window somewhere else (two windows on one screen)."""
     os.environ.setdefault("KIVY_NO_ARGS", "1")
     from kivy.config import Config
 
@@ -299,13 +334,23 @@ def configure_kivy(fullscreen: bool = False, size: tuple[int, int] = (1280, 720)
     # a message scheduled with a timeout of 0 wakes the loop at once instead of at the next of 30 ticks a
     # second; everything else keeps to the ticks (interupt_next_only, set when the clock exists)
     Config.set("kivy", "kivy_clock", "interrupt")
-    Config.set("graphics", "fullscreen", "auto" if fullscreen else "0")
     Config.set("graphics", "show_cursor", "0" if fullscreen else "1")
     Config.set("kivy", "exit_on_escape", "0" if fullscreen else "1")
     Config.set("graphics", "allow_screensaver", "0")
-    if not fullscreen:
-        Config.set("graphics", "width", str(size[0]))
-        Config.set("graphics", "height", str(size[1]))
+    filled = screen_size() if fullscreen else None
+    if fullscreen and filled is None:
+        Config.set("graphics", "fullscreen", "auto")  # no X screen to measure (a console): SDL's own
+    else:
+        Config.set("graphics", "fullscreen", "0")
+        Config.set("graphics", "borderless", "1" if filled else "0")
+        width, height = filled or size or DEFAULT_SIZE
+        Config.set("graphics", "width", str(width))
+        Config.set("graphics", "height", str(height))
+        if filled or position:
+            x, y = (0, 0) if filled else position
+            Config.set("graphics", "position", "custom")
+            Config.set("graphics", "left", str(x))
+            Config.set("graphics", "top", str(y))
     from kivy.clock import Clock
 
     Clock.interupt_next_only = True
@@ -313,9 +358,11 @@ def configure_kivy(fullscreen: bool = False, size: tuple[int, int] = (1280, 720)
 
 def run_board(hall, device: str, data_dir: Path | str, port: int | None = None, fullscreen: bool = False, *,
               host: str | None = None, password: str | None = None, playlist: Path | str | None = None,
-              voice: bool = True) -> int:
-    """Open the calling board of `device` and follow the hub until the window is closed (or SIGTERM)."""
-    configure_kivy(fullscreen)
+              voice: bool = True, size: tuple[int, int] | None = None,
+              position: tuple[int, int] | None = None) -> int:
+    """Open the calling board of `device` and follow the hub until the window is closed, or SIGTERM (systemd's
+    stop): the board then stops as if closed, its last state saved."""
+    configure_kivy(fullscreen, size, position)
     from display.voice import ClipSet, Voice, build_clips, default_clip_dir, espeak_available, hall_clip_dir
     from hall.link import DeviceLink
 
@@ -333,8 +380,9 @@ def run_board(hall, device: str, data_dir: Path | str, port: int | None = None, 
                              daemon=True).start()
     app = BoardApp(hall, playlist=pl, link=link, voice=speaker,
                    cache=data_dir / "devices" / device / "board.json")
-    signal.signal(signal.SIGTERM, lambda *_: app.stop())
+    stop_on_sigterm(app)
     _report_health(app, link, speaker)
+    _log_window()
     link.start()
     try:
         app.run()
@@ -343,6 +391,30 @@ def run_board(hall, device: str, data_dir: Path | str, port: int | None = None, 
         if speaker is not None:
             speaker.stop(timeout=15)
     return 0
+
+
+def stop_on_sigterm(app) -> None:
+    """SIGTERM stops the app as closing its window would. Python's handler only sets a flag; the app is stopped
+    on Kivy's own thread at the next turn of its loop (a clock event woken at once)."""
+    from kivy.clock import Clock
+
+    def stop(_signum, _frame):
+        log.info("SIGTERM: stopping")
+        Clock.schedule_once(lambda _dt: app.stop(), 0)
+
+    signal.signal(signal.SIGTERM, stop)
+
+
+def _log_window() -> None:
+    from kivy.clock import Clock
+
+    def say(_dt):
+        from kivy.core.window import Window
+
+        log.info("board window %d×%d at %s, %s", *Window.size, Window.left if hasattr(Window, "left") else "?",
+                 "full screen" if Window.borderless else "windowed")
+
+    Clock.schedule_once(say, 1)
 
 
 def _report_health(app, link, speaker, every: float = HEALTH_EVERY) -> None:

@@ -225,6 +225,16 @@ def children_lines(record: dict) -> list[str]:
     return [head] + ["  " + ChildEvent(**e).describe() for e in record.get("events", [])]
 
 
+def screen_places(screen: tuple[int, int]) -> dict[str, tuple[tuple[int, int], tuple[int, int]]]:
+    """Where `hall up` opens its two windows on one screen, as name → ((left, top), (width, height)): the kiosk
+    upright (9:16) and as tall as the screen at the left, the board (16:9) in the rest to its right."""
+    width, height = screen
+    kiosk = (height * 9 // 16, height)
+    board_w = max(320, width - kiosk[0])
+    board = (board_w, min(height, board_w * 9 // 16))
+    return {"kiosk": ((0, 0), kiosk), "display": ((kiosk[0], 0), board)}
+
+
 def screen_present() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
@@ -354,7 +364,7 @@ class HallUp:
             link = self.links[device_id] = DeviceLink(self.hall, device_id, self.data, port=self.port).start()
         return link
 
-    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen:
+    def _spawn(self, name: str, args: list[str], env: dict | None = None) -> subprocess.Popen:
         logs = self.data / "logs"
         logs.mkdir(exist_ok=True)
         # -P (Python 3.11+, which hallkit requires): `python -m` would otherwise put the current folder first on
@@ -369,7 +379,8 @@ class HallUp:
 
         def start() -> subprocess.Popen:
             with open(logs / f"{name}.log", "a") as out:  # the child holds its own copy of the descriptor
-                return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+                return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                        env=None if env is None else {**os.environ, **env})
 
         return self.children.add(name, start)
 
@@ -419,8 +430,18 @@ class HallUp:
         printer = PrinterSimulator().start()
         self.printer = printer
         self.parts.append(printer)
-        self._spawn("kiosk", ["kiosk", "--device", GUI_KIOSK, "--port", str(self.port), "--printer", printer.port])
-        self._spawn("display", ["display", "--device", GUI_BOARD, "--port", str(self.port)])
+        from display.board import screen_size
+
+        # side by side on the one screen, never on top of each other
+        places = screen_places(screen_size() or (1920, 1080))
+        (kx, ky), (kw, kh) = places["kiosk"]
+        (bx, by), (bw, bh) = places["display"]
+        self._spawn("kiosk", ["kiosk", "--device", GUI_KIOSK, "--port", str(self.port), "--printer", printer.port,
+                              "--size", f"{kw}x{kh}"],
+                    env={"KCFG_GRAPHICS_POSITION": "custom", "KCFG_GRAPHICS_LEFT": str(kx),
+                         "KCFG_GRAPHICS_TOP": str(ky)})
+        self._spawn("display", ["display", "--device", GUI_BOARD, "--port", str(self.port),
+                                "--size", f"{bw}x{bh}", "--position", f"{bx},{by}"])
 
     # ---------------------------------------------------------------- stop
 

@@ -20,7 +20,13 @@ def register(sub) -> None:
                                    "spoken. See docs/display.md.")
     add_hall_args(p)
     p.add_argument("--device", required=True, help="the display's device id in hall.toml, e.g. display-01")
-    p.add_argument("--fullscreen", action="store_true", help="fill the screen, hide the cursor (the hall's setting)")
+    p.add_argument("--fullscreen", action="store_true",
+                   help="fill the screen, hide the cursor (the hall's setting); fills it with or without a window "
+                        "manager")
+    p.add_argument("--size", metavar="WxH", type=parse_size,
+                   help="window size when not full screen, e.g. 1920x1080 (default 1280x720)")
+    p.add_argument("--position", metavar="X,Y", type=parse_position,
+                   help="where the window's top left corner goes on the screen, e.g. 1080,0")
     p.add_argument("--host", help="broker host (default: what the hall's data directory records)")
     p.add_argument("--port", type=int, help="broker port (default: what the hall's data directory records)")
     p.add_argument("--playlist", metavar="FILE", help="what the band scrolls (default: config/playlist.toml)")
@@ -63,7 +69,31 @@ def cmd_display(args) -> int:
         print(f"hall display: {args.device!r} is a {hall.device(args.device).kind}, not a display", file=sys.stderr)
         return 2
     return run_board(hall, args.device, data, args.port, fullscreen=args.fullscreen, host=args.host,
-                     playlist=args.playlist, voice=not args.no_voice)
+                     playlist=args.playlist, voice=not args.no_voice, size=args.size, position=args.position)
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """`1920x1080` → (1920, 1080)."""
+    import argparse
+
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected WIDTHxHEIGHT such as 1920x1080") from None
+    if not (100 <= width <= 10000 and 100 <= height <= 10000):
+        raise argparse.ArgumentTypeError(f"{text!r}: each side between 100 and 10000 pixels")
+    return width, height
+
+
+def parse_position(text: str) -> tuple[int, int]:
+    """`1080,0` → (1080, 0)."""
+    import argparse
+
+    try:
+        x, y = (int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected X,Y such as 1080,0") from None
+    return x, y
 
 
 def cmd_voice_build(args) -> int:

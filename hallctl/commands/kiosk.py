@@ -170,6 +170,11 @@ def cmd_kiosk(args) -> int:
                       tls_ca=args.tls_ca).start()
     app = KioskApp(hall, args.device, data, link=link, printer=printer, idle_timeout=args.idle,
                    request_timeout=args.timeout, fullscreen=args.fullscreen)
+    # systemd stops the kiosk with SIGTERM: left to SDL it becomes a close request, which a locked-down kiosk
+    # refuses; handled here, it stops the app
+    from display.board import stop_on_sigterm
+
+    stop_on_sigterm(app)
     try:
         app.run()
     finally:
