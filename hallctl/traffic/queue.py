@@ -19,12 +19,15 @@ Constructor:
   and handling times divided by it.
 - `daily_tickets` (500, the Miluo hall's working day), `seed` for repeatable runs, and the behaviour rates
   `priority`, `no_show`, `requeue`, `transfer`, `rating`, `pause`.
+- `manual`: windows left to people (`hall up --manual-windows`): no simulated clerk works them.
 
 What it does: citizens arrive as a Poisson process per queue, weighted towards the busy queues (business
 registration, social insurance, tax, vehicles …), with a morning peak in each issuing span when the hall has
 issuing hours (arrivals stop outside them, by the hall's local clock) and a flat rate when it issues all day.
 Each clerk logs in (the first staff member assigned to the window), calls the next ticket, and serves it for a
-log-normal time around the queue's standard minutes; some citizens do not come (recalled once, then skipped)
+log-normal time around the queue's standard minutes; a clerk who found nobody waiting watches the queues on the
+screen (the hub's retained `state/queue/…` of the window's queues) and calls again only once someone waits, as a
+person would, with a look now and then in case the screen missed it; some citizens do not come (recalled once, then skipped)
 and a few of those come back to requeue at a kiosk; a few tickets are transferred to another queue; most
 citizens rate the service (好差评, about 97 % good); clerks take a short break now and then.
 
@@ -51,6 +54,7 @@ log = logging.getLogger("hallctl.traffic.queue")
 QUEUE_WEIGHTS = {"A": 3.0, "B": 2.0, "C": 3.0, "D": 2.0, "E": 1.5, "F": 1.5, "G": 1.2, "H": 2.5, "J": 2.5,
                  "T": 1.2, "W": 0.8}
 SCORES = [(5, 0.75), (4, 0.15), (3, 0.07), (2, 0.02), (1, 0.01)]
+LOOK_AGAIN_S = 1800.0  # an idle clerk calls anyway after this long (hall seconds), in case the screen missed one
 
 
 @dataclass
@@ -63,6 +67,8 @@ class Clerk:
     queue: str | None = None
     waiting_for: str | None = None  # the event id of a call_next whose answer decides what comes next
     recalled: bool = False
+    queues: tuple[str, ...] = ()    # the window's own and backup queues, watched when nobody waits
+    idle: bool = False              # found nobody waiting: calls again when a watched queue has someone
 
 
 @dataclass(order=True)
@@ -76,7 +82,7 @@ class HallTraffic:
     def __init__(self, hall, kiosks: list, windows: list, *, raters: list = (), speed: float = 60.0,
                  seed: int | None = None,
                  daily_tickets: int = 500, priority: float = 0.05, no_show: float = 0.05, requeue: float = 0.3,
-                 transfer: float = 0.03, rating: float = 0.6, pause: float = 0.01):
+                 transfer: float = 0.03, rating: float = 0.6, pause: float = 0.01, manual=()):
         if speed <= 0:
             raise ValueError("speed must be positive")
         if not kiosks:
@@ -87,11 +93,13 @@ class HallTraffic:
         self.rand = random.Random(seed)
         self.rates = {"priority": priority, "no_show": no_show, "requeue": requeue, "transfer": transfer,
                       "rating": rating, "pause": pause}
-        self.stats = {k: 0 for k in ("requested", "issued", "refused", "called", "empty_calls", "served", "no_show",
-                                     "requeued", "transferred", "ratings", "paused")}
+        self.stats = {k: 0 for k in ("requested", "issued", "refused", "call_next", "called", "empty_calls",
+                                     "served", "no_show", "requeued", "transferred", "ratings", "paused")}
         self._queues = {q.id: q for q in hall.catalogue.queues}
         self._per_second = self._arrival_rates(daily_tickets)
+        self.manual = {str(w) for w in manual}
         self.clerks = self._assign(windows, raters)
+        self.waiting: dict[str, int] = {}  # queue → waiting, from the hub's retained state
         self._heap: list[_Due] = []
         self._counter = itertools.count()
         self._answers: queue.Queue = queue.Queue()
@@ -101,6 +109,13 @@ class HallTraffic:
         self._thread: threading.Thread | None = None
         for link in {id(x): x for x in [*self.kiosks, *(c.link for c in self.clerks.values())]}.values():
             link.on_answer(self._heard)
+        # what the clerks' screens show: the queues they serve (one subscription per queue and link)
+        watched: set[tuple[int, str]] = set()
+        for clerk in self.clerks.values():
+            for q in clerk.queues:
+                if (id(clerk.link), q) not in watched:
+                    watched.add((id(clerk.link), q))
+                    clerk.link.subscribe(f"hub/state/queue/{q}", self._saw)
 
     # ------------------------------------------------------------ set-up
 
@@ -113,10 +128,11 @@ class HallTraffic:
         clerks = {}
         for w in self.hall.catalogue.windows:
             link = next((x for x in ordered if w.id in x.device.windows), None)
-            if link is None:
+            if link is None or w.id in self.manual:
                 continue
             pads = [link] if link.device.kind == "caller" else [x for x in raters if w.id in x.device.windows]
-            clerks[w.id] = Clerk(w.id, link, staff_by_window.get(w.id), rater=next(iter(pads), None))
+            clerks[w.id] = Clerk(w.id, link, staff_by_window.get(w.id), rater=next(iter(pads), None),
+                                 queues=(*w.queues, *w.backup))
         return clerks
 
     def _issuing_seconds(self) -> float:
@@ -221,7 +237,14 @@ class HallTraffic:
             self._send(next(self._kiosk_turn), "requeue", {"ticket": who}, ("requeue", who))
         elif kind == "call":
             clerk: Clerk = who
+            if clerk.waiting_for is not None or clerk.serving is not None:
+                return  # a look at the screen and a planned call at once: one call
+            clerk.idle = False
+            self.stats["call_next"] += 1
             clerk.waiting_for = self._send(clerk.link, "call_next", {"window": clerk.window}, ("called", clerk))
+        elif kind == "look":
+            if who.idle:  # nothing came on the screen for a long while: call anyway, in case it was missed
+                self._do(("call", who))
         elif kind == "recall":
             self._send(who.link, "recall", {"window": who.window})
             self._later(45, ("skip", who))
@@ -274,7 +297,29 @@ class HallTraffic:
         # the link's network thread: hand over to the traffic thread
         self._answers.put((event_id, answer))
 
-    def _on_answer(self, event_id: str, answer: dict) -> None:
+    def _saw(self, topic: str, payload: dict) -> None:
+        # the link's network thread: a queue's retained state, handed over to the traffic thread
+        self._answers.put((None, {"queue": topic.rsplit("/", 1)[-1], "waiting": payload.get("waiting")}))
+
+    def _on_state(self, queue_id: str, waiting) -> None:
+        """A queue on the clerks' screens: idle clerks serving it call, after a moment, once someone waits."""
+        if not isinstance(waiting, int):
+            return
+        self.waiting[queue_id] = waiting
+        if waiting <= 0:
+            return
+        # one clerk a citizen waiting: the others see a colleague call and stay put
+        serving = [c for c in self.clerks.values() if queue_id in c.queues]
+        calling = sum(1 for c in serving if c.waiting_for is not None or (not c.idle and c.serving is None))
+        idle = [c for c in serving if c.idle]
+        for clerk in self.rand.sample(idle, min(len(idle), max(0, waiting - calling))):
+            clerk.idle = False
+            self._later(self.rand.uniform(3, 15), ("call", clerk))
+
+    def _on_answer(self, event_id: str | None, answer: dict) -> None:
+        if event_id is None:
+            self._on_state(answer["queue"], answer["waiting"])
+            return
         expect = self._pending.pop(event_id, None)
         if expect is None:
             return
@@ -293,9 +338,13 @@ class HallTraffic:
         clerk.waiting_for = None
         ticket = answer.get("ticket") if answer.get("ok") else None
         if ticket is None:
-            if answer.get("ok"):
-                self.stats["empty_calls"] += 1
-            self._later(self.rand.uniform(20, 60), ("call", clerk))  # nobody waiting (or paused): look again
+            if not answer.get("ok"):
+                self._later(self.rand.uniform(20, 60), ("call", clerk))  # refused (paused, …): try again later
+                return
+            self.stats["empty_calls"] += 1
+            # nobody waiting: watch the screen; someone joining a queue of the window brings the clerk back
+            clerk.idle = True
+            self._later(LOOK_AGAIN_S, ("look", clerk))
             return
         self.stats["called"] += 1
         clerk.serving, clerk.queue = ticket["no"], ticket["queue"]

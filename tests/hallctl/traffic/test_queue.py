@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 
 import pytest
@@ -67,3 +68,27 @@ def test_traffic_plays_a_busy_hall_through_the_hub(make_rig, tmp_path):
                      "AND json_extract(res, '$.ok') = 0") == 0
     assert rig.count("SELECT count(*) FROM events WHERE type='rating' AND device='win-18'") == 0
     assert rig.count("SELECT count(DISTINCT staff) FROM calls") > 3
+
+
+def test_idle_clerks_wait_for_someone_on_their_screen_instead_of_calling_again_and_again(make_rig, tmp_path):
+    """At `hall up`'s speed a clerk with nobody waiting watches the queues, as a person would: the calls stay near
+    the tickets issued, not thousands against an empty hall."""
+    rig = make_rig(config=all_day_hall(tmp_path / "config"))
+    rig.start_hub()
+    kiosk = rig.link("kiosk-01")
+    callers = [rig.link("caller-01"), rig.link("caller-02")]
+    for link in (kiosk, *callers):
+        assert link.wait_connected(10)
+    traffic = HallTraffic(rig.hall, [kiosk], callers, speed=60, seed=3, manual=["1", "2"]).start()
+    try:
+        time.sleep(25)
+    finally:
+        traffic.stop()
+    clerks = len(traffic.clerks)
+    assert clerks == 32 and "1" not in traffic.clerks  # windows left to people have no simulated clerk
+    issued, calls = traffic.stats["issued"], traffic.stats["call_next"]
+    assert issued >= 10
+    # a first look at each window, then a call per ticket and a few looks more (a ticket taken by another window)
+    assert calls <= issued + 2 * clerks, traffic.stats
+    assert rig.count("SELECT count(*) FROM events WHERE type='call_next' AND json_extract(data, '$.window') "
+                     "IN ('1', '2')") == 0
