@@ -3,7 +3,7 @@
     app = create_app(hall, data_dir)            # connects to the hall's broker as the console device
     uvicorn.run(app, host="127.0.0.1", port=8800)
 
-Everything needs a session except the login page, the static files and the API's description: the `login_required`
+Everything needs a session except the login page, the static files and the API's description: the `LoginRequired`
 middleware answers 401 to `/api/…` and sends pages to `/login` (303). Each page is one router module in
 `web/views/` (listed in `web.views.VIEW_MODULES`); the navigation lists every page of the console and links those
 whose module is installed.
@@ -24,6 +24,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.datastructures import MutableHeaders
 
 from web import users
 from web.auth import SESSION_COOKIE, LoginThrottle, Sessions
@@ -107,14 +108,26 @@ def forbidden(request: Request, why: str) -> HTMLResponse | JSONResponse:
     return render(request, "error.html", {"title": "无权限 Forbidden", "message": why}, status_code=403)
 
 
-def login_required(app: FastAPI):
+class LoginRequired:
     """Middleware: a valid session or nothing. Looks the user up on every request, so a removed user or a reset
-    password ends the sessions at once."""
+    password ends the sessions at once.
 
-    async def middleware(request: Request, call_next):
+    Plain ASGI rather than Starlette's `BaseHTTPMiddleware` (`app.middleware("http")`), which passes every chunk of a
+    streaming answer through a memory stream and a task of its own: with 50 live pages open on a busy hall, that
+    hand-over was a good part of the console's CPU (bench/console.py)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
         path = request.url.path
         if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES):
-            return await call_next(request)
+            await self.app(scope, receive, send)
+            return
         c: Console = request.app.state.console
         session = c.sessions.read(request.cookies.get(SESSION_COOKIE))
         user = None
@@ -126,17 +139,22 @@ def login_required(app: FastAPI):
                 db.close()
         if user is None or user.epoch != session.epoch:
             if path.startswith("/api/"):
-                return JSONResponse({"detail": "需要登录 login required"}, status_code=401,
-                                    headers={"WWW-Authenticate": 'Cookie realm="hall console"'})
-            target = "/login" + (f"?next={quote(path)}" if path != "/" and request.method == "GET" else "")
-            return RedirectResponse(target, status_code=303)
+                refused = JSONResponse({"detail": "需要登录 login required"}, status_code=401,
+                                       headers={"WWW-Authenticate": 'Cookie realm="hall console"'})
+            else:
+                target = "/login" + (f"?next={quote(path)}" if path != "/" and request.method == "GET" else "")
+                refused = RedirectResponse(target, status_code=303)
+            await refused(scope, receive, send)
+            return
         request.state.person = Person(user.name, user.role, user.department)
         request.state.csrf = session.csrf
-        response = await call_next(request)
-        response.headers.setdefault("Cache-Control", "no-store")
-        return response
 
-    return middleware
+        async def send_no_store(message):
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message).setdefault("Cache-Control", "no-store")
+            await send(message)
+
+        await self.app(scope, receive, send_no_store)
 
 
 def create_app(hall, data_dir: Path | str, *, connect: bool = True, host: str | None = None,
@@ -182,6 +200,6 @@ def create_app(hall, data_dir: Path | str, *, connect: bool = True, host: str | 
             log.warning("console page %s is not installed", name)
             continue
         app.include_router(module.router)
-    app.middleware("http")(login_required(app))
+    app.add_middleware(LoginRequired)
     app.state.console.page_paths = frozenset(getattr(r, "path", None) for r in all_routes(app))
     return app

@@ -63,17 +63,43 @@ def api_live(request: Request):
 
 
 def _visible_change(p: Person, kind: str, item: dict) -> dict | None:
+    """The change as `p` may see it: the very item the fan-out shares when nothing is hidden from them (so its text
+    is made once for every stream), else a narrower copy, or None."""
     if kind in ("window", "queue", "call"):
         return item if p.sees(item.get("department")) else None
-    if kind == "calls":
-        return {"calls": only_visible(p, item["calls"])}
-    if kind == "alerts":
-        return {"alerts": only_visible(p, item["alerts"])}
+    if kind in ("calls", "alerts"):
+        shown = only_visible(p, item[kind])
+        return item if len(shown) == len(item[kind]) else {kind: shown}
     return item
 
 
 def _sse(kind: str, data: dict) -> str:
     return f"event: {kind}\ndata: {json.dumps(data, ensure_ascii=False, separators=(',', ':'))}\n\n"
+
+
+class _Rendered:
+    """The Server-Sent Event text of each shared change, made once for all the open streams that send it as it is:
+    with 50 pages open, one json.dumps per change instead of 50. Only the event loop's thread uses it. Keyed by
+    the item's identity, which it holds, so an id is not reused while it is kept."""
+
+    KEPT = 256
+
+    def __init__(self):
+        self._texts: dict[tuple[str, int], tuple[dict, str]] = {}
+
+    def __call__(self, kind: str, data: dict) -> str:
+        key = (kind, id(data))
+        kept = self._texts.get(key)
+        if kept is not None and kept[0] is data:
+            return kept[1]
+        text = _sse(kind, data)
+        if len(self._texts) >= self.KEPT:
+            del self._texts[next(iter(self._texts))]  # the oldest: every stream has long sent it
+        self._texts[key] = (data, text)
+        return text
+
+
+_rendered = _Rendered()
 
 
 @router.get("/api/events", responses={**AUTH_RESPONSES, 200: {"content": {"text/event-stream": {}},
@@ -92,16 +118,24 @@ async def api_events(request: Request):
         try:
             while True:
                 try:
-                    kind, item = await asyncio.wait_for(changes.get(), KEEP_ALIVE_S)
+                    async with asyncio.timeout(KEEP_ALIVE_S):
+                        batch = [await changes.get()]
                 except TimeoutError:
                     yield ": keep-alive\n\n"  # proxies and browsers keep a quiet stream open
                     continue
-                if kind == "resync":
-                    yield _sse("snapshot", _snapshot(request))
-                    continue
-                data = _visible_change(p, kind, item)
-                if data is not None:
-                    yield _sse(kind, data)
+                # what is queued already goes out in the same write: one send per burst, not one per change
+                while not changes.empty():
+                    batch.append(changes.get_nowait())
+                frames = []
+                for kind, item in batch:
+                    if kind == "resync":
+                        frames.append(_sse("snapshot", _snapshot(request)))
+                        continue
+                    data = _visible_change(p, kind, item)
+                    if data is not None:
+                        frames.append(_rendered(kind, data) if data is item else _sse(kind, data))
+                if frames:
+                    yield "".join(frames)
         finally:
             feed.fanout.close(changes)
 
