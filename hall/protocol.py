@@ -223,6 +223,70 @@ class PunchCorrection(_Strict):
     reason: Reason
 
 
+# ---- cases (办件): accepted at a window PC or by a back-office clerk at the console, moved through their states,
+# looked up by citizens at a kiosk (docs/cases.md). `by` names the console user who acted (a window PC leaves it out)
+
+CaseNo = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[0-9A-Za-z-]+$")]
+
+
+class CaseAccept(_Strict):
+    """受理: a case of a catalogue item; the ID number is checked (GB 11643) and kept only as a keyed hash and its
+    last 4 characters. `days` differs from the item's promised limit only with a `reason`."""
+    service: str = Field(min_length=1, max_length=64)
+    applicant_name: str = Field(min_length=1, max_length=64)
+    id_number: str = Field(min_length=15, max_length=18, pattern=r"^[0-9]{17}[0-9Xx]$")
+    ticket: TicketNo | None = None
+    window: WindowId | None = None
+    days: StrictInt | None = Field(default=None, ge=0, le=3650)
+    reason: Note | None = None
+    by: ConsoleUser | None = None
+
+
+class CaseAction(_Strict):
+    """办理 (`case_start`), 恢复 (`case_resume`): one case by its number."""
+    case: CaseNo
+    by: ConsoleUser | None = None
+
+
+class CaseSuspend(CaseAction):
+    """补正: waiting for the applicant's documents, with what is missing."""
+    reason: Reason
+
+
+class CaseFinish(CaseAction):
+    """办结: 准予 approved or 不予许可 refused."""
+    result: Literal["approved", "refused"]
+
+
+class CaseWithdraw(CaseAction):
+    """退件, with why."""
+    reason: Note = ""
+
+
+class CaseLookup(_Strict):
+    """办件查询 at a kiosk: the case number and the last 4 characters of the applicant's ID number."""
+    case: CaseNo
+    id_last4: str = Field(pattern=r"^[0-9]{3}[0-9Xx]$")
+
+
+class ComplaintEntry(_Strict):
+    """投诉 entered by the supervision office: it opens a follow-up for the department head."""
+    department: str = Field(min_length=1, max_length=32)
+    window: WindowId | None = None
+    ticket: TicketNo | None = None
+    detail: Reason
+    by: ConsoleUser
+
+
+class FollowUpAnswer(_Strict):
+    """整改回复: the department head's answer to a poor rating or a complaint."""
+    followup: str = Field(min_length=1, max_length=32)
+    by: ConsoleUser
+    contact: Reason
+    cause: Reason
+    correction: Reason
+
+
 EVENT_MODELS: dict[str, type[BaseModel]] = {
     "ticket_request": TicketRequest,
     "call_next": WindowAction,
@@ -242,26 +306,39 @@ EVENT_MODELS: dict[str, type[BaseModel]] = {
     "alert_ack": AlertAck,
     "leave": LeaveEntry,
     "punch_correction": PunchCorrection,
+    "case_accept": CaseAccept,
+    "case_start": CaseAction,
+    "case_suspend": CaseSuspend,
+    "case_resume": CaseAction,
+    "case_finish": CaseFinish,
+    "case_withdraw": CaseWithdraw,
+    "case_lookup": CaseLookup,
+    "complaint": ComplaintEntry,
+    "followup_answer": FollowUpAnswer,
 }
 
 WINDOW_EVENTS = ("call_next", "call_ticket", "recall", "skip", "complete", "transfer", "pause", "resume")
 
+CASE_EVENTS = ("case_accept", "case_start", "case_suspend", "case_resume", "case_finish", "case_withdraw")
+
 # Which device kinds may send which event types (docs/protocol.md, "Event types").
 KIND_EVENTS: dict[str, frozenset[str]] = {
-    "kiosk": frozenset({"ticket_request", "requeue", "health"}),
+    "kiosk": frozenset({"ticket_request", "requeue", "case_lookup", "health"}),
     # not `rating`: a window PC is worked by the clerk being rated; ratings come from the window's pad
-    "window": frozenset({"ticket_request", *WINDOW_EVENTS, "requeue", "login", "logout", "health"}),
+    "window": frozenset({"ticket_request", *WINDOW_EVENTS, "requeue", "login", "logout", *CASE_EVENTS, "health"}),
     "caller": frozenset({*WINDOW_EVENTS, "requeue", "login", "logout", "rating", "health"}),
     "rater": frozenset({"rating", "health"}),
     "terminal": frozenset({"login", "logout", "punch", "health"}),
     "display": frozenset({"health"}),
     "led": frozenset({"health"}),
     # the managers' console: only what a manager does, never a queue or attendance event of a device
-    "console": frozenset({"alert_ack", "leave", "punch_correction", "health"}),
+    "console": frozenset({"alert_ack", "leave", "punch_correction", *CASE_EVENTS, "complaint", "followup_answer",
+                          "health"}),
 }
 
 # Request types answered on the device's `res` topic.
-REQUEST_TYPES = frozenset({"ticket_request", *WINDOW_EVENTS, "requeue", "alert_ack", "leave", "punch_correction"})
+REQUEST_TYPES = frozenset({"ticket_request", *WINDOW_EVENTS, "requeue", "alert_ack", "leave", "punch_correction",
+                           *CASE_EVENTS, "case_lookup", "complaint", "followup_answer"})
 
 # Keys in a payload that name a device: a device may name only itself.
 DEVICE_KEYS = ("device", "device_id", "client_id", "from")
@@ -604,6 +681,28 @@ class RevisedDay(FromHub):
     slots: dict[str, SlotInfo] | None = None
 
 
+class CaseInfo(FromHub):
+    """A case as the hub answers about it; a kiosk's lookup gets only its service, state and deadline."""
+    case: str
+    service: str | None = None
+    status: str | None = None                  # accepted, in_progress, suspended, finished, withdrawn
+    deadline: str | None = None                # the day whose closing time is the deadline; null while suspended
+    card: str | None = None                    # green, yellow, red; null unless open and not suspended
+    days: int | None = None                    # the promised limit in working days
+    result: str | None = None                  # approved, refused
+    on_time: bool | None = None
+
+
+class FollowUpInfo(FromHub):
+    """A poor-rating follow-up (差评整改) or a complaint (投诉) as the hub stored it."""
+    id: str
+    kind: str                                  # rating, complaint
+    department: str | None = None
+    due: str | None = None                     # the day whose closing time it is due by
+    answered_at: str | None = None
+    answered_by: str | None = None
+
+
 class Answer(FromHub):
     """`{device}/res`: the answer to a request event (`re` is its id); a refusal has `ok: false`, `code`, `error`."""
     re: str
@@ -619,6 +718,8 @@ class Answer(FromHub):
     leave: LeaveInfo | None = None
     correction: CorrectionInfo | None = None
     revised: list[RevisedDay] | None = None  # `leave`, `punch_correction`: the closed days judged again
+    case: CaseInfo | None = None            # the case events and a kiosk's `case_lookup`
+    followup: FollowUpInfo | None = None    # `complaint`, `followup_answer`
 
     def addressed_to(self, event_id: str) -> Answer:
         """This answer to the request `event_id` (a domain answers without knowing it; ingest addresses it)."""

@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "hallctl.commands.hub",         # hub, broker, devices provision|revoke|rotate|export|list
     "hallctl.commands.queue",       # queue simulate|report, window
     "hallctl.commands.attendance",  # attendance evaluate|report|leave, staff, terminal
+    "hallctl.commands.cases",       # cases simulate|report (办件与电子监察)
     "hallctl.commands.kiosk",       # kiosk, catalogue check|generate, guide search
     "hallctl.commands.display",     # display, voice build|say
     "hallctl.commands.devices",     # caller, led (hall bus masters)

@@ -7,6 +7,7 @@ import importlib
 DOMAINS = [
     "hub.queue.domain:QueueDomain",
     "hub.attendance.domain:AttendanceDomain",
+    "hub.cases.domain:CasesDomain",
     # last: its clock work reads what the others wrote in theirs
     "hub.alerts.domain:AlertsDomain",
 ]

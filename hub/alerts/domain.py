@@ -88,7 +88,7 @@ class AlertsDomain:
         return Facts(now=now, queues=self.facts.queue_facts(db, day), windows=self.facts.window_facts(),
                      devices=self.facts.device_facts(db), ratings=self.facts.rating_facts(db, day,
                                                                                          self.limits.poor_rating_max),
-                     terminals=self.facts.terminal_facts(db))
+                     terminals=self.facts.terminal_facts(db), cases=self.facts.case_facts(db))
 
     # ------------------------------------------------------------ journal
 

@@ -9,7 +9,8 @@ domains stored, about once a second:
   decides it (pause, resume, login, logout, calls, and the day's opening with whoever stayed logged in);
 - ratings: the day's `ratings` rows at or below the poor mark;
 - devices: the `devices` table the hub keeps (status, last heard, clock skew flag) with `device_health`;
-- terminals: `attendance_dates` rows still waiting for a terminal and warned about.
+- terminals: `attendance_dates` rows still waiting for a terminal and warned about;
+- cases: the `cases` and `followups` rows the cases domain judged yellow or red.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from datetime import date, datetime
 
 import sqlite_utils
 
-from hub.alerts.rules import DeviceFact, QueueFact, RatingFact, TerminalFact, WindowFact
+from hub.alerts.rules import CaseFact, DeviceFact, QueueFact, RatingFact, TerminalFact, WindowFact
 
 # window status as the queue engine names it (hub/queue/engine.py)
 SERVING, IDLE, PAUSED, CLOSED = "serving", "idle", "paused", "closed"
@@ -156,4 +157,20 @@ class HallFacts:
             for terminal in json.loads(waiting or "[]"):
                 configured = self.hall.device(terminal)
                 out.append(TerminalFact(terminal, date.fromisoformat(day), configured.name if configured else ""))
+        return tuple(out)
+
+    def case_facts(self, db: sqlite_utils.Database) -> tuple[CaseFact, ...]:
+        if "cases" not in db.table_names():
+            return ()
+        out = []
+        for number, card, deadline, dept, service in db.execute(
+                "SELECT number, card, deadline, department, service FROM cases WHERE card IN ('yellow', 'red') "
+                "AND status IN ('accepted', 'in_progress') ORDER BY number"):
+            item = self.hall.catalogue.service(service) if service else None
+            out.append(CaseFact(number, card, date.fromisoformat(deadline) if deadline else None, dept, "case",
+                                item.name if item else "", item.name_en if item else ""))
+        for fid, card, due, dept, kind in db.execute(
+                "SELECT id, card, due, department, kind FROM followups WHERE card IN ('yellow', 'red') "
+                "AND answered_at IS NULL ORDER BY id"):
+            out.append(CaseFact(fid, card, date.fromisoformat(due), dept, kind))
         return tuple(out)

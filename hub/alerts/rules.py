@@ -32,6 +32,8 @@ The rules (each switched off by naming it in [alerts] `off`):
 | device_backlog | the device's health report says `device_backlog` events or more wait in its outbox | device |
 | paper_out | the device's health report says `printer: paper_out` | device |
 | punch_missed | a fingerprint terminal has not been heard from since a date's evening punch window, long enough for the attendance domain to warn about it | terminal |
+| case_yellow | a case's deadline is today or the next working day, or a follow-up is due so (黄牌预警, docs/cases.md) | case or follow-up |
+| case_red | a case's deadline has passed, or a follow-up is overdue (红牌超期) | case or follow-up |
 
 Minutes "of opening hours" count only the time inside hall.toml [hours] `open`: over the lunch break nobody is
 expected to serve, so a pause at 11:30 is 10 minutes old at 13:00, and outside opening hours the queue and window
@@ -179,6 +181,18 @@ class TerminalFact:
 
 
 @dataclass(frozen=True)
+class CaseFact:
+    """An open case or follow-up with a yellow or red card, as the cases domain judged it (`cases.card`)."""
+    number: str
+    card: str                             # yellow, red
+    deadline: date | None = None
+    department: str | None = None
+    kind: str = "case"                    # case, rating (差评整改), complaint (投诉)
+    name: str = ""                        # the service item's name
+    name_en: str = ""
+
+
+@dataclass(frozen=True)
 class Facts:
     now: datetime
     queues: tuple[QueueFact, ...] = ()
@@ -186,6 +200,7 @@ class Facts:
     devices: tuple[DeviceFact, ...] = ()
     ratings: tuple[RatingFact, ...] = ()
     terminals: tuple[TerminalFact, ...] = ()
+    cases: tuple[CaseFact, ...] = ()
 
 
 # ---------------------------------------------------------------- the rules
@@ -323,6 +338,39 @@ def punch_missed(facts: Facts, limits: Limits) -> Iterable[Finding]:
                       f"{t.date} 的缺勤暂不认定 · the absences of {t.date} wait for it")
 
 
+FOLLOWUP_NAMES = {"rating": ("差评整改", "poor-rating follow-up"), "complaint": ("投诉", "complaint")}
+
+
+def _case_finding(c: CaseFact, rule: str, severity: str) -> Finding:
+    due = f"{c.deadline:%Y-%m-%d}" if c.deadline else "-"
+    if c.kind == "case":
+        what, what_en = f"办件 {c.number} {c.name}".rstrip(), f"case {c.number} {c.name_en}".rstrip()
+    else:
+        zh, en = FOLLOWUP_NAMES.get(c.kind, (c.kind, c.kind))
+        what, what_en = f"{zh} {c.number}", f"{en} {c.number}"
+    if rule == "case_red":
+        return Finding(rule, c.number, f"{what} 已超期（红牌）", f"{what_en} is overdue (red card)",
+                       f"期限 {due} · due {due}", c.department, severity)
+    return Finding(rule, c.number, f"{what} 即将到期（黄牌）", f"{what_en} is due soon (yellow card)",
+                   f"期限 {due} · due {due}", c.department, severity)
+
+
+def case_yellow(facts: Facts, limits: Limits) -> Iterable[Finding]:
+    for c in facts.cases:
+        if c.card == "yellow":
+            yield _case_finding(c, "case_yellow", WARNING)
+
+
+def case_red(facts: Facts, limits: Limits) -> Iterable[Finding]:
+    for c in facts.cases:
+        if c.card == "red":
+            yield _case_finding(c, "case_red", CRITICAL)
+
+
+# the electronic supervision's cards (电子监察): evaluated with the others, kept apart until hall.toml [alerts]
+# `off` can name them
+CASE_RULES: dict[str, Callable[[Facts, Limits], Iterable[Finding]]] = {f.__name__: f for f in (case_yellow, case_red)}
+
 RULES: dict[str, Callable[[Facts, Limits], Iterable[Finding]]] = {
     f.__name__: f for f in (queue_wait, queue_length, window_paused, window_closed, poor_rating, device_offline,
                             clock_skew, device_backlog, paper_out, punch_missed)
@@ -413,7 +461,7 @@ class AlertBook:
         """Raise what holds and is not raised yet, clear conditions that ended `clear_after` ago."""
         now = facts.now
         found: dict[str, Finding] = {}
-        for rule, check in RULES.items():
+        for rule, check in (*RULES.items(), *CASE_RULES.items()):
             if rule not in self.limits.off:
                 for finding in check(facts, self.limits):
                     found.setdefault(finding.key, finding)

@@ -146,7 +146,7 @@ class Workdays:
 
     `is_workday` is the hall's calendar (WorkCalendar.is_workday): asked once per date, ever."""
 
-    SPAN = 400  # days added at a time
+    SPAN = 120  # days added at a time: a year the calendar does not know is looked at only when needed
 
     def __init__(self, is_workday: Callable[[date], bool]):
         self.is_workday = is_workday
