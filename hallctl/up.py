@@ -13,6 +13,12 @@ Mosquitto is missing), the hub, and simulated devices that speak the same protoc
 With a screen (and without --headless) it also opens the kiosk and the calling board. With --duration it stops by
 itself and prints what was sent, stored and rejected.
 
+Some of the hall is left to people trying things: the windows of `manual_windows` (one by default, printed with
+the command that opens its clerk's screen) have no simulated clerk, and one kiosk, one display and one terminal
+login are never used by a simulation (`FREE_KINDS`), for an outside device; `hall devices list` names them
+(`up-logins.json` in the data folder). Simulated clerks at the caller keypads log in by their keys first: the hub
+refuses calls at a window nobody is logged in at.
+
 Every process it starts (Mosquitto, the bus masters, the screens) is watched: one that dies is started again after
 1 s, then 2, 4 … up to 30 s while it keeps dying at once, and every death and restart is printed when it happens,
 again in the closing summary, and kept in `up.json` in the data folder, which `hall stats` shows. A hall that lost
@@ -53,6 +59,48 @@ RESTART_MAX_S = 30.0
 STEADY_S = 60.0               # a child that ran this long before dying is restarted after RESTART_FIRST_S again
 RECORD_NAME = "up.json"       # in the data folder: this run's children, their deaths and restarts
 RECORD_EVENTS_KEPT = 500      # a child dying every 30 s all day must not grow the record without end
+LOGINS_NAME = "up-logins.json"  # in the data folder: the windows and device logins this run leaves to people
+FREE_KINDS = ("kiosk", "display", "terminal")  # of each, the last configured device is left free
+
+
+def parse_windows(text: str | None, hall: Hall) -> list[str]:
+    """`1-4,7` → ["1", "2", "3", "4", "7"], each a window of the catalogue; None → the first window (one free)."""
+    known = [w.id for w in hall.catalogue.windows]
+    if text is None:
+        return known[:1]
+    out: list[str] = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        first, _, last = part.partition("-")
+        if last:
+            if not (first.isdigit() and last.isdigit()) or int(last) < int(first):
+                raise ValueError(f"--manual-windows: {part!r} is not a range like 1-4")
+            ids = [str(n) for n in range(int(first), int(last) + 1)]
+        else:
+            ids = [first]
+        for w in ids:
+            if w not in known:
+                raise ValueError(f"--manual-windows: 没有 {w} 号窗口 · window {w!r} is not in the catalogue")
+            if w not in out:
+                out.append(w)
+    return out
+
+
+def free_logins(hall: Hall, manual_windows: list[str]) -> list[str]:
+    """Device logins no simulation uses: the window PCs of the manual windows and the last of each FREE_KINDS."""
+    free = [d.id for d in hall.devices_of("window") if set(d.windows) & set(manual_windows)]
+    for kind in FREE_KINDS:
+        devices = hall.devices_of(kind)
+        if len(devices) > 1:
+            free.append(devices[-1].id)
+    return free
+
+
+def read_logins(data: Path) -> dict | None:
+    """What the last `hall up` on this data folder left to people, or None."""
+    try:
+        return json.loads((Path(data) / LOGINS_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
 
 
 def restart_delay(deaths_in_a_row: int) -> float:
@@ -288,8 +336,11 @@ class HealthReporter:
 
 class HallUp:
     def __init__(self, hall: Hall, data: Path, *, port: int | None = None, speed: float = 60.0,
-                 secure: bool = True, screens: bool = False, real_hours: bool = False):
+                 secure: bool = True, screens: bool = False, real_hours: bool = False,
+                 manual_windows: list[str] | None = None):
         self.hall = hall if real_hours else open_all_day(hall)
+        self.manual_windows = list(manual_windows) if manual_windows is not None else parse_windows(None, hall)
+        self.free = free_logins(hall, self.manual_windows)
         self.config_hall = hall
         self.data = Path(data).resolve()
         self.requested_port = port
@@ -313,6 +364,8 @@ class HallUp:
         self.sent_before = outbox_counts(self.data)
         self.journal_before = _journal_end(self.data)
         self._start_broker()
+        (self.data / LOGINS_NAME).write_text(json.dumps(
+            {"manual_windows": self.manual_windows, "free": self.free, "port": self.port}, ensure_ascii=False))
         self._start_hub()
         self._start_devices()
         if self.screens:
@@ -387,6 +440,7 @@ class HallUp:
     def _start_devices(self) -> None:
         from devices.bus.simulator import BusSimulator
         from devices.led.config import load_led_config
+        from hallctl.traffic.keypads import ClerkHabits
         from hallctl.traffic.keypads import Traffic as KeypadTraffic
         from hallctl.traffic.punches import Traffic as PunchTraffic
         from hallctl.traffic.queue import HallTraffic
@@ -398,7 +452,23 @@ class HallUp:
         self.parts.append(caller_bus)
         self._spawn("caller", ["caller", "--device", BUS_CALLER, "--port", caller_bus.port,
                                "--broker-port", str(self.port)])
-        self.parts.append(KeypadTraffic(caller_bus, speed=self.speed, seed=3).start())
+        from devices.caller import CallerLayout
+
+        keypads = CallerLayout.for_windows(hall.device(BUS_CALLER).windows).keypads  # window → keypad address
+        staff = {}
+        for s in hall.staff:
+            staff.setdefault(s.window, s.id)
+        for w, addr in keypads.items():
+            if w not in self.manual_windows and staff.get(w):
+                # the clerk logs in at the keypad first: 登录, the staff number, 确认
+                caller_bus.press(addr, "login", "".join(ch for ch in staff[w] if ch.isdigit()), "enter")
+        simulated = {addr: (addr + 100 if addr + 100 in caller_bus.devices else None)
+                     for w, addr in keypads.items() if w not in self.manual_windows}
+        # a keypad clerk with nobody waiting looks again after 10 hall minutes, not 1: thousands of empty calls
+        # otherwise at 60× (the keypad shows the waiting count; following it is the keypad traffic's to do)
+        habits = ClerkHabits(retry_empty_s=600.0)
+        self.parts.append(KeypadTraffic(caller_bus, keypads=simulated, speed=self.speed, seed=3,
+                                        habits=habits).start())
         # LED window screens and strips
         led_bus = BusSimulator.for_screens(load_led_config(None, hall).of_backend("bus")).start()
         self.led_bus = led_bus
@@ -406,20 +476,23 @@ class HallUp:
         self._spawn("led", ["led", "--device", LED_MASTER, "--port", led_bus.port, "--broker-port", str(self.port)])
         # citizens at the kiosks, clerks at window PCs for the windows not on the keypad bus
         bus_windows = set(hall.device(BUS_CALLER).windows)
-        kiosks = [self._link(d.id) for d in hall.devices_of("kiosk") if d.id not in gui]
-        windows = [self._link(d.id) for d in hall.devices_of("window") if not set(d.windows) & bus_windows]
+        kiosks = [self._link(d.id) for d in hall.devices_of("kiosk") if d.id not in gui | set(self.free)]
+        windows = [self._link(d.id) for d in hall.devices_of("window")
+                   if not set(d.windows) & (bus_windows | set(self.manual_windows))]
         # a window PC never rates its own clerk: the citizens at those windows rate on the other bus's pads
         raters = [self._link(d.id) for d in hall.devices_of("caller") if d.id != BUS_CALLER]
         self.queue_traffic = HallTraffic(hall, kiosks=kiosks, windows=windows, raters=raters, speed=self.speed,
-                                         seed=1)
+                                         seed=1, manual=self.manual_windows)
         self.queue_traffic.start()
         self.parts.append(self.queue_traffic)
         # staff punching at the fingerprint terminals
-        self.punch_traffic = PunchTraffic(hall, self.data, speed=self.speed, port=self.port, seed=5)
+        terminals = [d.id for d in hall.devices_of("terminal") if d.id not in self.free]
+        self.punch_traffic = PunchTraffic(hall, self.data, terminals=terminals, speed=self.speed, port=self.port,
+                                          seed=5)
         self.punch_traffic.start()
         self.parts.append(self.punch_traffic)
         # everything else still reports its health
-        busy = {BUS_CALLER, LED_MASTER, *gui, *self.links, *(d.id for d in hall.devices_of("terminal"))}
+        busy = {BUS_CALLER, LED_MASTER, *gui, *self.links, *self.free, *(d.id for d in hall.devices_of("terminal"))}
         # the console device is the managers' console itself (started below), which logs in with its own login
         quiet = [self._link(d.id) for d in hall.devices if d.id not in busy and d.kind not in ("window", "console")]
         self.parts.append(HealthReporter(quiet + kiosks).start())
@@ -523,10 +596,16 @@ def _not_stored(data: Path, devices) -> int:
 
 
 def run_up(hall: Hall, data: Path, *, port: int | None, duration: float | None, headless: bool, speed: float,
-           secure: bool, real_hours: bool = False) -> int:
+           secure: bool, real_hours: bool = False, manual_windows: str | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     screens = screen_present() and not headless
-    up = HallUp(hall, data, port=port, speed=speed, secure=secure, screens=screens, real_hours=real_hours)
+    try:
+        manual = parse_windows(manual_windows, hall)
+    except ValueError as err:
+        print(f"hall up: {err}", file=sys.stderr)
+        return 2
+    up = HallUp(hall, data, port=port, speed=speed, secure=secure, screens=screens, real_hours=real_hours,
+                manual_windows=manual)
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -539,6 +618,13 @@ def run_up(hall: Hall, data: Path, *, port: int | None, duration: float | None, 
           + ("; kiosk and calling board windows open" if screens else "; headless"))
     if not real_hours:
         print("  hours    tickets issued at any hour in this run (--real-hours keeps the configured hours)")
+    config = f" --config {hall.path}" if hall.path != DEFAULT_HALL else ""
+    if manual:
+        print(f"  windows  留给你 free for you: {', '.join(manual)} (no simulated clerk); open one with")
+        print(f"           hall window --window {manual[0]} --data {up.data} --port {up.port}{config}")
+    if up.free:
+        print(f"  logins   未被模拟使用 free for outside devices: {', '.join(up.free)}  "
+              f"(hall devices list --data {up.data}; broker port {up.port})")
     print(f"  console  {up.console.url}")
     if up.admin_password:
         print(f"  admin    控制台用户 admin, 密码 password {up.admin_password}  (shown once; hall users reset admin)")

@@ -178,13 +178,50 @@ def cmd_export(args) -> int:
     return 0
 
 
+def _device_status(data: Path) -> dict[str, tuple[str, str]]:
+    """What each device last said of itself (online/offline) and when it was last heard, from the hub's journal."""
+    import sqlite3
+
+    try:
+        with sqlite3.connect(f"file:{data / 'hub.db'}?mode=ro", uri=True, timeout=5) as db:
+            return {d: (s or "", (seen or "")[:19].replace("T", " "))
+                    for d, s, seen in db.execute("SELECT id, status, last_seen FROM devices")}
+    except sqlite3.Error:
+        return {}
+
+
 def cmd_devices_list(args) -> int:
+    """Each device: its login, whether it is in use (online, from the hub's journal), whether `hall up` leaves it
+    free for an outside device, and a warning when two connections share one login (the broker's log)."""
+    from datetime import datetime
+
     from hall.credentials import Secrets
+    from hallctl.up import read_logins
     from hub import broker
+    from hub.alerts.logins import TakeoverWatch
 
     hall, data = hall_and_data(args)
-    sec = Secrets.load(broker.BrokerFiles(data).secrets)
+    files = broker.BrokerFiles(data)
+    sec = Secrets.load(files.secrets)
+    status = _device_status(data)
+    up = read_logins(data) or {}
+    free = set(up.get("free", []))
+    watch = TakeoverWatch(files.log, hall.tz)
+    watch.read()
+    shared = watch.shared(datetime.now(hall.tz))
+    print(f"{'device':<12}{'kind':<10}{'login':<10}{'in use 使用中':<24}name")
     for d in hall.devices:
         state = "revoked" if d.id in sec.revoked else ("ok" if d.id in sec.passwords else "no login")
-        print(f"{d.id:<12}{d.kind:<10}{state:<10}{d.name}")
+        online, seen = status.get(d.id, ("", ""))
+        use = f"online {seen[11:]}" if online == "online" else (f"offline {seen[5:16]}" if online else "-")
+        if d.id in free:
+            use = "free 空闲·留给你" if online != "online" else "free, online 已连接"
+        print(f"{d.id:<12}{d.kind:<10}{state:<10}{use:<24}{d.name}")
+    if free and up.get("port"):
+        print(f"\nhall up 留给外部设备的登录 logins hall up leaves free: {', '.join(sorted(free))} "
+              f"(broker port {up['port']})")
+    for device, times in sorted(shared.items()):
+        print(f"警告 warning: {device} 的登录被两个连接同时使用（代理两分钟内断开旧连接 {times} 次） · two "
+              f"connections share the login {device}: the broker closed the older one {times} times in 2 minutes; "
+              f"give the second device its own login", file=sys.stderr)
     return 0
