@@ -40,11 +40,12 @@ def read_cases(db: sqlite3.Connection, start: date, end: date) -> list[Case]:
         "result, withdrawn_at FROM cases WHERE accepted_at >= ? AND accepted_at < ? ORDER BY accepted_at",
         (start.isoformat(), (end + timedelta(days=1)).isoformat()))
     out = []
+    parse = datetime.fromisoformat
     for number, service, dept, accepted, days, legal, status, spans, finished, result, withdrawn in rows:
-        out.append(Case(number=number, accepted_at=datetime.fromisoformat(accepted), days=days, service=service,
-                        department=dept, legal_days=legal, status=status,
-                        suspensions=[(datetime.fromisoformat(s), _moment(e)) for s, e in json.loads(spans)],
-                        finished_at=_moment(finished), result=result, withdrawn_at=_moment(withdrawn)))
+        suspensions = [(parse(s), _moment(e)) for s, e in json.loads(spans)] if spans != "[]" else []
+        out.append(Case(number, parse(accepted), days, service, dept, legal, suspensions=suspensions, status=status,
+                        finished_at=parse(finished) if finished else None, result=result,
+                        withdrawn_at=parse(withdrawn) if withdrawn else None))
     return out
 
 
@@ -55,25 +56,26 @@ class _Tally:
         self.used = self.promised = 0
         self.legal_promised = self.legal = 0
 
-    def add(self, book: CaseBook, case: Case, now: datetime) -> None:
+    def add(self, case: Case, verdict: tuple[str, bool | None, int, str | None]) -> None:
+        status, on_time, used, card = verdict
         self.accepted += 1
         self.promised += case.days
         if case.legal_days:
             self.legal_promised += case.days
             self.legal += case.legal_days
-        if case.status == FINISHED:
+        if status == FINISHED:
             self.finished += 1
-            self.used += book.days_used(case, now)
-            if book.on_time(case):
+            self.used += used
+            if on_time:
                 self.on_time += 1
             else:
                 self.late += 1
-        elif case.status == WITHDRAWN:
+        elif status == WITHDRAWN:
             self.withdrawn += 1
-        elif case.status == SUSPENDED:
+        elif status == SUSPENDED:
             self.suspended += 1
         else:
-            self.cards[book.card(case, now)] += 1
+            self.cards[card] += 1
 
     def figures(self) -> dict:
         return {"accepted": self.accepted, "finished": self.finished, "on_time": self.on_time, "late": self.late,
@@ -89,10 +91,19 @@ def evaluate(book: CaseBook, cases: list[Case], now: datetime, names: dict | Non
     """The figures of the hall, by department and by service item (pure: the cases are given)."""
     names = names or {}
     total, depts, items = _Tally(), defaultdict(_Tally), defaultdict(_Tally)
+    today = now.astimezone(book.clock.tz).date()
+    next_workday = book.clock.workdays.next_after(today)
     for case in cases:
-        total.add(book, case, now)
-        depts[case.department or "-"].add(book, case, now)
-        items[case.service or "-"].add(book, case, now)
+        # each case judged once, then counted three times
+        if case.status == FINISHED:
+            verdict = (FINISHED, book.on_time(case), book.days_used(case, now), None)
+        elif case.status in (WITHDRAWN, SUSPENDED):
+            verdict = (case.status, None, 0, None)
+        else:
+            verdict = (case.status, None, 0, book.card(case, now, today, next_workday))
+        total.add(case, verdict)
+        depts[case.department or "-"].add(case, verdict)
+        items[case.service or "-"].add(case, verdict)
     return {
         "totals": total.figures(),
         "departments": [{"department": d, "name": names.get(("d", d), ""), **t.figures()}
