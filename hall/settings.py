@@ -233,6 +233,16 @@ class BrokerSettings(_Model):
     max_queued_messages: int = strict_count(1_000_000, ge=1000, le=1_000_000_000)
 
 
+class CentralSettings(_Model):
+    """Where the hall's journal goes up to (`hall uplink`): the central NATS cluster. No url, no uplink."""
+    url: str | None = Field(default=None, min_length=1,
+                            description="the cluster's servers, comma-separated: nats://host:4222,tls://host:4222")
+    user: str | None = Field(default=None, min_length=1, description="the hall's NATS user (default: the hall id)")
+    password_file: str | None = Field(default=None, min_length=1,
+                                      description="a file holding the user's password, relative to hall.toml")
+    ca_file: str | None = Field(default=None, min_length=1, description="the cluster's CA for tls:// servers")
+
+
 class Device(_Model):
     id: Name
     kind: DeviceKind
@@ -256,6 +266,7 @@ class HallFile(_Model):
     attendance: AttendanceRules = AttendanceRules()
     alerts: AlertRules = AlertRules()
     broker: BrokerSettings = BrokerSettings()
+    central: CentralSettings = CentralSettings()
     devices: list[Device] = []
 
 
@@ -296,6 +307,10 @@ class Hall:
     @property
     def broker(self) -> BrokerSettings:
         return self.file.broker
+
+    @property
+    def central(self) -> CentralSettings:
+        return self.file.central
 
     @property
     def devices(self) -> list[Device]:

@@ -1,0 +1,377 @@
+"""The central consumer: halls' messages from JetStream into PostgreSQL, each stored once.
+
+    JetStream durable pull consumer `central` ──fetch a batch──▶ check ──▶ one transaction ──commit──▶ ack each
+
+Any number of consumers share the one durable consumer: JetStream hands each batch to one of them. A batch is
+written in one transaction and acknowledged only after it commits, so a consumer killed mid-batch leaves nothing
+half-written and JetStream delivers the batch again (to it or another). Rows are keyed by their id (`ON CONFLICT
+DO NOTHING`): a redelivery, or a resend from an uplink whose acknowledgement was lost, changes nothing, and the
+derived tables are fed only from rows that were new.
+
+A message is stored only as the hall its subject names: NATS lets a hall's user publish only on `hall.<hall>.>`,
+and the consumer checks that the body agrees (its hall, kind, type and id). Anything else goes to `rejected` with
+its subject, reason and first bytes; it is acknowledged (it will not become valid by waiting) and never stored
+as any hall's data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from central import DURABLE, STREAM, SUBJECTS
+
+log = logging.getLogger("hall.central")
+
+RAW_KEEP = 2048
+FETCH = 500
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    id TEXT PRIMARY KEY,               -- the event id, unique across halls
+    hall TEXT NOT NULL,
+    n BIGINT NOT NULL,                 -- its rowid in the hall's journal
+    device TEXT NOT NULL,
+    type TEXT NOT NULL,
+    seq BIGINT,
+    ts TEXT,                           -- the device's clock
+    received_at TEXT,                  -- the hub's clock, as journaled
+    committed_at TIMESTAMPTZ,          -- received_at read as a moment (for the lag)
+    data JSONB,
+    stored_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp()
+);
+CREATE INDEX IF NOT EXISTS events_hall_n ON events(hall, n);
+CREATE TABLE IF NOT EXISTS decisions (
+    id TEXT PRIMARY KEY,               -- <hall>.q.<n>
+    hall TEXT NOT NULL,
+    n BIGINT NOT NULL,                 -- its id in the hall's queue_journal
+    event TEXT,
+    day DATE,
+    at TEXT,
+    committed_at TIMESTAMPTZ,
+    op TEXT NOT NULL,
+    args JSONB,
+    result JSONB,
+    stored_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp()
+);
+CREATE INDEX IF NOT EXISTS decisions_hall_n ON decisions(hall, n);
+CREATE TABLE IF NOT EXISTS tickets (
+    hall TEXT NOT NULL, day DATE NOT NULL, no TEXT NOT NULL,
+    queue TEXT, service TEXT, priority BOOLEAN, issued_at TEXT, called_at TEXT, window_no TEXT,
+    PRIMARY KEY (hall, day, no)
+);
+CREATE TABLE IF NOT EXISTS calls (
+    id TEXT PRIMARY KEY, hall TEXT NOT NULL, day DATE, op TEXT, ticket TEXT, queue TEXT, window_no TEXT,
+    called_at TEXT
+);
+CREATE TABLE IF NOT EXISTS ratings (
+    id TEXT PRIMARY KEY, hall TEXT NOT NULL, device TEXT, at TEXT, window_no TEXT, ticket TEXT, score INT, good BOOLEAN
+);
+CREATE TABLE IF NOT EXISTS punches (
+    id TEXT PRIMARY KEY, hall TEXT NOT NULL, device TEXT, staff TEXT, at TEXT
+);
+CREATE TABLE IF NOT EXISTS case_events (
+    id TEXT PRIMARY KEY, hall TEXT NOT NULL, type TEXT, at TEXT, data JSONB
+);
+CREATE TABLE IF NOT EXISTS rejected (
+    id BIGSERIAL PRIMARY KEY,
+    received_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
+    subject TEXT NOT NULL,
+    msg_id TEXT,
+    reason TEXT NOT NULL,
+    raw BYTEA,
+    size INT
+);
+"""
+
+
+def create_schema(conn) -> None:
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(7741)")  # several consumers starting together
+        conn.execute(SCHEMA)
+
+
+# ------------------------------------------------------------------------------------------------ the checks
+
+class Refused(ValueError):
+    pass
+
+
+def parse(subject: str, payload: bytes, msg_id: str | None) -> dict:
+    """The message's body, checked against its subject; `Refused` with the reason otherwise."""
+    parts = subject.split(".")
+    if len(parts) < 3 or parts[0] != "hall" or not parts[1]:
+        raise Refused(f"subject {subject!r} is not hall.<hall>.<type>")
+    hall, rest = parts[1], ".".join(parts[2:])
+    try:
+        body = json.loads(payload)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise Refused(f"payload is not JSON: {err}") from None
+    if not isinstance(body, dict):
+        raise Refused("payload is not a JSON object")
+    if body.get("hall") != hall:
+        raise Refused(f"payload names hall {str(body.get('hall'))[:40]!r}, the subject hall {hall!r}")
+    if not isinstance(body.get("n"), int) or isinstance(body.get("n"), bool) or body["n"] < 1:
+        raise Refused("n (the row in the hall's journal) is not a positive integer")
+    if not isinstance(body.get("id"), str) or not 0 < len(body["id"]) <= 128:
+        raise Refused("id is missing or not a string of at most 128 characters")
+    if msg_id is not None and msg_id != body["id"]:
+        raise Refused(f"Nats-Msg-Id {msg_id[:60]!r} differs from the id {body['id'][:60]!r}")
+    kind = body.get("kind")
+    if kind == "event":
+        if body.get("type") != rest:
+            raise Refused(f"type {str(body.get('type'))[:40]!r} differs from the subject's {rest!r}")
+        if not isinstance(body.get("device"), str) or not body["device"]:
+            raise Refused("device is missing")
+    elif kind == "decision":
+        if rest != f"decision.{body.get('op')}":
+            raise Refused(f"op {str(body.get('op'))[:40]!r} differs from the subject's {rest!r}")
+        if body["id"] != f"{hall}.q.{body['n']}":
+            raise Refused(f"a decision's id is <hall>.q.<n>, not {body['id'][:60]!r}")
+    else:
+        raise Refused(f"kind {str(kind)[:40]!r} is neither event nor decision")
+    return body
+
+
+def moment(text) -> datetime | None:
+    try:
+        value = datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        return None
+    return value if value.tzinfo else None
+
+
+# ------------------------------------------------------------------------------------------------ the writer
+
+@dataclass
+class Stored:
+    batches: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+    def as_dict(self) -> dict:
+        return {"batches": self.batches, "stored": self.stored, "duplicates": self.duplicates,
+                "rejected": self.rejected}
+
+
+def write_batch(conn, messages: list[tuple[str, bytes, str | None]], stored: Stored | None = None) -> Stored:
+    """(subject, payload, msg id) of one batch, in one transaction: new rows, their derived rows, refusals."""
+    stored = stored or Stored()
+    events, decisions, refusals = {}, {}, []
+    for subj, payload, msg_id in messages:
+        try:
+            body = parse(subj, payload, msg_id)
+        except Refused as err:
+            refusals.append((subj, msg_id, str(err), payload[:RAW_KEEP], len(payload)))
+            continue
+        (events if body["kind"] == "event" else decisions)[body["id"]] = body
+    with conn.transaction(), conn.cursor() as cur:
+        new_events = _insert_events(cur, list(events.values()))
+        new_decisions = _insert_decisions(cur, list(decisions.values()))
+        # an id already stored by another hall: a forgery or a collision, never this hall's data
+        taken = [b for b in events.values() if b["id"] not in new_events]
+        if taken:
+            cur.execute("SELECT id, hall FROM events WHERE id = ANY(%s)", ([b["id"] for b in taken],))
+            owner = dict(cur.fetchall())
+            for b in taken:
+                if owner.get(b["id"]) not in (None, b["hall"]):
+                    refusals.append((f"hall.{b['hall']}.{b['type']}", b["id"],
+                                     f"event id {b['id'][:60]!r} belongs to another hall", b"", 0))
+        _derive(cur, [events[i] for i in new_events], [decisions[i] for i in new_decisions])
+        if refusals:
+            cur.executemany("INSERT INTO rejected(subject, msg_id, reason, raw, size) VALUES (%s,%s,%s,%s,%s)",
+                            refusals)
+    stored.batches += 1
+    stored.stored += len(new_events) + len(new_decisions)
+    stored.duplicates += len(events) + len(decisions) - len(new_events) - len(new_decisions)
+    stored.rejected += len(refusals)
+    return stored
+
+
+def _insert_events(cur, bodies: list[dict]) -> set[str]:
+    if not bodies:
+        return set()
+    from psycopg.types.json import Jsonb
+
+    rows = [(b["id"], b["hall"], b["n"], b["device"], b["type"], b.get("seq"), b.get("ts"), b.get("received_at"),
+             moment(b.get("received_at")), Jsonb(b.get("data"))) for b in bodies]
+    cur.executemany(
+        "INSERT INTO events(id, hall, n, device, type, seq, ts, received_at, committed_at, data) "
+        "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (id) DO NOTHING RETURNING id", rows, returning=True)
+    return _returned(cur)
+
+
+def _insert_decisions(cur, bodies: list[dict]) -> set[str]:
+    if not bodies:
+        return set()
+    from psycopg.types.json import Jsonb
+
+    rows = [(b["id"], b["hall"], b["n"], b.get("event"), b.get("day"), b.get("at"), moment(b.get("at")), b["op"],
+             Jsonb(b.get("args")), Jsonb(b.get("result"))) for b in bodies]
+    cur.executemany(
+        "INSERT INTO decisions(id, hall, n, event, day, at, committed_at, op, args, result) "
+        "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (id) DO NOTHING RETURNING id", rows, returning=True)
+    return _returned(cur)
+
+
+def _returned(cur) -> set[str]:
+    ids = set()
+    while True:
+        row = cur.fetchone()
+        if row:
+            ids.add(row[0])
+        if not cur.nextset():
+            return ids
+
+
+def _derive(cur, events: list[dict], decisions: list[dict]) -> None:
+    """The report tables, from rows stored for the first time."""
+    ratings, punches, cases, tickets, calls = [], [], [], [], []
+    for e in events:
+        data = e.get("data") if isinstance(e.get("data"), dict) else {}
+        if e["type"] == "rating":
+            score = data.get("score")
+            ratings.append((e["id"], e["hall"], e["device"], e.get("ts"), data.get("window"), data.get("ticket"),
+                            score, isinstance(score, int) and score >= 3))
+        elif e["type"] == "punch":
+            punches.append((e["id"], e["hall"], e["device"], data.get("staff"), data.get("at")))
+        elif e["type"].startswith("case_"):
+            from psycopg.types.json import Jsonb
+            cases.append((e["id"], e["hall"], e["type"], e.get("ts"), Jsonb(data)))
+    for d in decisions:
+        result = d.get("result") if isinstance(d.get("result"), dict) else {}
+        ticket = result.get("ticket") if isinstance(result.get("ticket"), dict) else None
+        if not result.get("ok") or not ticket or not d.get("day"):
+            continue
+        if d["op"] == "issue":
+            tickets.append((d["hall"], d["day"], ticket.get("no"), ticket.get("queue"), ticket.get("service"),
+                            bool(ticket.get("priority")), ticket.get("issued_at") or d.get("at"), None, None))
+        elif d["op"] in ("call_next", "call_ticket"):
+            at = ticket.get("called_at") or d.get("at")
+            tickets.append((d["hall"], d["day"], ticket.get("no"), ticket.get("queue"), None, None, None, at,
+                            ticket.get("window")))
+            calls.append((d["id"], d["hall"], d["day"], d["op"], ticket.get("no"), ticket.get("queue"),
+                          ticket.get("window"), at))
+    if ratings:
+        cur.executemany("INSERT INTO ratings VALUES (%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT DO NOTHING", ratings)
+    if punches:
+        cur.executemany("INSERT INTO punches VALUES (%s,%s,%s,%s,%s) ON CONFLICT DO NOTHING", punches)
+    if cases:
+        cur.executemany("INSERT INTO case_events VALUES (%s,%s,%s,%s,%s) ON CONFLICT DO NOTHING", cases)
+    if tickets:
+        # issue and call may arrive in either order (several consumers): each fills its own columns
+        cur.executemany(
+            "INSERT INTO tickets(hall, day, no, queue, service, priority, issued_at, called_at, window_no) "
+            "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (hall, day, no) DO UPDATE SET "
+            "queue=coalesce(tickets.queue, excluded.queue), service=coalesce(tickets.service, excluded.service), "
+            "priority=coalesce(tickets.priority, excluded.priority), "
+            "issued_at=coalesce(tickets.issued_at, excluded.issued_at), "
+            "called_at=least(tickets.called_at, excluded.called_at), "
+            "window_no=coalesce(excluded.window_no, tickets.window_no)", tickets)
+    if calls:
+        cur.executemany("INSERT INTO calls VALUES (%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT DO NOTHING", calls)
+
+
+# ------------------------------------------------------------------------------------------------ the loop
+
+async def ensure_stream(js, replicas: int = 3, timeout: float = 30.0) -> None:
+    """The stream every hall publishes to, replicated `replicas` times; waits for the cluster to elect leaders."""
+    from nats.js.api import StreamConfig
+
+    config = StreamConfig(name=STREAM, subjects=[SUBJECTS], num_replicas=replicas, duplicate_window=600.0,
+                          max_msg_size=1024 * 1024)
+    end = time.monotonic() + timeout
+    while True:
+        try:
+            await js.add_stream(config)
+            return
+        except Exception as err:
+            if "already in use" in str(err):  # created by another consumer: the same config is fine
+                return
+            if time.monotonic() > end:
+                raise
+            await asyncio.sleep(0.3)
+
+
+class Consumer:
+    def __init__(self, conninfo: str, connect: dict, *, durable: str = DURABLE, fetch: int = FETCH,
+                 replicas: int = 3):
+        self.conninfo = conninfo
+        self.connect_options = connect
+        self.durable = durable
+        self.fetch = fetch
+        self.replicas = replicas
+        self.stored = Stored()
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self, idle_exit_s: float | None = None) -> Stored:
+        """Until `stop()`, or until nothing has come for `idle_exit_s` seconds."""
+        import nats
+        import psycopg
+        from nats.js.api import AckPolicy, ConsumerConfig
+
+        nc = await nats.connect(max_reconnect_attempts=-1, reconnect_time_wait=0.5, **self.connect_options)
+        js = nc.jetstream()
+        await ensure_stream(js, self.replicas)
+        config = ConsumerConfig(durable_name=self.durable, ack_policy=AckPolicy.EXPLICIT, ack_wait=30,
+                                max_ack_pending=50_000, filter_subject=SUBJECTS)
+        sub = None
+        while sub is None:
+            try:
+                sub = await js.pull_subscribe(SUBJECTS, durable=self.durable, stream=STREAM, config=config)
+            except Exception:
+                if self._stopping.is_set():
+                    return self.stored
+                await asyncio.sleep(0.3)
+        conn = await asyncio.to_thread(psycopg.connect, self.conninfo, autocommit=True)
+        await asyncio.to_thread(create_schema, conn)
+        idle_since = time.monotonic()
+        try:
+            while not self._stopping.is_set():
+                try:
+                    msgs = await sub.fetch(self.fetch, timeout=0.5)
+                except Exception as err:  # a timeout with nothing waiting, or a node away: fetch again
+                    if "timeout" not in type(err).__name__.lower() and "timeout" not in str(err).lower():
+                        log.warning("central: fetch failed: %s", err)
+                        await asyncio.sleep(0.3)
+                    if idle_exit_s is not None and time.monotonic() - idle_since > idle_exit_s:
+                        break
+                    continue
+                idle_since = time.monotonic()
+                batch = [(m.subject, m.data, (m.headers or {}).get("Nats-Msg-Id")) for m in msgs]
+                conn = await self._write(conn, batch)
+                for m in msgs:  # only after the commit
+                    await m.ack()
+        finally:
+            conn.close()
+            await nc.close()
+        return self.stored
+
+    async def _write(self, conn, batch):
+        """Write a batch, reconnecting to PostgreSQL (restarted, say) until it commits."""
+        import psycopg
+
+        while True:
+            try:
+                await asyncio.to_thread(write_batch, conn, batch, self.stored)
+                return conn
+            except psycopg.OperationalError as err:
+                log.warning("central: PostgreSQL: %s; writing the batch again", err)
+                conn.close()
+                while True:
+                    await asyncio.sleep(0.5)
+                    try:
+                        conn = await asyncio.to_thread(psycopg.connect, self.conninfo, autocommit=True)
+                        break
+                    except psycopg.OperationalError:
+                        if self._stopping.is_set():
+                            raise

@@ -1,0 +1,321 @@
+"""The central side: `hall uplink` (a hall's journal up to the central cluster), `hall central consume` (the
+cluster into PostgreSQL) and `hall central up` (all of it on one machine with simulated halls).
+
+The simulated halls write real hub journals: the hub's own `events` and `queue_journal` tables, made by
+`hub.store` and `hub.queue.store`, with the rows a hub stores for a ticket request and its issue, a call and its
+decision, a rating and a punch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import signal
+import ssl
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+
+from hallctl.commands import add_hall_args, hall_and_data
+
+
+def register(sub) -> None:
+    p = sub.add_parser("uplink", help="send this hall's journal to the central NATS cluster ([central] url)")
+    add_hall_args(p)
+    p.add_argument("--url", help="the cluster's servers, comma-separated (default: hall.toml's [central] url)")
+    p.add_argument("--user", help="the hall's NATS user (default: [central] user, else the hall id)")
+    p.add_argument("--password-file", type=Path, help="a file holding the password (default: [central] password_file)")
+    p.add_argument("--drain", action="store_true", help="stop once the journal is all sent")
+    p.set_defaults(func=cmd_uplink)
+
+    p = sub.add_parser("central", help="the central side: many halls' journals in one PostgreSQL")
+    csub = p.add_subparsers(dest="central_command", metavar="ACTION", required=True)
+    c = csub.add_parser("consume", help="store the cluster's messages in PostgreSQL (run as many as you like)")
+    c.add_argument("--nats", required=True, help="the cluster's servers, comma-separated")
+    c.add_argument("--user", default="central", help="the consumers' NATS user (default central)")
+    c.add_argument("--password-file", type=Path, help="a file holding its password")
+    c.add_argument("--pg", required=True, help="PostgreSQL connection string (host=… dbname=… user=…)")
+    c.add_argument("--replicas", type=int, default=3, help="the stream's replicas when it is created (default 3)")
+    c.add_argument("--ca-file", help="the cluster's CA for tls:// servers")
+    c.set_defaults(func=cmd_consume)
+
+    c = csub.add_parser("up", help="a 3-node NATS cluster, a private PostgreSQL, the consumer and simulated halls")
+    c.add_argument("--halls", type=int, default=3, help="simulated halls (default 3)")
+    c.add_argument("--duration", type=float, default=10.0, help="seconds of traffic (default 10)")
+    c.add_argument("--rate", type=float, default=5.0, help="journal rows a second per hall (default 5)")
+    c.add_argument("--consumers", type=int, default=2, help="consumer instances sharing the work (default 2)")
+    c.add_argument("--data", type=Path, help="folder for the cluster and the database (default: a temporary one)")
+    c.add_argument("--json", action="store_true", help="print the figures as JSON")
+    c.set_defaults(func=cmd_central_up)
+
+
+# ---------------------------------------------------------------------------------------------- connections
+
+def connect_options(servers: str, user: str, password: str | None, ca_file: str | None = None,
+                    inbox: bool = True) -> dict:
+    options = {"servers": [s.strip() for s in servers.split(",") if s.strip()], "user": user}
+    if password is not None:
+        options["password"] = password
+    if inbox:
+        options["inbox_prefix"] = f"_INBOX.{user}"
+    if ca_file or any(s.startswith("tls://") for s in options["servers"]):
+        options["tls"] = ssl.create_default_context(cafile=ca_file)
+    return options
+
+
+def hall_connect_options(hall, args) -> dict:
+    central = hall.central
+    url = getattr(args, "url", None) or central.url
+    if not url:
+        raise SystemExit("hall uplink: no central address: give --url or set [central] url in hall.toml")
+    password_file = getattr(args, "password_file", None) or (hall.relative(central.password_file)
+                                                             if central.password_file else None)
+    password = Path(password_file).read_text().strip() if password_file else None
+    ca = hall.relative(central.ca_file) if central.ca_file else None
+    return connect_options(url, getattr(args, "user", None) or central.user or hall.id, password,
+                           str(ca) if ca else None)
+
+
+def _run_until_signal(coro_factory, stop) -> object:
+    async def main():
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop)
+        return await coro_factory()
+    return asyncio.run(main())
+
+
+def cmd_uplink(args) -> int:
+    from central.uplink import Uplink
+
+    hall, data = hall_and_data(args)
+    uplink = Uplink(hall.id, data / "hub.db", hall_connect_options(hall, args))
+    sent = _run_until_signal(uplink.drain if args.drain else uplink.run, uplink.stop)
+    print(json.dumps({"hall": hall.id, **sent.as_dict()}, ensure_ascii=False))
+    return 0
+
+
+def cmd_consume(args) -> int:
+    from central.consumer import Consumer
+
+    password = args.password_file.read_text().strip() if args.password_file else None
+    consumer = Consumer(args.pg, connect_options(args.nats, args.user, password, args.ca_file, inbox=False),
+                        replicas=args.replicas)
+    stored = _run_until_signal(consumer.run, consumer.stop)
+    print(json.dumps(stored.as_dict()))
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------- simulated halls
+
+class SimulatedHall:
+    """A hall's journal written as its hub writes it: events, and the queue decisions they led to."""
+
+    QUEUES = "ABCDEFGH"
+
+    def __init__(self, hall_id: str, folder: Path, seed: int = 0):
+        from hub.queue.store import create_tables
+        from hub.store import open_db
+
+        self.id = hall_id
+        self.folder = Path(folder)
+        self.journal = self.folder / "hub.db"
+        self.db = open_db(self.journal)
+        create_tables(self.db)
+        self.random = random.Random(seed)
+        self.seq = self.db.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
+        self.issued = {q: 0 for q in self.QUEUES}
+        self.waiting: list[tuple[str, str]] = []
+        self.rows = 0
+
+    def _event(self, device: str, event_type: str, data: dict, res: dict | None = None) -> str:
+        from ulid import ULID
+
+        from hall.protocol import json_text
+
+        self.seq += 1
+        event_id = str(ULID())
+        now = datetime.now().astimezone().isoformat(timespec="milliseconds")
+        self.db.execute("INSERT INTO events(id, device, type, seq, ts, received_at, data, res) "
+                        "VALUES (?,?,?,?,?,?,?,?)",
+                        (event_id, device, event_type, self.seq, now, now, json_text(data),
+                         json_text(res) if res else None))
+        self.rows += 1
+        return event_id
+
+    def _decision(self, event_id: str, op: str, args: dict, result: dict) -> None:
+        from hub.queue.store import journal
+
+        now = datetime.now().astimezone()
+        journal(self.db, event=event_id, day=now.date(), at=now, op=op, args=args, result=result)
+        self.rows += 1
+
+    def step(self) -> None:
+        """One thing happening in the hall (one transaction, as the hub commits one event at a time)."""
+        roll = self.random.random()
+        with self.db.conn:
+            if roll < 0.4 or not self.waiting:
+                queue = self.random.choice(self.QUEUES)
+                self.issued[queue] += 1
+                no = f"{queue}{self.issued[queue]:03d}"
+                event = self._event("kiosk-01", "ticket_request", {"queue": queue, "priority": False,
+                                                                    "channel": "kiosk"})
+                at = datetime.now().astimezone().isoformat(timespec="milliseconds")
+                self._decision(event, "issue", {"queue": queue},
+                               {"ok": True, "ticket": {"no": no, "queue": queue, "issued_at": at}})
+                self.waiting.append((no, queue))
+            elif roll < 0.75:
+                no, queue = self.waiting.pop(0)
+                window = str(self.random.randint(1, 34))
+                event = self._event("caller-01", "call_next", {"window": window})
+                at = datetime.now().astimezone().isoformat(timespec="milliseconds")
+                self._decision(event, "call_next", {"window": window},
+                               {"ok": True, "ticket": {"no": no, "queue": queue, "window": window,
+                                                       "called_at": at}})
+            elif roll < 0.9:
+                self._event("rater-01", "rating", {"window": str(self.random.randint(1, 34)),
+                                                   "score": self.random.choice([5, 5, 5, 4, 3, 1])})
+            else:
+                self._event("fp-01", "punch", {"staff": f"s{self.random.randint(1, 149):03d}",
+                                               "at": datetime.now().astimezone().isoformat(timespec="seconds")})
+
+    def counts(self) -> dict[str, int]:
+        return {"events": self.db.execute("SELECT count(*) FROM events").fetchone()[0],
+                "queue_journal": self.db.execute("SELECT count(*) FROM queue_journal").fetchone()[0]}
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def hall_names(n: int) -> list[str]:
+    return [f"hall-{i + 1:03d}" for i in range(n)]
+
+
+def run_traffic(halls: list[SimulatedHall], rate: float, duration: float, stop: threading.Event) -> None:
+    """Each hall writes `rate` rows a second (an event and, for a request, its decision) for `duration` seconds."""
+    end = time.monotonic() + duration
+    owed = 0.0
+    last = time.monotonic()
+    while not stop.is_set() and time.monotonic() < end:
+        now = time.monotonic()
+        owed += (now - last) * rate / 1.6  # a step writes 1.6 rows on average
+        last = now
+        while owed >= 1:
+            for hall in halls:
+                hall.step()
+            owed -= 1
+        time.sleep(0.02)
+
+
+def simulate(folder: Path, names: list[str], rate: float, duration: float) -> int:
+    """The halls' traffic in this thread (SQLite connections stay in the thread that opened them): rows written."""
+    halls = [SimulatedHall(name, folder / name, seed=i) for i, name in enumerate(names)]
+    try:
+        run_traffic(halls, rate, duration, threading.Event())
+        return sum(sum(h.counts().values()) for h in halls)
+    finally:
+        for h in halls:
+            h.close()
+
+
+class CentralUp:
+    """The cluster, PostgreSQL and the consumers, started and stopped together (tests and `hall central up`)."""
+
+    def __init__(self, folder: Path, halls: list[str]):
+        from central.services import NatsCluster, Postgres
+
+        self.folder = Path(folder)
+        self.halls = halls
+        self.cluster = NatsCluster(self.folder / "nats", halls=halls)
+        self.pg = Postgres(self.folder)
+
+    def start(self) -> CentralUp:
+        self.cluster.start()
+        self.pg.start()
+        return self
+
+    def consumer(self):
+        from central.consumer import Consumer
+
+        return Consumer(self.pg.conninfo, self.cluster.login("central"))
+
+    def stop(self, remove: bool = False) -> None:
+        self.cluster.stop()
+        self.pg.stop()
+        if remove:
+            self.pg.remove()
+
+
+async def central_up(folder: Path, n_halls: int, duration: float, rate: float, consumers: int) -> dict:
+    import psycopg
+
+    from central.uplink import Uplink
+
+    names = hall_names(n_halls)
+    up = CentralUp(folder, names).start()
+    try:
+        workers = [up.consumer() for _ in range(consumers)]
+        consumer_tasks = [asyncio.create_task(w.run()) for w in workers]
+        for i, name in enumerate(names):  # each journal exists before its uplink starts
+            SimulatedHall(name, folder / "halls" / name, seed=i).close()
+        uplinks = [Uplink(name, folder / "halls" / name / "hub.db", up.cluster.login(name)) for name in names]
+        uplink_tasks = [asyncio.create_task(u.run()) for u in uplinks]
+        written = await asyncio.to_thread(simulate, folder / "halls", names, rate, duration)
+        # the halls are quiet: wait for every row to be acknowledged and stored
+        end = time.monotonic() + 60 + written / 500
+        stored = 0
+        while time.monotonic() < end and not all(t.done() for t in consumer_tasks):
+            stored = await asyncio.to_thread(_stored, up.pg.conninfo)
+            if stored >= written:
+                break
+            await asyncio.sleep(0.3)
+        for u in uplinks:
+            u.stop()
+        for w in workers:
+            w.stop()
+        for failed in await asyncio.gather(*uplink_tasks, *consumer_tasks, return_exceptions=True):
+            if isinstance(failed, BaseException):
+                print(f"hall central up: {type(failed).__name__}: {failed}", file=sys.stderr)
+        with psycopg.connect(up.pg.conninfo) as conn:
+            lag = conn.execute(
+                "SELECT percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM stored_at - committed_at)) "
+                "FROM (SELECT stored_at, committed_at FROM events UNION ALL "
+                "SELECT stored_at, committed_at FROM decisions) t").fetchone()[0]
+            rejected = conn.execute("SELECT count(*) FROM rejected").fetchone()[0]
+        return {"halls": n_halls, "sent": sum(u.sent.events + u.sent.decisions for u in uplinks), "written": written,
+                "stored": stored, "duplicates": sum(w.stored.duplicates for w in workers), "rejected": rejected,
+                "lag_p99_ms": round(lag * 1000, 1) if lag is not None else None, "duration_s": duration}
+    finally:
+        up.stop(remove=True)
+
+
+def _stored(conninfo: str) -> int:
+    import psycopg
+
+    with psycopg.connect(conninfo) as conn:
+        try:
+            return conn.execute("SELECT (SELECT count(*) FROM events) + (SELECT count(*) FROM decisions)").fetchone()[0]
+        except psycopg.errors.UndefinedTable:
+            return 0
+
+
+def cmd_central_up(args) -> int:
+    from central.services import missing
+
+    why = missing()
+    if why:
+        print(f"hall central up: {why}", file=sys.stderr)
+        return 1
+    folder = args.data or Path(tempfile.mkdtemp(prefix="hall-central-"))
+    result = asyncio.run(central_up(Path(folder), args.halls, args.duration, args.rate, args.consumers))
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"中心汇聚 central: {result['halls']} 个大厅 halls, 发送 sent {result['sent']}, "
+              f"入库 stored {result['stored']} (重复 duplicates {result['duplicates']}, "
+              f"拒收 rejected {result['rejected']}), 延迟 lag p99 {result['lag_p99_ms']} ms")
+    return 0 if result["stored"] >= result["written"] else 1
