@@ -70,5 +70,9 @@ class Domain(Protocol):
         write again after a crash) and emit the retained state they changed, once (a burst of 34 calls makes
         one `calls` list, not 34). A batch that was rolled back since must leave no trace here."""
 
+    # Optional: `redact(event_type, data) -> data` gives what the journal keeps of an event's data in place of what
+    # came (personal data the hall may not store as sent, such as an ID number). The domain's apply() still gets
+    # the event as it came; its replay must need only what was kept.
+
     def tick(self, db: sqlite_utils.Database, now: datetime, emit: Emit) -> None:
         """Called by the hub about once a second, inside a transaction (close days, expire no-shows)."""

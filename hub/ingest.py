@@ -96,6 +96,8 @@ class Hub:
             domains = load_domains(hall)
         self.domains = domains
         self._by_type = {t: d for d in domains for t in d.types}
+        # what a domain keeps out of the journal (an ID number becomes a keyed hash and its last 4 characters)
+        self._redactors = {t: d.redact for d in domains if hasattr(d, "redact") for t in d.types}
         self._share = subscribe_prefix  # e.g. "$share/hub/" when several hubs consume one hall
         self._hub_prefix = hub_topic(hall.id, "")
         self._held: dict[str, Payload] = {}  # retained topic → its latest payload, sent when the socket is quiet
@@ -406,7 +408,9 @@ class Hub:
                 seen_now[env_id] = ("rejected", device.id, topic_str, env_seq, err.code, str(err))
             return step
         event_type = topic.event_type
-        data_text = json_text(env.data)  # before anything is decided: what cannot be written is refused here
+        redact = self._redactors.get(event_type)
+        # before anything is decided: what cannot be written is refused here; a resend redacts to the same text
+        data_text = json_text(redact(event_type, env.data) if redact else env.data)
         prior = seen_now.get(env.id) or self.journal.prior(env.id)
         if prior is not None:
             if prior[0] == "event" and prior[1:4] == (device.id, event_type, env.seq) and prior[4] == data_text:

@@ -128,6 +128,14 @@ class CasesDomain:
 
     # ------------------------------------------------------------ operations
 
+    def redact(self, event_type: str, data: dict) -> dict:
+        """The journal never holds an applicant's ID number: only its keyed hash and last 4 characters."""
+        number = data.get("id_number")
+        if event_type != "case_accept" or not isinstance(number, str):
+            return data
+        kept = {k: v for k, v in data.items() if k != "id_number"}
+        return {**kept, "id_hash": id_number_hash(number, self.key), "id_last4": id_last4(number)}
+
     def _carry_out(self, op: str, event: Event, at: datetime) -> tuple[dict, Outcome]:
         d = event.data
         by = getattr(d, "by", None)

@@ -66,6 +66,8 @@ def test_a_case_from_acceptance_to_finish_journaled_and_replayed(hall):
     assert row[0] == "张*" and row[2] == "002X" and len(row[1]) == 64 and row[3:] == ("finished", 1, "win-01")
     journal = " ".join(r[0] for r in db.execute("SELECT args || result FROM cases_journal"))
     assert ID not in journal and "张三" not in journal
+    stored = " ".join(r[0] for r in db.execute("SELECT data FROM events WHERE type='case_accept'"))
+    assert ID not in stored and ID[-4:] in stored and row[1] in stored  # the event itself keeps hash and last 4
     key = rig.data_dir / "case-id.key"
     assert stat.S_IMODE(os.stat(key).st_mode) == 0o600
 
