@@ -7,6 +7,7 @@ import json
 import time
 
 from tests.helpers.rig import wait_for
+from tests.helpers.staffing import log_in
 
 
 def test_event_stored_once_and_acknowledged(rig):
@@ -80,11 +81,13 @@ def test_announcements_go_out_before_the_retained_state_of_their_burst(make_rig,
     assert kiosk.wait_drained(10)
     _, heard = rig.listen("display-01", f"hall/v1/{rig.hall.id}/hub/#", decode=False)
     wait_for(lambda: heard, 5, "the retained state on subscribing")
+    links = {w: rig.link(f"win-0{w}") for w in ("1", "2", "3")}
+    for w, link in links.items():
+        assert link.wait_connected(10)
+        log_in(link, rig.hall, w)  # a window calls only with someone logged in
     time.sleep(0.3)
     heard.clear()
-    for w in ("1", "2", "3"):
-        link = rig.link(f"win-0{w}")
-        assert link.wait_connected(10)
+    for w, link in links.items():
         link.send("call_next", {"window": w})
     wait_for(lambda: any(t.endswith("/hub/calls") and len(json.loads(p)["calls"]) == 3 for t, p in heard), 10,
              "three calls and the calls list that holds them")
@@ -113,6 +116,11 @@ def test_a_burst_committed_in_parts_sends_every_announcement_before_any_answer(m
     for _ in range(4):
         kiosk.send("ticket_request", {"queue": "A"})
     assert kiosk.wait_drained(10)
+    for w in ("1", "2", "3"):
+        pc = rig.link(f"win-0{w}")
+        assert pc.wait_connected(10)
+        log_in(pc, rig.hall, w)
+        pc.stop()
     rig.stop_hub(hub_)
     windows = ("1", "2", "3")  # all three serve A
     for w in windows:  # the broker keeps them for the hub's session: they arrive together when it is back
