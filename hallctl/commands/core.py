@@ -34,6 +34,8 @@ def register(sub) -> None:
     p.add_argument("--insecure", action="store_true", help="no broker logins or ACL (for trying things out)")
     p.add_argument("--real-hours", action="store_true",
                    help="issue tickets only in the configured issuing hours (default: at any hour, for a demo)")
+    p.add_argument("--manual-windows", metavar="1-4",
+                   help="windows left to people, e.g. 1-4 or 1,3: no simulated clerk works them (default: the first)")
     p.set_defaults(func=cmd_up)
 
     p = sub.add_parser("docs", help="文档 · make what the docs show")
@@ -102,7 +104,8 @@ def cmd_up(args) -> int:
 
     hall, data = hall_and_data(args)
     return run_up(hall, data, port=args.port, duration=args.duration, headless=args.headless,
-                  speed=args.speed, secure=not args.insecure, real_hours=args.real_hours)
+                  speed=args.speed, secure=not args.insecure, real_hours=args.real_hours,
+                  manual_windows=args.manual_windows)
 
 
 def cmd_docs_screenshots(args) -> int:
