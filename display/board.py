@@ -66,7 +66,7 @@ class BoardController:
         self._tick_ev = None
         self._save_ev = None
         self._clock_ev = None
-        self.band = BandPlaylist(playlist.items(model.catalogue, hall_name))
+        self.band = BandPlaylist(playlist.groups(model.catalogue, hall_name))
 
     # ------------------------------------------------------------ life
 
@@ -133,7 +133,7 @@ class BoardController:
             view.rebuild(model)
             changes = changes | {f"tile:{w}" for w in model.tiles} | {f"queue:{q}" for q in model.queues}
         if "band" in changes:
-            self.band.replace(self.playlist.items(model.catalogue, self.hall_name))
+            self.band.replace(self.playlist.groups(model.catalogue, self.hall_name))
         if "highlight" in changes:
             self._schedule_flash()
         now = self.clock()
@@ -143,6 +143,8 @@ class BoardController:
                 self._show_tile(ident, now)
             elif kind == "queue" and ident in view.queue_rows and ident in model.queues:
                 view.queue_rows[ident].show(model.queues[ident])
+        if any(key.startswith("queue:") for key in changes):  # the band's next loop favours these queues
+            self.band.set_waiting({q: line.waiting for q, line in model.queues.items()})
         if changes & {"highlight", "calls"}:
             self._show_now(now)
         if "hub" in changes:

@@ -8,16 +8,24 @@
     department = "<department id>"           the guides of one department
     queue = "<queue id>"                     the guides of one queue's services
 
+and a guides entry may say `form = "card"` (the short form: what to bring and where to go, instead of the whole
+guide) and `per_loop = N` (show N of its guides each time round, the next N the time after, and first those of
+the queues where people are waiting now). So a loop of the band stays short (under 20 minutes with the shipped
+playlist, `loop_seconds`) however many services the hall has, and what it shows follows the hall's day.
+
 Guides are read from the catalogue each time it changes (the hub's retained `hub/catalogue`), so a new service
 shows up on the band without editing the playlist. Chinese first, English second in every item.
 
 The band shows an item page by page: `paginate` lays its text out to the band's width (Chinese pages, then
-English ones), each page stays still for `hold_for` seconds, then the next one replaces it. Nothing here needs
+English ones), breaking only between words (jieba finds the words of Chinese text), each page stays still for
+`hold_for` seconds, then the next one replaces it. Nothing here needs
 Kivy: the width of a piece of text is a function the board passes in.
 """
 
 from __future__ import annotations
 
+import functools
+import logging
 import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -32,6 +40,9 @@ from hall.errors import ConfigError, describe_validation, load_toml
 DEFAULT_PLAYLIST = Path(__file__).resolve().parent.parent / "config" / "playlist.toml"
 
 
+PER_LOOP = 36          # guides of an entry shown each time round, unless it says: keeps a loop under 20 min
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -42,6 +53,10 @@ class PlaylistEntry(_Model):
     guides: Literal["all"] | list[str] | None = None
     department: str | None = None
     queue: str | None = None
+    form: Literal["full", "card"] | None = Field(
+        default=None, description="a guide whole, or its card: what to bring (guides default to the card)")
+    per_loop: int | None = Field(default=None, ge=1, description=f"guides of this entry shown each time round "
+                                                                 f"(default {PER_LOOP})")
 
     @model_validator(mode="after")
     def _one_kind(self):
@@ -50,6 +65,8 @@ class PlaylistEntry(_Model):
             raise ValueError("exactly one of notice, guides, department or queue in each [[items]] entry")
         if self.en and self.notice is None:
             raise ValueError("en is the English of a notice; this entry has no notice")
+        if self.notice is not None and (self.form is not None or self.per_loop is not None):
+            raise ValueError("form and per_loop are for guides; this entry is a notice")
         return self
 
 
@@ -65,6 +82,7 @@ class BandItem:
     key: str      # "notice:0", "guide:<service id>"
     zh: str       # the Chinese, shown first
     en: str = ""  # the English, shown after it
+    queue: str | None = None  # a guide's queue (the band favours queues where people wait)
 
     @property
     def kind(self) -> str:
@@ -91,16 +109,30 @@ class Playlist:
 
     def items(self, catalogue: Catalogue, hall_name: str = "") -> list[BandItem]:
         """The band's items for this catalogue, in order. Unknown ids are skipped (the catalogue may lag)."""
-        out: list[BandItem] = []
+        return [item for group in self.groups(catalogue, hall_name) for item in group.items]
+
+    def groups(self, catalogue: Catalogue, hall_name: str = "") -> list[Group]:
+        """The items entry by entry, each with how many of them a loop shows."""
+        out: list[Group] = []
         for i, entry in enumerate(self.file.items):
             if entry.notice is not None:
-                out.append(BandItem(f"notice:{i}", entry.notice, entry.en))
+                out.append(Group([BandItem(f"notice:{i}", entry.notice, entry.en)]))
                 continue
-            for service in _select(entry, catalogue):
-                out.append(BandItem(f"guide:{service.id}", *guide_parts(service, catalogue)))
+            parts = guide_parts if entry.form == "full" else guide_card
+            items = [BandItem(f"guide:{service.id}", *parts(service, catalogue), queue=service.queue)
+                     for service in _select(entry, catalogue)]
+            if items:
+                out.append(Group(items, entry.per_loop or PER_LOOP))
         if not out:
-            out.append(BandItem("notice:welcome", f"欢迎光临{hall_name}", "Welcome"))
+            out.append(Group([BandItem("notice:welcome", f"欢迎光临{hall_name}", "Welcome")]))
         return out
+
+
+@dataclass(frozen=True)
+class Group:
+    """One playlist entry's items, and how many of them each loop shows (None: all)."""
+    items: list[BandItem]
+    per_loop: int | None = None
 
 
 def _select(entry: PlaylistEntry, catalogue: Catalogue) -> list[ServiceItem]:
@@ -155,6 +187,23 @@ def guide_parts(service: ServiceItem, catalogue: Catalogue) -> tuple[str, str]:
     return "　".join(parts), en
 
 
+def guide_card(service: ServiceItem, catalogue: Catalogue) -> tuple[str, str]:
+    """A guide's card: what to bring and where to go, in a page or two (the whole guide is at the kiosk)."""
+    windows = service.windows or catalogue.windows_serving(service.queue)
+    parts = [f"【带齐材料】{service.name}"]
+    if service.materials:
+        parts.append("".join(f"{_circled(i)}{m}" for i, m in enumerate(service.materials, 1)))
+    if windows:
+        parts.append(f"办理窗口：{'、'.join(windows)} 号")
+    en = ""
+    if service.name_en:
+        en = f"What to bring: {service.name_en}"
+        if windows:
+            en += f", window{'s' if len(windows) > 1 else ''} {', '.join(windows)}"
+        en += " (the full guide at the kiosk)"
+    return "　".join(parts), en
+
+
 def _circled(n: int) -> str:
     return chr(0x2460 + n - 1) if 1 <= n <= 20 else f"({n})"
 
@@ -172,22 +221,84 @@ def load_playlist(path: Path | str | None = None) -> Playlist:
 
 
 class Band:
-    """The band's position in its playlist: it goes round and round, and survives a catalogue change."""
+    """The band's position in its playlist: it goes round and round, and survives a catalogue change.
 
-    def __init__(self, items: list[BandItem]):
-        self.items = items
+    Each time round is a loop: every notice, and of each guides entry with `per_loop`, that many guides: first
+    one of each queue where people are waiting now (the most waiting first), then the next ones in catalogue
+    order from where the last loop stopped, so over a few loops every guide is shown.
+    """
+
+    def __init__(self, items: list[BandItem] | list[Group]):
+        self.groups: list[Group] = [g if isinstance(g, Group) else Group([g]) for g in items]
+        self.waiting: dict[str, int] = {}
+        self.loop: list[BandItem] = []
         self.index = -1
+        self.loops = 0
+        self._cursor: dict[int, int] = {}        # group → where its rotation goes on
+        self._queue_cursor: dict[str, int] = {}  # queue → its next guide, in a favoured place
+
+    @property
+    def items(self) -> list[BandItem]:
+        """Every item the band may show."""
+        return [item for g in self.groups for item in g.items]
+
+    def set_waiting(self, waiting: dict[str, int]) -> None:
+        """People waiting per queue now: the next loop favours their guides."""
+        self.waiting = {q: n for q, n in waiting.items() if n > 0}
 
     def next(self) -> BandItem:
-        self.index = (self.index + 1) % len(self.items)
-        return self.items[self.index]
+        self.index += 1
+        if self.index >= len(self.loop):
+            self.loop, self.index = self.next_loop(), 0
+        return self.loop[self.index]
 
-    def replace(self, items: list[BandItem]) -> None:
+    def next_loop(self) -> list[BandItem]:
+        """The items of the next time round."""
+        self.loops += 1
+        out: list[BandItem] = []
+        for gi, group in enumerate(self.groups):
+            if group.per_loop is None or group.per_loop >= len(group.items):
+                out += group.items
+                continue
+            out += self._choose(gi, group)
+        return out or [BandItem("notice:empty", "")]
+
+    def _choose(self, gi: int, group: Group) -> list[BandItem]:
+        picked: list[BandItem] = []
+        for queue in sorted(self.waiting, key=lambda q: -self.waiting[q]):
+            mine = [i for i in group.items if i.queue == queue]
+            if mine and len(picked) < group.per_loop:
+                at = self._queue_cursor.get(queue, 0) % len(mine)
+                self._queue_cursor[queue] = at + 1
+                picked.append(mine[at])
+        at, n = self._cursor.get(gi, 0), len(group.items)
+        seen = 0
+        while len(picked) < group.per_loop and seen < n:
+            item = group.items[(at + seen) % n]
+            seen += 1
+            if item not in picked:
+                picked.append(item)
+        self._cursor[gi] = (at + seen) % n
+        return picked
+
+    def replace(self, items: list[BandItem] | list[Group]) -> None:
         """New items (the catalogue changed): carry on after the item now showing, wherever it went."""
-        current = self.items[self.index].key if 0 <= self.index < len(self.items) else None
-        self.items = items
-        keys = [i.key for i in items]
+        current = self.loop[self.index].key if 0 <= self.index < len(self.loop) else None
+        self.groups = [g if isinstance(g, Group) else Group([g]) for g in items]
+        self._cursor.clear()
+        self.loop = [i for i in self.next_loop()]
+        keys = [i.key for i in self.loop]
         self.index = keys.index(current) if current in keys else -1
+
+
+def loop_seconds(loop: list[BandItem], width: float, measure: Callable[[str], float], page_s: float) -> float:
+    """How long one time round the band takes: every page of every item held its time."""
+    total = 0.0
+    for item in loop:
+        for part in (item.zh, item.en):
+            if part:
+                total += sum(hold_for(measure(p) / width, page_s) for p in paginate(part, width, measure))
+    return total
 
 
 # ---------------------------------------------------------------- pages
@@ -198,13 +309,34 @@ OPENING = set("（【「『《〈“‘([{") | {chr(c) for c in range(0x2460, 0x
 PAGE_ENDS = set("。；！？.;!?")                                 # where a page likes to end
 
 
+# words of the hall's guides that a general dictionary splits, and a page must not
+HALL_WORDS = ("身份证原件", "身份证复印件", "营业执照", "电子执照", "受理审查", "不动产权证书", "户口簿", "结婚证",
+              "委托书", "申请书", "承诺时限", "法定时限", "办理窗口", "所需材料", "办理条件", "办理流程")
+
+
+@functools.cache
+def _segmenter():
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    for word in HALL_WORDS:
+        jieba.add_word(word)
+    return jieba
+
+
+@functools.lru_cache(maxsize=4096)
+def _words(run: str) -> list[str]:
+    """The words of a run of Chinese (a mark of punctuation is a word of its own)."""
+    return [w for w in _segmenter().lcut(run, HMM=True) if w]
+
+
 def _wide(ch: str) -> bool:
     return unicodedata.east_asian_width(ch) in "WF"
 
 
 def tokens(text: str) -> list[str]:
-    """The pieces of `text` a page break never splits: a Chinese character with the punctuation after it, a Latin
-    word, an opening bracket or ① with what follows it. Spaces stay at the end of the piece they follow."""
+    """The pieces of `text` a page break never splits: a Chinese word (jieba's) with the punctuation after it, a
+    Latin word, an opening bracket or ① with what follows it. Spaces stay at the end of the piece they follow."""
     raw: list[str] = []
     i, n = 0, len(text)
     while i < n:
@@ -215,6 +347,12 @@ def tokens(text: str) -> list[str]:
         elif not _wide(text[i]):
             while j < n and not text[j].isspace() and not _wide(text[j]):
                 j += 1
+        else:  # a run of Chinese: its words, as jieba finds them
+            while j < n and not text[j].isspace() and _wide(text[j]):
+                j += 1
+            raw += _words(text[i:j])
+            i = j
+            continue
         raw.append(text[i:j])
         i = j
     out: list[str] = []

@@ -6,7 +6,17 @@ import unicodedata
 
 import pytest
 
-from display.playlist import Band, guide_text, hold_for, load_playlist, paginate, parse_playlist, tokens
+from display.playlist import (
+    Band,
+    guide_card,
+    guide_text,
+    hold_for,
+    load_playlist,
+    loop_seconds,
+    paginate,
+    parse_playlist,
+    tokens,
+)
 from hall.errors import ConfigError
 from tests.helpers.display import guide_catalogue
 
@@ -93,8 +103,10 @@ def test_notices_and_guides_keep_their_chinese_and_english_apart(board_hall):
     items = load_playlist().items(catalogue)
     notice, guide = items[0], next(i for i in items if i.key == "guide:bdc-002")
     assert notice.zh.startswith("欢迎来到") and notice.en.startswith("Welcome") and notice.zh in notice.text
-    assert guide.text == guide_text(catalogue.service("bdc-002"), catalogue)
-    assert guide.en == "Service guide: Mortgage registration, windows 4, 5" and "Service" not in guide.zh
+    assert guide.text == "    ".join(guide_card(catalogue.service("bdc-002"), catalogue))  # the shipped form: cards
+    full = parse_playlist({"items": [{"guides": "all", "form": "full"}]}).items(catalogue)
+    assert full[1].text == guide_text(catalogue.service("bdc-002"), catalogue)
+    assert full[1].en == "Service guide: Mortgage registration, windows 4, 5" and "Service" not in full[1].zh
 
 
 def test_pages_fit_the_width_and_keep_every_character(board_hall):
@@ -115,7 +127,7 @@ def test_a_page_never_starts_with_closing_punctuation_nor_splits_a_word():
     english = "Take a ticket at a kiosk and go to the window when your number is called."
     for page in paginate(english, 100, width):
         assert all(word in english.split() for word in page.split())
-    assert tokens("收费：80 元/件") == ["收", "费：", "80 ", "元/", "件"]
+    assert tokens("收费：80 元/件") == ["收费：", "80 ", "元/", "件"]
 
 
 def test_a_page_ends_where_a_part_of_a_guide_ends_when_one_is_near():
@@ -134,3 +146,59 @@ def test_how_long_a_page_stays():
     assert hold_for(1.0, 10) == 10 and hold_for(0.5, 10) == 5
     assert hold_for(0.05, 10) == 3           # a short page still stays long enough to read
     assert hold_for(2.0, 10) == 10 and hold_for(0.1, 2) == 2
+
+
+# ---------------------------------------------------------------- words, cards, loops
+
+def band_measure(text: str) -> float:
+    """Widths as the band draws them at 1920×1080 (34 px): a Chinese character 34 px, anything else ~0.55 of it."""
+    return sum(34 if unicodedata.east_asian_width(c) in "WF" else 19 for c in text)
+
+
+BAND_WIDTH = 1920 - 2 * 24 - 80 - 24   # the band less its margins and the page count
+
+
+@pytest.mark.parametrize("word", ["受理审查", "电子执照", "身份证原件", "营业执照", "不动产权证书"])
+def test_pages_break_only_between_words(word):
+    text = f"办理条件：申请人提交{word}后，窗口当场{word}。" * 6
+    for width in range(220, 500, 17):  # wider than any of the words (a longer word goes by characters)
+        pages = paginate(text, width, band_measure)
+        for left, right in zip(pages, pages[1:], strict=False):
+            for k in range(1, len(word)):
+                assert not (left.endswith(word[:k]) and right.startswith(word[k:])), (word, left, right)
+
+
+def test_a_full_loop_of_the_shipped_playlist_over_the_shipped_catalogue_is_under_20_minutes(board_hall):
+    playlist = load_playlist()
+    band = Band(playlist.groups(board_hall.catalogue, board_hall.info.name))
+    seen: set[str] = set()
+    loops = []
+    for _ in range(6):
+        loop = band.next_loop()
+        loops.append(loop_seconds(loop, BAND_WIDTH, band_measure, playlist.page))
+        seen |= {i.key for i in loop}
+    assert max(loops) < 20 * 60, loops
+    guides = {f"guide:{s.id}" for s in board_hall.catalogue.services}
+    assert guides <= seen  # every guide within a few loops
+    print(f"loop {max(loops) / 60:.1f} min, {len(guides)} guides in {len(loops)} loops")
+
+
+def test_a_loop_favours_the_queues_where_people_wait(board_hall):
+    playlist = load_playlist()
+    band = Band(playlist.groups(board_hall.catalogue))
+    band.set_waiting({"R": 3, "C": 9, "A": 0})
+    guides = [i for i in band.next_loop() if i.key.startswith("guide:")]
+    assert [i.queue for i in guides[:2]] == ["C", "R"]
+    again = [i for i in band.next_loop() if i.key.startswith("guide:")]
+    assert [i.queue for i in again[:2]] == ["C", "R"] and again[0].key != guides[0].key  # the next of its guides
+
+
+def test_the_card_says_what_to_bring_and_where(board_hall):
+    from display.playlist import guide_card
+
+    catalogue = guide_catalogue(board_hall)
+    zh, en = guide_card(catalogue.service("bdc-002"), catalogue)
+    assert zh == "【带齐材料】不动产抵押登记　①不动产权证书②主债权合同③抵押合同　办理窗口：4、5 号"
+    assert en.startswith("What to bring: Mortgage registration, windows 4, 5")
+    [item] = [i for i in load_playlist().items(catalogue) if i.key == "guide:bdc-002"]
+    assert item.zh == zh  # the shipped playlist shows cards
