@@ -31,8 +31,10 @@ KIOSK_SIZES = {"1024x600": (1024, 600), "1080x1920": (1080, 1920)}
 KIOSK_SCREENS = ("home", "queues", "departments", "services", "guide", "search", "search-results", "guide-en",
                  "home-en", "ticket")
 KIOSK_ALONE = ("offline-home-1080x1920", "offline-guide-1080x1920", "ticket-paper-out-1080x1920")
+BOARD_SCENES = ("board-burst-1920x1080.png", "board-band-1920x1080.png")
 NAMES = (
     [f"board-{w}x{h}.png" for w, h in BOARD_SIZES]
+    + list(BOARD_SCENES)
     + [f"kiosk-{screen}-{tag}.png" for tag in KIOSK_SIZES for screen in KIOSK_SCREENS]
     + [f"kiosk-{name}.png" for name in KIOSK_ALONE]
     + ["ticket.png"]
@@ -60,6 +62,8 @@ def make(out_dir: Path, *, names: Iterable[str] | None = None, say: Callable[[st
             for size in BOARD_SIZES:
                 if f"board-{size[0]}x{size[1]}.png" in wanted:
                     _board(shots, window, size)
+            if set(BOARD_SCENES) & wanted:
+                _board_burst(shots, window)
         for tag, size in KIOSK_SIZES.items():
             if any(f"kiosk-{screen}-{tag}.png" in wanted for screen in KIOSK_SCREENS):
                 _kiosk_screens(shots, work / f"kiosk-{tag}", tag, size)
@@ -283,6 +287,51 @@ def _board(shots: Shots, window: ShotWindow, size: tuple[int, int]) -> None:
         band.stop()  # held on its first page: the shot does not depend on timing
         window.pump(2)
         shots.take(f"board-{size[0]}x{size[1]}.png")
+    finally:
+        controller.stop()
+        window.clear()
+        Window.clearcolor = background
+
+
+def _board_burst(shots: Shots, window: ShotWindow) -> None:
+    """Opening time: all 34 windows call within one second, the shot half a second in (every tile lit and
+    flashing, the newest on the panel, the burst listed under it); then the band on a guide's card, with the
+    shipped catalogue."""
+    from kivy.core.window import Window
+
+    from display.board import BoardApp
+    from display.playlist import load_playlist
+
+    hall = load_hall()
+    clock = HeldClock()
+    background = list(Window.clearcolor)
+    app = BoardApp(hall, playlist=load_playlist(), clock=clock, wall_clock=lambda: datetime(2026, 11, 30, 9, 0))
+    root = window.show(app.build(), (1920, 1080))
+    controller = app.controller
+    try:
+        for suffix, payload in hall_day(hall):
+            controller.apply(suffix, payload)
+        controller.apply("hub/status", {"state": "online"})
+        controller.refresh(app.model.set_connected(True))
+        issued: dict[str, int] = {}  # each queue's first tickets of the day, in the order its windows call
+        for i, w in enumerate(hall.catalogue.windows):
+            prefix = hall.catalogue.queue(w.queues[0]).prefix
+            issued[prefix] = issued.get(prefix, 0) + 1
+            controller.apply("hub/call", call(f"{prefix}{issued[prefix]:03d}", w.id, w.queues[0],
+                                              at=f"2026-11-30T09:00:{i:02d}+08:00"))
+            clock.advance(1 / 34)
+        band = root.ids.band
+        band.show(next(item for item in controller.band.items if item.kind == "guide"))
+        band.stop()
+        window.pump(2)
+        shots.take("board-burst-1920x1080.png")
+        guide = next(item for item in controller.band.items if item.key == "guide:scjg-001")
+        band.show(guide)
+        band.stop()
+        clock.advance(10)
+        controller.tick()
+        window.pump(2)
+        shots.take("board-band-1920x1080.png")
     finally:
         controller.stop()
         window.clear()
