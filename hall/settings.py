@@ -200,7 +200,8 @@ class AttendanceRules(_Model):
 
 
 AlertRule = Literal["queue_wait", "queue_length", "window_paused", "window_closed", "poor_rating", "device_offline",
-                    "clock_skew", "device_backlog", "paper_out", "punch_missed"]
+                    "clock_skew", "device_backlog", "paper_out", "punch_missed", "case_yellow", "case_red",
+                    "duplicate_login"]
 ALERT_RULES: tuple[str, ...] = get_args(AlertRule)
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, time, timedelta
+from pathlib import Path
 
 import sqlite_utils
 
@@ -22,6 +23,7 @@ from hall.protocol import Alerts
 from hub.alerts import store
 from hub.alerts.facts import HallFacts
 from hub.alerts.rules import AlertBook, Change, Facts, limits_from_hall
+from hub.broker import BrokerFiles
 from hub.domain import Emit, Event
 
 log = logging.getLogger("hub.alerts")
@@ -43,6 +45,9 @@ class AlertsDomain:
 
     def setup(self, db: sqlite_utils.Database, emit: Emit) -> None:
         store.create_tables(db)
+        journal = next((Path(f) for _, name, f in db.execute("PRAGMA database_list") if name == "main" and f), None)
+        if journal is not None:  # the broker keeps its files beside the journal, in the data folder
+            self.facts.follow_broker_log(BrokerFiles(journal.parent).log)
         self._rebuild(db)
         self._publish(emit)
 
@@ -88,7 +93,8 @@ class AlertsDomain:
         return Facts(now=now, queues=self.facts.queue_facts(db, day), windows=self.facts.window_facts(),
                      devices=self.facts.device_facts(db), ratings=self.facts.rating_facts(db, day,
                                                                                          self.limits.poor_rating_max),
-                     terminals=self.facts.terminal_facts(db), cases=self.facts.case_facts(db))
+                     terminals=self.facts.terminal_facts(db), cases=self.facts.case_facts(db),
+                     logins=self.facts.login_facts(now))
 
     # ------------------------------------------------------------ journal
 

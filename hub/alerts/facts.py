@@ -10,17 +10,25 @@ domains stored, about once a second:
 - ratings: the day's `ratings` rows at or below the poor mark;
 - devices: the `devices` table the hub keeps (status, last heard, clock skew flag) with `device_health`;
 - terminals: `attendance_dates` rows still waiting for a terminal and warned about;
-- cases: the `cases` and `followups` rows the cases domain judged yellow or red.
+- cases: the `cases` and `followups` rows the cases domain judged yellow or red;
+- logins: not the journal but the broker's own log (`<data>/broker/mosquitto.log`), followed from where it was read
+  last: a device's login taken over and over by a second connection (hub/alerts/logins.py).
 """
 
 from __future__ import annotations
 
 import json
 from datetime import date, datetime
+from pathlib import Path
 
 import sqlite_utils
 
-from hub.alerts.rules import CaseFact, DeviceFact, QueueFact, RatingFact, TerminalFact, WindowFact
+from hub.alerts.logins import TakeoverWatch
+from hub.alerts.rules import CaseFact, DeviceFact, LoginFact, QueueFact, RatingFact, TerminalFact, WindowFact
+
+# the broker's log already there when the hub starts is read from this far before its end: older takeovers are
+# long past the window that counts
+LOG_TAIL = 256 * 1024
 
 # window status as the queue engine names it (hub/queue/engine.py)
 SERVING, IDLE, PAUSED, CLOSED = "serving", "idle", "paused", "closed"
@@ -76,6 +84,7 @@ class HallFacts:
         self.queues = {q.id: q for q in cat.queues}
         self.windows = {w.id: w for w in cat.windows}
         self.watch = WindowWatch(list(self.windows))
+        self.takeovers: TakeoverWatch | None = None
 
     # ------------------------------------------------------------ windows, from the queue journal
 
@@ -173,4 +182,25 @@ class HallFacts:
                 "SELECT id, card, due, department, kind FROM followups WHERE card IN ('yellow', 'red') "
                 "AND answered_at IS NULL ORDER BY id"):
             out.append(CaseFact(fid, card, date.fromisoformat(due), dept, kind))
+        return tuple(out)
+
+    # ------------------------------------------------------------ logins, from the broker's log
+
+    def follow_broker_log(self, log: Path) -> None:
+        """Read the broker's log from now on (from its last LOG_TAIL bytes when it is there already)."""
+        self.takeovers = TakeoverWatch(log, self.tz)
+        try:
+            self.takeovers.offset = max(0, Path(log).stat().st_size - LOG_TAIL)
+        except OSError:
+            pass  # not written yet: read from its start once it is
+
+    def login_facts(self, now: datetime) -> tuple[LoginFact, ...]:
+        if self.takeovers is None:
+            return ()
+        self.takeovers.read()
+        out = []
+        for login, times in sorted(self.takeovers.shared(now).items()):
+            configured = self.hall.device(login)
+            out.append(LoginFact(login, times, max(self.takeovers.seen[login]),
+                                 configured.name if configured else ""))
         return tuple(out)

@@ -34,6 +34,7 @@ The rules (each switched off by naming it in [alerts] `off`):
 | punch_missed | a fingerprint terminal has not been heard from since a date's evening punch window, long enough for the attendance domain to warn about it | terminal |
 | case_yellow | a case's deadline is today or the next working day, or a follow-up is due so (黄牌预警, docs/cases.md) | case or follow-up |
 | case_red | a case's deadline has passed, or a follow-up is overdue (红牌超期) | case or follow-up |
+| duplicate_login | the broker closed a device's connection for a newer one under the same login 3 times within 2 minutes (hub/alerts/logins.py): two devices share one login | device |
 
 Minutes "of opening hours" count only the time inside hall.toml [hours] `open`: over the lunch break nobody is
 expected to serve, so a pause at 11:30 is 10 minutes old at 13:00, and outside opening hours the queue and window
@@ -193,6 +194,16 @@ class CaseFact:
 
 
 @dataclass(frozen=True)
+class LoginFact:
+    """A login the broker saw taken over and over: a new connection under it made Mosquitto close the older one
+    ("Client X already connected, closing old connection.") `takeovers` times within the last WITHIN."""
+    device: str
+    takeovers: int
+    last_at: datetime
+    name: str = ""
+
+
+@dataclass(frozen=True)
 class Facts:
     now: datetime
     queues: tuple[QueueFact, ...] = ()
@@ -201,6 +212,7 @@ class Facts:
     ratings: tuple[RatingFact, ...] = ()
     terminals: tuple[TerminalFact, ...] = ()
     cases: tuple[CaseFact, ...] = ()
+    logins: tuple[LoginFact, ...] = ()
 
 
 # ---------------------------------------------------------------- the rules
@@ -367,13 +379,23 @@ def case_red(facts: Facts, limits: Limits) -> Iterable[Finding]:
             yield _case_finding(c, "case_red", CRITICAL)
 
 
-# the electronic supervision's cards (电子监察): evaluated with the others, kept apart until hall.toml [alerts]
-# `off` can name them
+def duplicate_login(facts: Facts, limits: Limits) -> Iterable[Finding]:
+    for d in facts.logins:
+        yield Finding("duplicate_login", d.device, f"设备 {d.name or d.device} 的登录被两个连接同时使用",
+                      f"two connections share the login {d.device}",
+                      f"两分钟内代理断开旧连接 {d.takeovers} 次，最近一次 {d.last_at:%H:%M:%S}；两边的应答都会丢失，"
+                      f"请给第二台设备单独的登录 · the broker closed the older connection {d.takeovers} times in "
+                      f"2 min, last at {d.last_at:%H:%M:%S}; both lose answers: give the second device its own login",
+                      severity=CRITICAL)
+
+
+# the electronic supervision's cards (电子监察)
 CASE_RULES: dict[str, Callable[[Facts, Limits], Iterable[Finding]]] = {f.__name__: f for f in (case_yellow, case_red)}
 
 RULES: dict[str, Callable[[Facts, Limits], Iterable[Finding]]] = {
     f.__name__: f for f in (queue_wait, queue_length, window_paused, window_closed, poor_rating, device_offline,
-                            clock_skew, device_backlog, paper_out, punch_missed)
+                            clock_skew, device_backlog, paper_out, punch_missed, case_yellow, case_red,
+                            duplicate_login)
 }
 
 
@@ -461,7 +483,7 @@ class AlertBook:
         """Raise what holds and is not raised yet, clear conditions that ended `clear_after` ago."""
         now = facts.now
         found: dict[str, Finding] = {}
-        for rule, check in (*RULES.items(), *CASE_RULES.items()):
+        for rule, check in RULES.items():
             if rule not in self.limits.off:
                 for finding in check(facts, self.limits):
                     found.setdefault(finding.key, finding)
