@@ -119,9 +119,10 @@ def parse(subject: str, payload: bytes, msg_id: str | None) -> dict:
         raise Refused("n (the row in the hall's journal) is not a positive integer")
     if not isinstance(body.get("id"), str) or not 0 < len(body["id"]) <= 128:
         raise Refused("id is missing or not a string of at most 128 characters")
-    if msg_id is not None and msg_id != body["id"]:
-        raise Refused(f"Nats-Msg-Id {msg_id[:60]!r} differs from the id {body['id'][:60]!r}")
     kind = body.get("kind")
+    expected_id = f"{hall}.{body['id']}" if kind == "event" else body["id"]
+    if msg_id is not None and msg_id != expected_id:
+        raise Refused(f"Nats-Msg-Id {msg_id[:60]!r} is not {expected_id[:80]!r}")
     if kind == "event":
         if body.get("type") != rest:
             raise Refused(f"type {str(body.get('type'))[:40]!r} differs from the subject's {rest!r}")
@@ -170,7 +171,13 @@ def write_batch(conn, messages: list[tuple[str, bytes, str | None]], stored: Sto
         except Refused as err:
             refusals.append((subj, msg_id, str(err), payload[:RAW_KEEP], len(payload)))
             continue
-        (events if body["kind"] == "event" else decisions)[body["id"]] = body
+        kept = events if body["kind"] == "event" else decisions
+        first = kept.get(body["id"])
+        if first is not None and first["hall"] != body["hall"]:  # the stream's order decides whose it is
+            refusals.append((subj, msg_id, f"event id {body['id'][:60]!r} belongs to another hall",
+                             payload[:RAW_KEEP], len(payload)))
+            continue
+        kept[body["id"]] = body
     with conn.transaction(), conn.cursor() as cur:
         new_events = _insert_events(cur, list(events.values()))
         new_decisions = _insert_decisions(cur, list(decisions.values()))
@@ -299,9 +306,24 @@ async def ensure_stream(js, replicas: int = 3, timeout: float = 30.0) -> None:
             await asyncio.sleep(0.3)
 
 
+def create_stream(connect: dict, replicas: int = 3) -> None:
+    """The stream, made once when the central side is set up (the consumers also make it if it is missing)."""
+    import nats
+
+    async def make():
+        nc = await nats.connect(**connect)
+        try:
+            await ensure_stream(nc.jetstream(), replicas)
+        finally:
+            await nc.close()
+
+    asyncio.run(make())
+
+
 class Consumer:
     def __init__(self, conninfo: str, connect: dict, *, durable: str = DURABLE, fetch: int = FETCH,
-                 replicas: int = 3):
+                 replicas: int = 3, ack_wait_s: float = 30.0):
+        self.ack_wait_s = ack_wait_s
         self.conninfo = conninfo
         self.connect_options = connect
         self.durable = durable
@@ -322,7 +344,7 @@ class Consumer:
         nc = await nats.connect(max_reconnect_attempts=-1, reconnect_time_wait=0.5, **self.connect_options)
         js = nc.jetstream()
         await ensure_stream(js, self.replicas)
-        config = ConsumerConfig(durable_name=self.durable, ack_policy=AckPolicy.EXPLICIT, ack_wait=30,
+        config = ConsumerConfig(durable_name=self.durable, ack_policy=AckPolicy.EXPLICIT, ack_wait=self.ack_wait_s,
                                 max_ack_pending=50_000, filter_subject=SUBJECTS)
         sub = None
         while sub is None:

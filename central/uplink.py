@@ -4,7 +4,7 @@
 
 It reads the hub's `events` table in rowid order and its queue decisions (`queue_journal`) in id order, each from
 its own cursor in a small SQLite file of its own beside hub.db (`uplink.db`). Every row is published with its id
-as `Nats-Msg-Id`, so JetStream drops a resend inside its duplicate window and the central consumer drops one after
+(prefixed with the hall) as `Nats-Msg-Id`, so JetStream drops a resend inside its duplicate window and the central consumer drops one after
 it. The cursor moves only over rows JetStream has acknowledged, in order: a row not acknowledged is sent again,
 never skipped. While the cluster is away nothing moves; when it returns the backlog goes out in batches, oldest
 first. The hub is never written to nor locked: the journal is opened read-only and each batch is one short read
@@ -97,7 +97,8 @@ def event_rows(db: sqlite3.Connection, hall: str, after: int, limit: int) -> lis
     for rowid, event_id, device, event_type, seq, ts, received_at, data in rows:
         body = {"hall": hall, "kind": "event", "n": rowid, "id": event_id, "device": device, "type": event_type,
                 "seq": seq, "ts": ts, "received_at": received_at, "data": _json_or_text(data)}
-        out.append(Row("events", rowid, event_id, subject(hall, event_type), _dump(body)))
+        # the message id carries the hall: one hall cannot shadow another's event in JetStream's duplicate window
+        out.append(Row("events", rowid, f"{hall}.{event_id}", subject(hall, event_type), _dump(body)))
     return out
 
 
@@ -238,6 +239,8 @@ class Uplink:
         for future in futures:
             if not future.done():
                 future.cancel()
+            elif not future.cancelled():
+                future.exception()  # retrieved: the first failure is raised below, the rest are the same
         if failure is not None:
             raise failure if isinstance(failure, BaseException) else RuntimeError(str(failure))
         return len(rows)

@@ -41,6 +41,8 @@ def register(sub) -> None:
     c.add_argument("--pg", required=True, help="PostgreSQL connection string (host=… dbname=… user=…)")
     c.add_argument("--replicas", type=int, default=3, help="the stream's replicas when it is created (default 3)")
     c.add_argument("--ca-file", help="the cluster's CA for tls:// servers")
+    c.add_argument("--ack-wait", type=float, default=30.0,
+                   help="seconds before a batch taken by a consumer that died is handed out again (default 30)")
     c.set_defaults(func=cmd_consume)
 
     c = csub.add_parser("up", help="a 3-node NATS cluster, a private PostgreSQL, the consumer and simulated halls")
@@ -104,7 +106,7 @@ def cmd_consume(args) -> int:
 
     password = args.password_file.read_text().strip() if args.password_file else None
     consumer = Consumer(args.pg, connect_options(args.nats, args.user, password, args.ca_file, inbox=False),
-                        replicas=args.replicas)
+                        replicas=args.replicas, ack_wait_s=args.ack_wait)
     stored = _run_until_signal(consumer.run, consumer.stop)
     print(json.dumps(stored.as_dict()))
     return 0
@@ -156,32 +158,41 @@ class SimulatedHall:
 
     def step(self) -> None:
         """One thing happening in the hall (one transaction, as the hub commits one event at a time)."""
-        roll = self.random.random()
         with self.db.conn:
-            if roll < 0.4 or not self.waiting:
-                queue = self.random.choice(self.QUEUES)
-                self.issued[queue] += 1
-                no = f"{queue}{self.issued[queue]:03d}"
-                event = self._event("kiosk-01", "ticket_request", {"queue": queue, "priority": False,
-                                                                    "channel": "kiosk"})
-                at = datetime.now().astimezone().isoformat(timespec="milliseconds")
-                self._decision(event, "issue", {"queue": queue},
-                               {"ok": True, "ticket": {"no": no, "queue": queue, "issued_at": at}})
-                self.waiting.append((no, queue))
-            elif roll < 0.75:
-                no, queue = self.waiting.pop(0)
-                window = str(self.random.randint(1, 34))
-                event = self._event("caller-01", "call_next", {"window": window})
-                at = datetime.now().astimezone().isoformat(timespec="milliseconds")
-                self._decision(event, "call_next", {"window": window},
-                               {"ok": True, "ticket": {"no": no, "queue": queue, "window": window,
-                                                       "called_at": at}})
-            elif roll < 0.9:
-                self._event("rater-01", "rating", {"window": str(self.random.randint(1, 34)),
-                                                   "score": self.random.choice([5, 5, 5, 4, 3, 1])})
-            else:
-                self._event("fp-01", "punch", {"staff": f"s{self.random.randint(1, 149):03d}",
-                                               "at": datetime.now().astimezone().isoformat(timespec="seconds")})
+            self._step()
+
+    def backlog(self, steps: int) -> None:
+        """Many things at once (a day of traffic written fast, for a backlog)."""
+        with self.db.conn:
+            for _ in range(steps):
+                self._step()
+
+    def _step(self) -> None:
+        roll = self.random.random()
+        if roll < 0.4 or not self.waiting:
+            queue = self.random.choice(self.QUEUES)
+            self.issued[queue] += 1
+            no = f"{queue}{self.issued[queue]:03d}"
+            event = self._event("kiosk-01", "ticket_request", {"queue": queue, "priority": False,
+                                                                "channel": "kiosk"})
+            at = datetime.now().astimezone().isoformat(timespec="milliseconds")
+            self._decision(event, "issue", {"queue": queue},
+                           {"ok": True, "ticket": {"no": no, "queue": queue, "issued_at": at}})
+            self.waiting.append((no, queue))
+        elif roll < 0.75:
+            no, queue = self.waiting.pop(0)
+            window = str(self.random.randint(1, 34))
+            event = self._event("caller-01", "call_next", {"window": window})
+            at = datetime.now().astimezone().isoformat(timespec="milliseconds")
+            self._decision(event, "call_next", {"window": window},
+                           {"ok": True, "ticket": {"no": no, "queue": queue, "window": window,
+                                                   "called_at": at}})
+        elif roll < 0.9:
+            self._event("rater-01", "rating", {"window": str(self.random.randint(1, 34)),
+                                               "score": self.random.choice([5, 5, 5, 4, 3, 1])})
+        else:
+            self._event("fp-01", "punch", {"staff": f"s{self.random.randint(1, 149):03d}",
+                                           "at": datetime.now().astimezone().isoformat(timespec="seconds")})
 
     def counts(self) -> dict[str, int]:
         return {"events": self.db.execute("SELECT count(*) FROM events").fetchone()[0],
@@ -234,7 +245,10 @@ class CentralUp:
         self.pg = Postgres(self.folder)
 
     def start(self) -> CentralUp:
+        from central.consumer import create_stream
+
         self.cluster.start()
+        create_stream(self.cluster.login("central"))
         self.pg.start()
         return self
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from central.consumer import create_stream
 from central.services import NatsCluster, Postgres, missing
 from tests.helpers.central import fresh_database
 
@@ -28,5 +29,6 @@ def cluster(tmp_path):
     if missing():
         pytest.skip(f"the central engines are missing: {missing()}")
     nats = NatsCluster(tmp_path / "nats", halls=["hall-a", "hall-b"]).start()
+    create_stream(nats.login("central"))
     yield nats
     nats.stop()

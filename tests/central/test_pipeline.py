@@ -70,7 +70,7 @@ def test_a_redelivered_batch_changes_nothing(database):
     body = {"hall": "hall-a", "kind": "event", "n": 1, "id": "01EVENT", "device": "rater-01", "type": "rating",
             "seq": 1, "ts": "2024-05-06T09:00:00+08:00", "received_at": "2024-05-06T09:00:00.100+08:00",
             "data": {"window": "3", "score": 5}}
-    batch = [("hall.hall-a.rating", json.dumps(body).encode(), "01EVENT")]
+    batch = [("hall.hall-a.rating", json.dumps(body).encode(), "hall-a.01EVENT")]
     with psycopg.connect(database, autocommit=True) as conn:
         create_schema(conn)
         first = write_batch(conn, batch)
