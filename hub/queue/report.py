@@ -8,15 +8,21 @@ Definitions:
   when called); no-show: tickets whose last call ended as a no-show and were not requeued and served since.
 - wait: from issue to the ticket's first call; handling: from a call to its completion (done calls only).
 - satisfaction (满意率): the share of ratings (好差评, 1-5) of 3 or more.
+- paused: from a window's pause to its resume (`queue_journal`), split by the reason given (会议, 午休, …; a pause
+  given again with another reason starts that reason's share); a pause not resumed counts up to the day's closing
+  time, or now while the day is still on.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 import sqlite3
 from datetime import date, datetime
 from pathlib import Path
+
+from hall.settings import pause_reason_text
 
 
 def _seconds(start: str | None, end: str | None) -> float | None:
@@ -39,15 +45,41 @@ def _ratings(scores: list[int]) -> dict:
             "satisfaction": round(good / len(scores), 4) if scores else None}
 
 
-def day_report(db_path: Path | str, day: date, hall) -> dict:
+def _pauses(rows, until: datetime) -> dict[str, dict[str | None, float]]:
+    """Seconds each window was paused, by reason, from the day's `pause` and `resume` rows carried out, in order."""
+    paused: dict[str, tuple[datetime, str | None]] = {}
+    spent: dict[str, dict[str | None, float]] = {}
+
+    def close(window: str, at: datetime) -> None:
+        since, reason = paused.pop(window)
+        share = spent.setdefault(window, {})
+        share[reason] = share.get(reason, 0.0) + max(0.0, (at - since).total_seconds())
+
+    for at, op, args, result in rows:
+        if not json.loads(result).get("ok"):
+            continue
+        window, moment = json.loads(args).get("window"), datetime.fromisoformat(at)
+        if window in paused:
+            close(window, moment)
+        if op == "pause":
+            paused[window] = (moment, json.loads(args).get("reason"))
+    for window in list(paused):
+        close(window, until)
+    return spent
+
+
+def day_report(db_path: Path | str, day: date, hall, now: datetime | None = None) -> dict:
+    """`now` bounds the pauses not resumed yet (the day being reported on is still on)."""
     conn = sqlite3.connect(f"file:{Path(db_path)}?mode=ro", uri=True, timeout=10)
+    closing = datetime.combine(day, hall.hours.open[-1].end, tzinfo=hall.tz)
+    now = now or datetime.now(hall.tz)
     try:
-        return _report(conn, day.isoformat(), hall)
+        return _report(conn, day.isoformat(), hall, min(closing, now))
     finally:
         conn.close()
 
 
-def _report(conn: sqlite3.Connection, day: str, hall) -> dict:
+def _report(conn: sqlite3.Connection, day: str, hall, until: datetime) -> dict:
     cat = hall.catalogue
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     if not {"tickets", "calls", "ratings"} <= tables:
@@ -58,6 +90,10 @@ def _report(conn: sqlite3.Connection, day: str, hall) -> dict:
         calls = conn.execute("SELECT queue, window, staff, called_at, ended_at, outcome FROM calls WHERE day=?",
                              (day,)).fetchall()
         ratings = conn.execute("SELECT window, staff, score FROM ratings WHERE day=?", (day,)).fetchall()
+    pauses = {}
+    if "queue_journal" in tables:
+        pauses = _pauses(conn.execute("SELECT at, op, args, result FROM queue_journal WHERE day=? AND op IN "
+                                      "('pause', 'resume') ORDER BY id", (day,)).fetchall(), until)
 
     def waits(rows) -> list[float]:
         return [w for w in (_seconds(r[4], r[5]) for r in rows) if w is not None]
@@ -85,6 +121,7 @@ def _report(conn: sqlite3.Connection, day: str, hall) -> dict:
             "no_show": sum(1 for c in mine if c[5] == "no_show"),
             "avg_handling_s": _avg(handling(mine)),
             **_ratings([r[2] for r in ratings if r[0] == w.id]),
+            **_paused(pauses.get(w.id, {})),
         })
     staff = []
     for sid in sorted({c[2] for c in calls if c[2]} | {r[1] for r in ratings if r[1]}):
@@ -103,13 +140,27 @@ def _report(conn: sqlite3.Connection, day: str, hall) -> dict:
         "avg_wait_s": _avg(all_waits), "longest_wait_s": _longest(all_waits),
         "avg_handling_s": _avg(handling(calls)),
         **_ratings([r[2] for r in ratings]),
+        "paused_s": round(sum(s for share in pauses.values() for s in share.values()), 1),
     }
     return {"hall": hall.id, "name": hall.info.name, "date": day, "queues": queues, "windows": windows,
             "staff": staff, "totals": totals}
 
 
+def _paused(share: dict[str | None, float]) -> dict:
+    """A window's pause time in all and by reason, the longest share first (a pause with no reason: null)."""
+    by_reason = sorted(share.items(), key=lambda item: (-item[1], item[0] or ""))
+    return {"paused_s": round(sum(share.values()), 1),
+            "pauses": [{"reason": reason, "paused_s": round(s, 1)} for reason, s in by_reason]}
+
+
+def pause_reasons_text(pauses: list[dict]) -> str:
+    """`会议 meeting 12.0, 未说明 none given 3.5` (minutes): how the text, CSV and workbook forms show the reasons."""
+    return ", ".join(f"{pause_reason_text(p['reason']) or '未说明 none given'} {p['paused_s'] / 60:.1f}"
+                     for p in pauses)
+
+
 CSV_FIELDS = ["section", "id", "name", "issued", "called", "served", "no_show", "avg_wait_s", "longest_wait_s",
-              "avg_handling_s", "ratings", "avg_score", "satisfaction"]
+              "avg_handling_s", "ratings", "avg_score", "satisfaction", "paused_s", "pause_reasons"]
 
 
 def report_csv(report: dict) -> str:
@@ -120,7 +171,8 @@ def report_csv(report: dict) -> str:
     for row in report["queues"]:
         writer.writerow({"section": "queue", "id": row["queue"], **row})
     for row in report["windows"]:
-        writer.writerow({"section": "window", "id": row["window"], **row})
+        writer.writerow({"section": "window", "id": row["window"], **row,
+                         "pause_reasons": pause_reasons_text(row["pauses"])})
     for row in report["staff"]:
         writer.writerow({"section": "staff", "id": row["staff"], **row})
     writer.writerow({"section": "total", "id": report["date"], "name": report["name"], **report["totals"]})
@@ -142,7 +194,7 @@ def report_text(report: dict) -> str:
         f"取号 issued {t['issued']}  办结 served {t['served']}  过号 no-show {t['no_show']}  "
         f"未办 unserved {t['unserved']}  平均等候 avg wait {_m(t['avg_wait_s'])} min  "
         f"最长等候 longest {_m(t['longest_wait_s'])} min  平均办理 avg handling {_m(t['avg_handling_s'])} min  "
-        f"满意率 satisfaction {_pct(t['satisfaction'])} ({t['ratings']})",
+        f"满意率 satisfaction {_pct(t['satisfaction'])} ({t['ratings']})  窗口暂停 windows paused {_m(t['paused_s'])} min",
         "",
         "业务类别 queue          取号 issued  办结 served  过号 no-show  平均等候 wait  最长 longest  平均办理 handling",
     ]
@@ -150,11 +202,13 @@ def report_text(report: dict) -> str:
         if q["issued"] or q["served"]:
             lines.append(f"{q['queue']:<3} {q['name']:<12} {q['issued']:>6} {q['served']:>10} {q['no_show']:>11} "
                          f"{_m(q['avg_wait_s']):>12} {_m(q['longest_wait_s']):>11} {_m(q['avg_handling_s']):>14}")
-    lines += ["", "窗口 window   叫号 called  办结 served  过号 no-show  平均办理 handling  评价 ratings  满意率 satisfaction"]
+    lines += ["", "窗口 window   叫号 called  办结 served  过号 no-show  平均办理 handling  评价 ratings  满意率 satisfaction"
+                  "  暂停 paused  暂停原因 why (min)"]
     for w in report["windows"]:
-        if w["called"] or w["ratings"]:
+        if w["called"] or w["ratings"] or w["paused_s"]:
             lines.append(f"{w['window']:<10} {w['called']:>8} {w['served']:>10} {w['no_show']:>11} "
-                         f"{_m(w['avg_handling_s']):>14} {w['ratings']:>10} {_pct(w['satisfaction']):>14}")
+                         f"{_m(w['avg_handling_s']):>14} {w['ratings']:>10} {_pct(w['satisfaction']):>14} "
+                         f"{_m(w['paused_s']) if w['paused_s'] else '-':>11}  {pause_reasons_text(w['pauses'])}".rstrip())
     return "\n".join(lines) + "\n"
 
 
@@ -169,7 +223,8 @@ XLSX_SHEETS = {
         ("window", "窗口", "Window", 6), ("name", "名称", "Name", 12), ("called", "叫号", "Called", 8),
         ("served", "办结", "Served", 8), ("no_show", "过号", "No-show", 8),
         ("avg_handling_s", "平均办理(分)", "Avg handling (min)", 12), ("ratings", "评价数", "Ratings", 8),
-        ("avg_score", "平均分", "Avg score", 8), ("satisfaction", "满意率", "Satisfaction", 10)]),
+        ("avg_score", "平均分", "Avg score", 8), ("satisfaction", "满意率", "Satisfaction", 10),
+        ("paused_s", "暂停(分)", "Paused (min)", 10), ("pause_reasons", "暂停原因(分)", "Why paused (min)", 28)]),
     "staff": ("工作人员", "by staff member", [
         ("staff", "工号", "Staff", 8), ("name", "姓名", "Name", 10), ("served", "办结", "Served", 8),
         ("avg_handling_s", "平均办理(分)", "Avg handling (min)", 12), ("ratings", "评价数", "Ratings", 8),
@@ -179,7 +234,8 @@ TOTAL_ROWS = [("issued", "取号", "Issued"), ("served", "办结", "Served"), ("
               ("unserved", "未办", "Unserved"), ("avg_wait_s", "平均等候(分)", "Avg wait (min)"),
               ("longest_wait_s", "最长等候(分)", "Longest wait (min)"),
               ("avg_handling_s", "平均办理(分)", "Avg handling (min)"), ("ratings", "评价数", "Ratings"),
-              ("avg_score", "平均分", "Avg score"), ("satisfaction", "满意率", "Satisfaction")]
+              ("avg_score", "平均分", "Avg score"), ("satisfaction", "满意率", "Satisfaction"),
+              ("paused_s", "窗口暂停(分)", "Windows paused (min)")]
 
 
 def _cell_value(key: str, value):
@@ -248,7 +304,10 @@ def write_xlsx(report: dict, path: Path | str) -> None:
     for section, (zh, en, columns) in XLSX_SHEETS.items():
         ws = wb.create_sheet(zh)
         titled(ws, zh, en, len(columns))
-        last = table(ws, columns, report[section])
+        rows = report[section]
+        if section == "windows":
+            rows = [{**row, "pause_reasons": pause_reasons_text(row["pauses"]) or None} for row in rows]
+        last = table(ws, columns, rows)
         if section == "windows" and report[section]:
             chart = BarChart()
             chart.type = "col"
