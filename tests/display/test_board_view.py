@@ -7,7 +7,6 @@ import threading
 
 import pytest
 
-from display import board as b
 from display.playlist import Playlist, load_playlist
 from tests.helpers.display import call, guide_catalogue, hall_day
 
