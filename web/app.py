@@ -48,6 +48,7 @@ NAV = [
     ("/attendance", "考勤", "Attendance"),
     ("/devices", "设备", "Devices"),
     ("/reports", "报表", "Reports"),
+    ("/cases", "办件", "Cases"),
     ("/users", "用户", "Users"),
 ]
 

@@ -1,7 +1,8 @@
 """Who may see and do what in the console: four roles, pure rules over plain data.
 
 管理员 admin does everything; 督查 supervisor reads everything, acknowledges alerts and enters corrections;
-部门负责人 department sees only its own department's windows, queues, staff, devices and alerts; 只读 viewer reads.
+部门负责人 department sees only its own department's windows, queues, staff, devices, alerts and cases, and answers
+its department's follow-ups (差评整改, 投诉); 只读 viewer reads. Complaints (投诉) are entered by 督查 and 管理员.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ ROLES: dict[str, tuple[str, str]] = {
 
 # what a role may change; reading is decided by the department scope below
 ACTIONS: dict[str, frozenset[str]] = {
-    "admin": frozenset({"ack_alert", "correct", "manage_users", "read_audit"}),
-    "supervisor": frozenset({"ack_alert", "correct"}),
-    "department": frozenset(),
+    "admin": frozenset({"ack_alert", "correct", "manage_users", "read_audit", "enter_complaint"}),
+    "supervisor": frozenset({"ack_alert", "correct", "enter_complaint"}),
+    "department": frozenset({"answer_followup"}),
     "viewer": frozenset(),
 }
 

@@ -10,5 +10,6 @@ VIEW_MODULES = [
     "web.views.attendance",
     "web.views.devices",
     "web.views.reports",
+    "web.views.cases",
     "web.views.users",
 ]
