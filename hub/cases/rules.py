@@ -166,15 +166,20 @@ class Workdays:
             self.ords += [o for o in range(self._last + 1, end + 1) if self.is_workday(date.fromordinal(o))]
             self._last = end
 
+    def _around(self, ordinal: int) -> None:
+        """The day itself known, and a working day after it (the longest holiday is far shorter than 31 days)."""
+        self._cover(ordinal)  # before the days known: grow backwards first, or the bisection would start too late
+        self._cover(ordinal + 31)
+
     def index(self, day: date) -> int:
         """The index of the first working day on or after `day` (indices hold only within one computation)."""
         ordinal = day.toordinal()
-        self._cover(ordinal + 31)  # a working day after it is known (the longest holiday is far shorter)
+        self._around(ordinal)
         return bisect_left(self.ords, ordinal)
 
     def index_after(self, day: date) -> int:
         ordinal = day.toordinal()
-        self._cover(ordinal + 31)
+        self._around(ordinal)
         return bisect_right(self.ords, ordinal)
 
     def day(self, i: int) -> date:

@@ -249,3 +249,15 @@ def test_every_refusal_has_a_bilingual_message():
     for code, message in r.MESSAGES.items():
         zh, en = message.split(" · ")
         assert any("\u4e00" <= c <= "\u9fff" for c in zh) and en.isascii(), code
+
+
+def test_a_calendar_asked_late_first_answers_earlier_days_alike():
+    """The working days are indexed from the first day asked: a report judged on 31 December asks about that day
+    first, then about cases accepted months before; their deadlines are those of a calendar asked in order."""
+    for first_asked in (date(2026, 12, 31), date(2026, 10, 20), date(2026, 9, 1)):
+        late_first = clock()
+        late_first.workdays.next_after(first_asked)
+        for accepted in ("2026-09-15 10:00", "2026-09-30 10:00", "2026-10-10 10:00", "2026-11-30 10:00"):
+            assert deadline_of(late_first, at(accepted), 5, []) == deadline_of(clock(), at(accepted), 5, [])
+            assert days_used(late_first, at(accepted), at("2026-12-20 10:00"), []) == \
+                days_used(clock(), at(accepted), at("2026-12-20 10:00"), [])
