@@ -139,6 +139,8 @@ class NatsCluster:
         exe = nats_server_path()
         if not exe:
             raise ServiceError("nats-server is not installed (Debian package nats-server)")
+        for user in [CENTRAL_USER, *self.halls]:  # halls added since: their own logins
+            self.passwords.setdefault(user, secrets.token_urlsafe(18))
         self.folder.mkdir(parents=True, exist_ok=True)
         os.chmod(self.folder, 0o700)  # the logins are in here
         (self.folder / "logins.json").write_text(json.dumps(self.passwords))

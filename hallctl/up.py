@@ -367,6 +367,8 @@ class HallUp:
         (self.data / LOGINS_NAME).write_text(json.dumps(
             {"manual_windows": self.manual_windows, "free": self.free, "port": self.port}, ensure_ascii=False))
         self._start_hub()
+        if self.config_hall.central.url:  # the journal also goes up to the central cluster (docs/central.md)
+            self._spawn("uplink", ["uplink"])
         self._start_devices()
         if self.screens:
             self._start_screens()
