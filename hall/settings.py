@@ -186,6 +186,7 @@ class AttendanceRules(_Model):
     pm_out: ClockTime = time(17, 0)
     grace_minutes: int = strict_count(0, ge=0, le=120)
     merge_seconds: int = strict_count(60, ge=0, le=3600)
+    min_ratings_for_candidate: int = strict_count(20, ge=0, le=100_000)
     extra_holidays: list[CalendarDate] = []
     extra_workdays: list[CalendarDate] = []
 

@@ -4,8 +4,9 @@ rows, widths that fit the text, and a chart sheet, since a manager would rather 
 It only renders: the figures come made in the report's dict (hub/attendance/report.py), the tables' columns from
 hub/attendance/files.py, which the CSV files share.
 
-Sheets: 个人考勤 (people), 窗口考勤 (windows), 评选与排名 (candidates and the bottom), 图表 (attendance by window),
-说明 (how the figures are made, and what is still pending).
+Sheets: 个人考勤 (people), 窗口考勤 (windows), 评选与排名 (candidates and the bottom), 图表 (attendance rate by
+window, highest first, and the faults), 说明 (how the figures are made, and what is still pending), and the charts'
+figures on a hidden sheet 图表数据, so they never print. Every printed sheet has its print area set.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from openpyxl.chart import BarChart, Reference
 from openpyxl.formatting.rule import CellIsRule
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.pagebreak import Break
 
 from hub.attendance.files import PEOPLE_COLUMNS, WINDOW_COLUMNS, column_value, window_order
 
@@ -39,7 +39,7 @@ BOX = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
 CENTER = Alignment(horizontal="center", vertical="center", wrap_text=True)
 
 PERCENT_KEYS = {"attendance_rate", "good_rate"}
-SCORE_KEYS = {"score", "composite", "star_composite"}
+SCORE_KEYS = {"score", "composite", "star_composite", "mean_stars"}
 TEXT_KEYS = {"department"}
 
 
@@ -112,6 +112,7 @@ def _people_sheet(wb, report: dict) -> None:
     end = _table(ws, 3, PEOPLE_COLUMNS, report["people"])
     ws.freeze_panes = "D5"  # the two header rows and rank/staff/name stay in view
     ws.auto_filter.ref = f"A4:{get_column_letter(len(PEOPLE_COLUMNS))}{max(end - 1, 4)}"
+    ws.print_area = ws.auto_filter.ref.replace("A4", "A1")
     _highlight(ws, PEOPLE_COLUMNS, 5, end - 1)
 
 
@@ -121,24 +122,27 @@ def _windows_sheet(wb, report: dict) -> None:
     end = _table(ws, 3, WINDOW_COLUMNS, report["windows"])
     ws.freeze_panes = "D5"
     ws.auto_filter.ref = f"A4:{get_column_letter(len(WINDOW_COLUMNS))}{max(end - 1, 4)}"
+    ws.print_area = ws.auto_filter.ref.replace("A4", "A1")
     _highlight(ws, WINDOW_COLUMNS, 5, end - 1)
 
 
 def _candidates_sheet(wb, report: dict) -> None:
     ws = wb.create_sheet("评选与排名")
+    satisfaction = [("ratings", "评价数", "Ratings", 7), ("mean_stars", "平均星级", "Mean stars", 9),
+                    ("good_rate", "满意率", "Satisfaction", 9)]
     window_cols = [("rank", "排名", "Rank", 6), ("window", "窗口", "Window", 6), ("name", "窗口名称", "Name", 10),
                    ("department", "部门", "Department", 22), ("score", "平均得分", "Score", 9),
-                   ("attendance_rate", "出勤率", "Attendance", 9), ("good_rate", "满意率", "Satisfaction", 9),
-                   ("composite", "综合分", "Composite", 9)]
+                   ("attendance_rate", "出勤率", "Attendance", 9), *satisfaction, ("composite", "综合分", "Composite", 9)]
     people_cols = [("rank", "排名", "Rank", 6), ("staff", "工号", "Staff", 8), ("name", "姓名", "Name", 9),
                    ("window", "窗口", "Window", 6), ("score", "考勤得分", "Score", 9),
                    ("late", "迟到", "Late", 6), ("early", "早退", "Early", 6), ("missing", "缺卡", "Missing", 6),
-                   ("absent_days", "旷工", "Absent", 6), ("good_rate", "满意率", "Satisfaction", 9)]
-    _title(ws, report, "评选与排名", "candidates and ranking", len(people_cols))
+                   ("absent_days", "旷工", "Absent", 6), *satisfaction]
+    _title(ws, report, "评选与排名", "candidates and ranking", len(people_cols) + 1)
     row = 4
+    mark = "（暂定 provisional：本期尚未全部结算 / the period is not closed yet）" if report.get("provisional") else ""
     sections = [
-        ("红旗窗口候选 · Red flag window candidates", window_cols, report["red_flag_windows"]),
-        ("服务标兵候选 · Service star candidates", people_cols + [("star_composite", "综合分", "Composite", 9)],
+        ("红旗窗口候选 · Red flag window candidates" + mark, window_cols, report["red_flag_windows"]),
+        ("服务标兵候选 · Service star candidates" + mark, people_cols + [("star_composite", "综合分", "Composite", 9)],
          report["service_stars"]),
         ("排名靠后窗口 · Windows at the bottom of the ranking", window_cols, report["bottom"]["windows"]),
         ("排名靠后人员 · People at the bottom of the ranking", people_cols, report["bottom"]["people"]),
@@ -150,35 +154,54 @@ def _candidates_sheet(wb, report: dict) -> None:
             ws.cell(row, 1, "（无 / none）").font = SUBTITLE
             row += 1
         row += 1
+    rules = report.get("candidate_rules")
+    if rules:
+        ws.cell(row, 1, f"候选须至少 {rules['min_ratings']} 条评价；同分时依次比较综合分、迟到早退分钟（少者先）、评价数（多者先）、"
+                        f"窗口号或工号 · candidates need at least {rules['min_ratings']} ratings; ties go to the "
+                        "higher composite, then fewer late and early minutes, then more ratings, then the number or "
+                        "id").font = SUBTITLE
+        row += 1
     ws.freeze_panes = "A4"
+    ws.print_area = f"A1:{get_column_letter(len(people_cols) + 1)}{row}"
+
+
+def chart_rows(report: dict) -> list[dict]:
+    """The windows the charts show: those with expected person-days (a window nobody was due at has no rate),
+    highest attendance rate first, then the hall's order."""
+    windows = [w for w in report["windows"] if w.get("expected_days") and w["attendance_rate"] is not None]
+    return sorted(windows, key=lambda w: (-w["attendance_rate"], window_order(w["window"])))
 
 
 def _chart_sheet(wb, report: dict) -> None:
     ws = wb.create_sheet("图表")
     _title(ws, report, "各窗口出勤情况", "attendance by window", 12)
-    windows = sorted(report["windows"], key=lambda w: window_order(w["window"]))
+    windows = chart_rows(report)
+    data = wb.create_sheet("图表数据")  # the charts' figures, on a hidden sheet: they never print
+    data.sheet_state = "hidden"
     headers = ["窗口 Window", "出勤率 Attendance", "迟到 Late", "早退 Early", "缺卡 Missing", "旷工 Absent"]
-    top = 40  # the chart's data sits below the charts, where it does not get in the way
+    top = 1
     for c, h in enumerate(headers, start=1):
-        ws.cell(top, c, h).font = Font(name=FONT, bold=True)
+        data.cell(top, c, h).font = Font(name=FONT, bold=True)
     for r, w in enumerate(windows, start=top + 1):
-        ws.cell(r, 1, w["window"])
-        cell = ws.cell(r, 2, w["attendance_rate"] or 0)
+        data.cell(r, 1, f"{w['window']} {w['name']}" if w.get("name") else w["window"])
+        cell = data.cell(r, 2, w["attendance_rate"])
         cell.number_format = "0.0%"
         for c, key in enumerate(("late", "early", "missing", "absent_days"), start=3):
-            ws.cell(r, c, w[key])
-    last = top + len(windows)
-    labels = Reference(ws, min_col=1, min_row=top + 1, max_row=last)
+            data.cell(r, c, w[key])
+    last = top + max(len(windows), 1)
+    labels = Reference(data, min_col=1, min_row=top + 1, max_row=last)
+    if not windows:
+        ws.cell(3, 1, "本期无应出勤的窗口 / no window was due this period").font = SUBTITLE
 
     rate = BarChart()
     rate.type = "col"
-    rate.title = "各窗口出勤率 · Attendance rate by window"
+    rate.title = "各窗口出勤率（从高到低）· Attendance rate by window, highest first"
     rate.y_axis.title = "出勤率 Attendance"
     rate.y_axis.number_format = "0%"
     rate.y_axis.scaling.min = 0
     rate.y_axis.scaling.max = 1
     rate.x_axis.title = "窗口 Window"
-    rate.add_data(Reference(ws, min_col=2, min_row=top, max_row=last), titles_from_data=True)
+    rate.add_data(Reference(data, min_col=2, min_row=top, max_row=last), titles_from_data=True)
     rate.set_categories(labels)
     rate.legend = None
     rate.series[0].graphicalProperties.solidFill = "B71C1C"
@@ -193,7 +216,7 @@ def _chart_sheet(wb, report: dict) -> None:
     faults.overlap = 100
     faults.title = "迟到、早退、缺卡、旷工 · Late, early, missing, absent"
     faults.y_axis.title = "次数 Count"
-    faults.add_data(Reference(ws, min_col=3, max_col=6, min_row=top, max_row=last), titles_from_data=True)
+    faults.add_data(Reference(data, min_col=3, max_col=6, min_row=top, max_row=last), titles_from_data=True)
     faults.set_categories(labels)
     for series, colour in zip(faults.series, ("F9A825", "EF6C00", "8E24AA", "B71C1C"), strict=False):
         series.graphicalProperties.solidFill = colour
@@ -202,7 +225,7 @@ def _chart_sheet(wb, report: dict) -> None:
     faults.x_axis.delete = False
     faults.y_axis.delete = False
     ws.add_chart(faults, "A18")
-    ws.row_breaks.append(Break(id=top - 2))  # the charts print on a page of their own
+    ws.print_area = "A1:P32"  # the two charts, on one page
     ws.column_dimensions["A"].width = 12
     ws.column_dimensions["B"].width = 16
 
@@ -230,6 +253,7 @@ def _notes_sheet(wb, report: dict) -> None:
         cell.font = font
         cell.alignment = Alignment(wrap_text=True, vertical="top")
     ws.column_dimensions["A"].width = 120
+    ws.print_area = f"A1:A{len(lines)}"
 
 
 def _print_setup(ws, header_rows: str | None) -> None:
@@ -252,6 +276,7 @@ def write_xlsx(report: dict, path: Path) -> None:
     _candidates_sheet(wb, report)
     _chart_sheet(wb, report)
     _notes_sheet(wb, report)
+    wb.move_sheet("图表数据", offset=len(wb.sheetnames) - 1 - wb.sheetnames.index("图表数据"))  # last, out of the way
     for ws in wb.worksheets:
         _print_setup(ws, "3:4" if ws.title in ("个人考勤", "窗口考勤") else None)
     wb.properties.title = f"{report['hall']['name']} {report['period']['label']} 考勤讲评"

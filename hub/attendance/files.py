@@ -192,16 +192,21 @@ WINDOW_COLUMNS = [
     ("early_minutes", "早退分钟", "Early min", 9), ("missing", "缺卡次数", "Missing punches", 9),
     ("absent_days", "旷工人天", "Absent", 9), ("leave_days", "请假人天", "Leave", 9),
     ("attendance_rate", "出勤率", "Attendance", 9), ("score", "平均得分", "Mean score", 9),
-    ("good_rate", "满意率", "Satisfaction", 9),
+    ("good_rate", "满意率", "Satisfaction", 9), ("ratings", "评价数", "Ratings", 8),
+    ("mean_stars", "平均星级", "Mean stars", 9),
 ]
 
 
 def column_value(row: dict, key: str):
-    """A row's value in a column: satisfaction (good_rate) sits in the row's nested `satisfaction`."""
-    if key == "good_rate":
+    """A row's value in a column: satisfaction (good_rate, ratings, mean_stars) sits in the row's nested
+    `satisfaction`."""
+    if key in SATISFACTION_KEYS:
         sat = row.get("satisfaction")
-        return sat["good_rate"] if sat else None
+        return sat[SATISFACTION_KEYS[key]] if sat else None
     return row.get(key)
+
+
+SATISFACTION_KEYS = {"good_rate": "good_rate", "ratings": "ratings", "mean_stars": "mean"}
 
 
 def _csv_text(columns: list[tuple], rows: list[dict]) -> str:

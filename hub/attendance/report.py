@@ -8,18 +8,23 @@ An optional leave CSV is applied on top: the days it covers are evaluated here t
 Tally.score (100 for a clean period). A window's figures add up the people assigned to it in the staff list; its
 score is their mean.
 
-Absences count only on dates the hub has closed (every terminal heard from after the evening window). On other
-dates a day with no punch is *pending*, counted apart and named in the warnings with the terminals it waits for.
+Only dates the hub has closed (every terminal heard from after the evening window) count. A date not closed yet is
+*pending*: it is left out of every figure and score (a punch the terminal still holds could change it), its
+workdays counted apart as pending days and named in the warnings with the terminals it waits for. Until the
+period is over and all its dates closed, the candidates are provisional (暂定).
 
 The report is a plain dict (the JSON twin of every format): write_report writes it as JSON, as CSV
 (hub/attendance/files.py) or as an Excel workbook (hub/attendance/excel.py), which only render it.
 
 Candidates, per period (the hall names 12 red flag windows and 42 service stars a year, so one window and 3.5
 people a month):
-- red flag windows: windows without an absent day, by composite = 70 % attendance score + 30 % share of good
-  ratings (好评, 3 and above) from the queue's `ratings` table when there are any, else the attendance score;
-- service stars: window staff with score ≥ 95 and no absent day, by the same composite over their own ratings
-  (the window's when they have fewer than 5);
+- red flag windows: windows without an absent day and with at least `[attendance] min_ratings_for_candidate`
+  ratings (好差评, from the queue's `ratings` table), by composite = 70 % attendance score + 30 % share of good
+  ratings (好评, 3 and above);
+- service stars: window staff with score ≥ 95, no absent day and at least as many ratings of their own, by the
+  same composite over their own ratings;
+- ties, in both: the higher composite, then fewer late and early minutes, then more ratings, then the window's
+  number or the staff id;
 - the bottom: the 3 lowest windows and the 5 lowest people among those who lost points.
 """
 
@@ -41,7 +46,6 @@ from hub.attendance.rules import Schedule, Tally, WorkCalendar, date_range, eval
 RED_FLAG_PER_YEAR = 12
 STARS_PER_YEAR = 42
 STAR_MIN_SCORE = 95.0
-OWN_RATINGS_MIN = 5
 BOTTOM_WINDOWS = 3
 BOTTOM_PEOPLE = 5
 
@@ -112,6 +116,11 @@ def _rank(rows: list[dict], key) -> None:
         if k != previous:
             rank, previous = i, k
         row["rank"] = rank
+
+
+def _rated(row: dict) -> int:
+    sat = row.get("satisfaction")
+    return sat["ratings"] if sat else 0
 
 
 def _composite(score: float, satisfaction: dict | None) -> float:
@@ -190,8 +199,8 @@ def build_report(hall, data_dir: Path | str, start: str, months: int = 1, *, lea
         tally = Tally(member.id)
         pending_days = 0
         for day in days:
-            if day.status == "absent" and day.date in pending:
-                pending_days += 1
+            if day.date in pending:  # not closed: out of every figure until it is
+                pending_days += day.workday
                 continue
             tally.add(day)
         people.append(_person_row(member, tally, pending_days, satisfaction_s.get(member.id)))
@@ -202,16 +211,22 @@ def build_report(hall, data_dir: Path | str, start: str, months: int = 1, *, lea
     _rank(people, lambda r: (-r["score"], r["absent_days"], r["late_minutes"] + r["early_minutes"], r["staff"]))
     _rank(windows, lambda r: (-r["score"], -(r["attendance_rate"] or 0), window_order(r["window"])))
 
-    red_flag = [w for w in windows if w["absent_days"] == 0 and w["people"]]
-    red_flag.sort(key=lambda w: (-w["composite"], w["rank"]))
+    min_ratings = hall.attendance.min_ratings_for_candidate
+    red_flag = [w for w in windows if w["absent_days"] == 0 and w["people"] and w["expected_days"] > 0
+                and _rated(w) >= min_ratings]
+    red_flag.sort(key=lambda w: (-w["composite"], w["late_minutes"] + w["early_minutes"], -_rated(w),
+                                 window_order(w["window"])))
     stars = [p for p in people if p["role"] == "window" and p["score"] >= STAR_MIN_SCORE and p["absent_days"] == 0
-             and p["expected_days"] > 0]
-    window_sat = {w["window"]: w.get("satisfaction") for w in windows}
+             and p["expected_days"] > 0 and _rated(p) >= min_ratings]
     for p in stars:
-        own = p.get("satisfaction")
-        sat = own if own and own["ratings"] >= OWN_RATINGS_MIN else window_sat.get(p["window"])
-        p["star_composite"] = _composite(p["score"], sat)
-    stars.sort(key=lambda p: (-p["star_composite"], p["rank"], p["staff"]))
+        p["star_composite"] = _composite(p["score"], p.get("satisfaction"))
+    stars.sort(key=lambda p: (-p["star_composite"], p["late_minutes"] + p["early_minutes"], -_rated(p), p["staff"]))
+    few = sum(1 for w in windows if w["absent_days"] == 0 and w["people"] and w["expected_days"] > 0
+              and _rated(w) < min_ratings)
+    if few:
+        warnings.append(f"{few} 个窗口评价少于 {min_ratings} 条，不参加红旗窗口评选 / {few} windows have fewer than "
+                        f"{min_ratings} ratings and are not red flag candidates")
+    provisional = bool(pending_dates) or last < period.last
     lost = [p for p in people if p["score"] < 100]
     report = {
         "hall": {"id": hall.id, "name": hall.info.name, "name_en": hall.info.name_en},
@@ -219,11 +234,15 @@ def build_report(hall, data_dir: Path | str, start: str, months: int = 1, *, lea
                    "first": period.first.isoformat(), "last": period.last.isoformat(),
                    "evaluated_through": last.isoformat()},
         "pending_dates": [d.isoformat() for d in pending_dates],
+        "provisional": provisional,
+        "candidate_rules": {"min_ratings": min_ratings, "star_min_score": STAR_MIN_SCORE,
+                            "tie_break": ["composite", "late_and_early_minutes", "ratings", "id"]},
         "warnings": warnings,
         "people": people,
         "windows": windows,
-        "red_flag_windows": [_brief_window(w) for w in red_flag[:round(RED_FLAG_PER_YEAR * period.months / 12)]],
-        "service_stars": [_brief_person(p, extra=("star_composite",))
+        "red_flag_windows": [_brief_window(w) | {"provisional": provisional}
+                             for w in red_flag[:round(RED_FLAG_PER_YEAR * period.months / 12)]],
+        "service_stars": [_brief_person(p, extra=("star_composite",)) | {"provisional": provisional}
                           for p in stars[:round(STARS_PER_YEAR * period.months / 12)]],
         "bottom": {"windows": [_brief_window(w) for w in windows[::-1][:BOTTOM_WINDOWS] if w["score"] < 100],
                    "people": [_brief_person(p) for p in lost[::-1][:BOTTOM_PEOPLE]]},
@@ -357,7 +376,7 @@ def _window_rows(hall, people: list[dict], satisfaction: dict) -> list[dict]:
 
 def _brief_window(w: dict) -> dict:
     keys = ("window", "name", "department", "people", "score", "attendance_rate", "absent_days", "late",
-            "early", "missing", "rank", "composite", "satisfaction")
+            "late_minutes", "early", "early_minutes", "missing", "rank", "composite", "satisfaction")
     return {k: w[k] for k in keys if k in w}
 
 

@@ -73,6 +73,14 @@ def close_dates(path, hall, first=NOV[0], last=NOV[-1], *, schedule=None):
     return path
 
 
+def with_min_ratings(hall, n):
+    """The hall with `[attendance] min_ratings_for_candidate = n`."""
+    from hall.settings import Hall
+
+    rules = hall.attendance.model_copy(update={"min_ratings_for_candidate": n})
+    return Hall(hall.path, hall.file.model_copy(update={"attendance": rules}), hall.catalogue, hall.staff)
+
+
 def person(report, staff):
     return next(p for p in report["people"] if p["staff"] == staff)
 
@@ -109,7 +117,9 @@ def test_window_figures_add_up_its_people(hall, window_one):
 
 
 def test_candidates_and_bottom(hall, window_one):
-    report = build_report(hall, window_one, "2026-11", today=date(2026, 12, 5))
+    assert build_report(hall, window_one, "2026-11", today=date(2026, 12, 5))["service_stars"] == []  # no ratings
+    report = build_report(with_min_ratings(hall, 0), window_one, "2026-11", today=date(2026, 12, 5))
+    assert report["provisional"] is False
     assert report["red_flag_windows"] == []  # window 1 has an absent day, the others have nothing but
     stars = [p["staff"] for p in report["service_stars"]]
     assert stars == ["s001", "s003", "s002"]  # score ≥ 95, no absent day; 4 a month at most
@@ -122,7 +132,7 @@ def test_satisfaction_from_the_ratings_table(hall, tmp_path):
     ratings = [("2026-11-03", "1", "s001", 5)] * 9 + [("2026-11-03", "1", "s001", 1)]
     ratings += [("2026-11-03", "2", "s006", 5)] * 10 + [("2026-10-03", "1", "s001", 1)] * 50  # October: not counted
     path = hub_db(tmp_path, punches, ratings=ratings)
-    report = build_report(hall, path, "2026-11", today=date(2026, 12, 5))
+    report = build_report(with_min_ratings(hall, 10), path, "2026-11", today=date(2026, 12, 5))
     assert person(report, "s001")["satisfaction"] == {"ratings": 10, "good_rate": 0.9, "mean": 4.6}
     w2 = next(w for w in report["windows"] if w["window"] == "2")
     assert w2["satisfaction"]["good_rate"] == 1.0
@@ -160,7 +170,7 @@ def test_a_closed_day_counts_as_the_hub_judged_it(hall, tmp_path):
     summer = Schedule.from_times(time(8, 30), rules.am_out, rules.pm_in, rules.pm_out)
     close_dates(path, hall, NOV[0], date(2026, 11, 29), schedule=summer)
     s1 = person(build_report(hall, path, "2026-11", today=date(2026, 11, 30)), "s001")
-    assert (s1["late"], s1["late_minutes"], s1["pending_days"]) == (20, 200, 0)  # the 30th is not closed: 09:00
+    assert (s1["late"], s1["late_minutes"], s1["pending_days"]) == (20, 200, 1)  # the 30th is not closed: left out
     assert s1["score"] == pytest.approx(100 - 20 * 2)
 
 
@@ -237,7 +247,7 @@ def test_xlsx_layout(window_one, tmp_path, capsys):
     code, _, _ = report_cli(capsys, "--month", "2026-11", "--data", window_one, "--format", "xlsx", "--out", out)
     assert code == 0
     wb = load_workbook(out)
-    assert wb.sheetnames == ["个人考勤", "窗口考勤", "评选与排名", "图表", "说明"]
+    assert wb.sheetnames == ["个人考勤", "窗口考勤", "评选与排名", "图表", "说明", "图表数据"]
     people = wb["个人考勤"]
     assert people["A1"].value.startswith("汨罗市政务服务中心 2026年11月个人考勤")
     assert [people.cell(3, c).value for c in range(1, 4)] == ["排名", "工号", "姓名"]
@@ -263,7 +273,7 @@ def test_bimonth_and_a_missing_database(window_one, tmp_path, capsys):
 def test_a_month_of_the_whole_hall(hall, tmp_path):
     plan = fill_hub_db(tmp_path / "hub.db", hall, date(2026, 11, 1), date(2026, 11, 30))
     assert 14_000 < len(plan) < 18_000
-    report = build_report(hall, tmp_path, "2026-11", today=date(2026, 12, 1))
+    report = build_report(with_min_ratings(hall, 0), tmp_path, "2026-11", today=date(2026, 12, 1))
     scores = [p["score"] for p in report["people"]]
     assert scores == sorted(scores, reverse=True)
     assert len(report["red_flag_windows"]) == 1 and len(report["service_stars"]) == 4
