@@ -2,7 +2,12 @@
 
 A clerk calls the next ticket, serves it for a few minutes (sometimes recalling first, sometimes marking a no-show),
 finishes it, and the citizen often rates on the pad. `speed` squeezes the hall's time: 60 makes a minute of the
-hall pass in a second. The clerk reads the keypad's own display, as a person would, to see whether anyone came.
+hall pass in a second. The clerk reads the keypad's own display, as a person would: whether anyone came, and
+whether anyone waits. With nobody waiting on the display the clerk does not call: they glance at it now and then
+(`look_s`) and, seeing someone counted, reach for the key (`react_s`) and press it if the display still counts
+someone: at neighbouring windows of one queue the quickest clerk takes the citizen, and the others see the count
+drop before they press. The count is of the window's own queues only, so a clerk also calls
+once in a while (`retry_empty_s`) with nobody shown, for the backup queues the window serves when its own are empty.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ log = logging.getLogger(__name__)
 
 SCORES = (5, 4, 3, 2, 1)
 SCORE_WEIGHTS = (70, 20, 6, 2, 2)  # the hall's call-back survey finds 97 % satisfied
+LOOK_REAL_S = 0.2  # however fast the hall's time runs, a glance at most this often in real time
 
 
 @dataclass
@@ -28,7 +34,9 @@ class ClerkHabits:
     serve_s: tuple[float, float] = (180.0, 720.0)
     gap_s: tuple[float, float] = (10.0, 60.0)
     answer_s: float = 20.0            # after a call, how long before the citizen arrives (or a recall)
-    retry_empty_s: float = 60.0       # nobody waiting: try again after this
+    retry_empty_s: float = 600.0      # nobody shown waiting: call anyway after this long (the backup queues)
+    look_s: float = 10.0              # an idle clerk glances at the keypad's display this often
+    react_s: tuple[float, float] = (3.0, 20.0)  # from seeing someone counted to pressing next
     recall_p: float = 0.06
     no_show_p: float = 0.04
     rate_p: float = 0.7
@@ -66,6 +74,8 @@ class Traffic:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._steps: list[_Step] = []
+        self._last_call: dict[int, float] = {}  # keypad → when its clerk last pressed next (hall seconds on the clock)
+        self.calls = 0
 
     def start(self) -> Traffic:
         now = time.monotonic()
@@ -101,14 +111,26 @@ class Traffic:
     def _do(self, step: _Step) -> None:
         h, r, now, addr = self.habits, self.random, time.monotonic(), step.keypad
         view = self.sim.keypad(addr).view
-        if step.action == "next":
-            if view.state == KeypadState.PAUSED:
+        if step.action in ("next", "press"):
+            if step.action == "next" and view.state == KeypadState.PAUSED:
                 self._press(addr, "resume")
+            last = self._last_call.get(addr)
+            blind = last is None or (now - last) * self.speed >= h.retry_empty_s
+            if view.state == KeypadState.OFFLINE or (not view.waiting and not blind):
+                # nobody waits (or the hub is away, or a neighbour called the one who did): look again in a moment
+                self._plan(now, addr, "next", max(h.look_s, LOOK_REAL_S * self.speed) * r.uniform(0.8, 1.2))
+                return
+            if step.action == "next" and view.waiting:
+                self._plan(now, addr, "press", r.uniform(*h.react_s))  # someone counted: reach for the key
+                return
             self._press(addr, "next")
+            self._last_call[addr] = now
+            self.calls += 1
             self._plan(now, addr, "arrive", h.answer_s)
         elif step.action == "arrive":
             if view.ticket is None or view.state != KeypadState.SERVING:
-                self._plan(now, addr, "next", h.retry_empty_s)  # nobody was waiting
+                # nobody came: the ticket went to another window, or nobody waited at all
+                self._plan(now, addr, "next", r.uniform(*h.gap_s))
             elif r.random() < h.no_show_p:
                 self._press(addr, "skip")
                 self._plan(now, addr, "next", r.uniform(*h.gap_s))

@@ -1,5 +1,7 @@
 """The clerk traffic helper for `hall up`: keys pressed the way window staff press them."""
 
+import time
+
 from devices.bus.codec import Key, KeypadState, KeypadView
 from devices.bus.simulator import BusSimulator
 from hall.settings import load_hall
@@ -24,11 +26,32 @@ def test_clerks_call_serve_complete_and_citizens_rate():
     assert traffic.keypads[3] == 103
 
 
-def test_nobody_waiting_means_the_clerk_tries_again_later():
+def test_nobody_waiting_on_the_display_means_the_clerk_only_looks():
+    """A first look calls once; then, with nobody shown waiting, no key until the display counts someone (or the
+    rare call for the backup queues, `retry_empty_s` on)."""
     sim = BusSimulator().add_keypad(5)
-    traffic = Traffic(sim, speed=100_000, seed=1).start()
+    habits = ClerkHabits(retry_empty_s=3600.0, gap_s=(5, 10), serve_s=(60, 60), recall_p=0, no_show_p=0)
+    traffic = Traffic(sim, speed=1000, seed=1, habits=habits).start()  # a hall hour in 3.6 s
     try:
-        sim.wait(lambda: list(sim.keypad(5).keys).count(Key.NEXT) >= 3)
+        sim.wait(lambda: list(sim.keypad(5).keys) == [Key.NEXT], timeout=5)
+        time.sleep(1.0)  # 1,000 hall seconds of an empty queue
+        assert list(sim.keypad(5).keys) == [Key.NEXT]
+        sim.keypad(5).view = KeypadView(None, 2, KeypadState.IDLE)  # two wait now
+        sim.wait(lambda: list(sim.keypad(5).keys).count(Key.NEXT) == 2, timeout=2)
     finally:
         traffic.stop()
-    assert set(sim.keypad(5).keys) == {Key.NEXT}
+    assert traffic.calls == 2
+
+
+def test_a_paused_keypad_is_resumed_and_an_offline_one_left_alone():
+    sim = BusSimulator().add_keypad(5).add_keypad(6)
+    sim.keypad(5).view = KeypadView(None, 3, KeypadState.PAUSED)
+    sim.keypad(6).view = KeypadView(None, 3, KeypadState.OFFLINE)  # the hub is away: nothing to call with
+    traffic = Traffic(sim, speed=1000, seed=1).start()
+    try:
+        sim.wait(lambda: Key.NEXT in sim.keypad(5).keys)
+        time.sleep(0.2)  # 200 hall seconds
+    finally:
+        traffic.stop()
+    assert list(sim.keypad(5).keys)[:2] == [Key.RESUME, Key.NEXT]
+    assert list(sim.keypad(6).keys) == []
