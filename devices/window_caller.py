@@ -3,8 +3,9 @@
 It shows the ticket being served at the window, who is logged in, and how many wait in each of the window's
 queues (and backup queues); single keys call the next ticket, recall, mark a no-show, complete, transfer (to a
 queue picked from a list), call a given number out of turn, requeue a no-show, pause with a reason from the hall's
-list and resume, log in and out. Calls need someone logged in: the hub refuses them otherwise, and the screen says
-to log in. The screen is laid out for a terminal of 80×24: every key is shown, in Chinese and in English. Every action is a request through the device's durable link (`hall.link`); the
+list and resume, log in and out, and accept a case (受理办件: the service item, the applicant's name and ID number;
+the hub answers with the case number to tell the citizen). Calls need someone logged in: the hub refuses them
+otherwise, and the screen says to log in. The screen is laid out for a terminal of 80×24: every key is shown, in Chinese and in English. Every action is a request through the device's durable link (`hall.link`); the
 screen itself follows the hub's retained `state/window/{window}` and `state/queue/{queue}` topics, so it always
 shows what the hub decided, whichever device did it.
 
@@ -19,6 +20,7 @@ import re
 import threading
 from dataclasses import dataclass, field
 
+from pydantic import ValidationError
 from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -29,7 +31,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Header, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from hall.protocol import Answer, QueueState, WindowState, read_or_ignore
+from hall.protocol import Answer, CaseAccept, QueueState, WindowState, read_or_ignore
 from hall.settings import pause_reason_text
 
 log = logging.getLogger("devices.window_caller")
@@ -52,7 +54,8 @@ TICKET_RE = re.compile(r"^[A-Z]{1,2}\d{3,5}$")
 # every key, Chinese and English, in a grid that fits 80 columns (Textual's footer cut them off after a few)
 KEYS = [("n", "叫号", "next"), ("r", "重呼", "recall"), ("s", "过号", "skip"), ("c", "办结", "done"),
         ("t", "转移", "transfer"), ("j", "叫指定号", "call no."), ("u", "过号重排", "requeue"),
-        ("p", "暂停/恢复", "pause"), ("l", "登录", "login"), ("o", "登出", "logout"), ("q", "退出", "quit")]
+        ("p", "暂停/恢复", "pause"), ("l", "登录", "login"), ("o", "登出", "logout"), ("a", "受理办件", "case"),
+        ("q", "退出", "quit")]
 KEY_COLUMNS = 4
 KEY_CELL = 20  # columns of one key: `j 叫指定号 call no.` and a space
 
@@ -91,6 +94,8 @@ class WindowPanel:
     # every queue of the hall, for the transfer list: (id, "name English", "department")
     all_queues: list[tuple[str, str, str]] = field(default_factory=list)
     pause_reasons: list[str] = field(default_factory=list)
+    # the service items a case may be accepted for here: (id, the line shown)
+    services: list[tuple[str, str]] = field(default_factory=list)
     state: WindowState | None = None
     queue_state: dict[str, QueueState] = field(default_factory=dict)
     message: str = ""
@@ -104,8 +109,12 @@ class WindowPanel:
         names = {q.id: f"{q.name} {q.name_en}".strip() for q in hall.catalogue.queues}
         departments = {d.id: d.name for d in hall.catalogue.departments}
         every = [(q.id, names[q.id], departments.get(q.department, q.department)) for q in hall.catalogue.queues]
+        served = [s for s in hall.catalogue.services if s.queue in (*spec.queues, *spec.backup)] or \
+            [s for s in hall.catalogue.services if s.department == spec.department]
+        services = [(s.id, f"{s.id:<9} {s.name}" + (f" · 承诺 {s.promised_days} 日 days" if s.promised_days is not None
+                                                   else "")) for s in served]
         return cls(window=window, queues=list(spec.queues), backup=list(spec.backup), queue_names=names,
-                   all_queues=every, pause_reasons=list(hall.queue_rules.pause_reasons))
+                   all_queues=every, pause_reasons=list(hall.queue_rules.pause_reasons), services=services)
 
     # ------------------------------------------------------------ hub state in
 
@@ -232,7 +241,29 @@ class WindowPanel:
                 return f"{answer.window.staff if answer.window else None} 已登录 · logged in"
             case "logout":
                 return "已登出 · logged out"
+            case "case_accept":
+                c = answer.case
+                if c is None:
+                    return "完成 · done"
+                # three lines of the message box: the number to tell the citizen, and how they look it up
+                return (f"已受理 办件编号 {c.case} · 承诺 {c.days} 个工作日，{c.deadline} 前办结\n"
+                        f"case {c.case} accepted · {c.days} working days, due {c.deadline}\n"
+                        f"凭编号和身份证后四位可在自助机查询 · kiosk lookup: number + ID's last 4")
         return "完成 · done"
+
+    def case_request(self, service: str, name: str, id_number: str) -> tuple[dict | None, str]:
+        """The `case_accept` event for the ticket being served (if any), or None and why it cannot be sent."""
+        data = {"service": service, "applicant_name": name.strip(), "id_number": id_number.strip().upper(),
+                "window": self.window}
+        if self.ticket:
+            data["ticket"] = self.ticket
+        try:
+            CaseAccept.model_validate(data)
+        except ValidationError as err:
+            if any(e["loc"] == ("id_number",) for e in err.errors()):
+                return None, "身份证号码应为 18 位 · the ID number has 18 characters (17 digits and a digit or X)"
+            return None, "请填写姓名和身份证号码 · give the applicant's name and ID number"
+        return data, ""
 
 
 # ---------------------------------------------------------------- the Textual shell
@@ -320,6 +351,42 @@ class ChoiceScreen(ModalScreen[str | None]):
         self.dismiss(None)
 
 
+class CaseFormScreen(ModalScreen[tuple[str, str] | None]):
+    """受理办件: the applicant's name and ID number for a service item; Enter moves on, then sends; Escape cancels."""
+
+    BINDINGS = [Binding("escape", "cancel", "取消 cancel")]
+    DEFAULT_CSS = """
+    CaseFormScreen { align: center middle; }
+    CaseFormScreen > Vertical { width: 64; height: auto; border: thick $accent; padding: 1 2; background: $panel; }
+    """
+
+    def __init__(self, service: str):
+        super().__init__()
+        self.service = service
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(f"受理办件 · accept a case: {self.service}")
+            yield Label("申请人姓名 · applicant's name")
+            yield Input(id="name", max_length=64)
+            yield Label("身份证号码 · ID number")
+            yield Input(id="id_number", max_length=18)
+            yield Label("Enter 下一项/提交 next, send · Esc 取消 cancel", classes="hint")
+
+    @on(Input.Submitted, "#name")
+    def _name(self) -> None:
+        self.query_one("#id_number", Input).focus()
+
+    @on(Input.Submitted, "#id_number")
+    def _submitted(self) -> None:
+        name, number = self.query_one("#name", Input).value, self.query_one("#id_number", Input).value
+        if name.strip() and number.strip():
+            self.dismiss((name, number))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
 class HubChanged(Message):
     """Something the link heard (in its network thread) that the screen should show."""
 
@@ -347,6 +414,7 @@ class WindowCallerApp(App):
         Binding("p", "pause_resume", "暂停/恢复 pause", show=False),
         Binding("l", "login", "登录 login", show=False),
         Binding("o", "logout", "登出 logout", show=False),
+        Binding("a", "accept_case", "受理办件 accept a case", show=False),
         Binding("q", "quit", "退出 quit", show=False),
     ]
 
@@ -507,6 +575,28 @@ class WindowCallerApp(App):
                 self._request("login", self._window(staff=staff))
 
         self.push_screen(PromptScreen("请输入工号 · your staff id", "例 e.g. s023"), chosen)
+
+    def action_accept_case(self) -> None:
+        if not self.panel.services:
+            self.say("本窗口没有可受理的事项 · no service item is handled at this window")
+            return
+
+        def filled(service: str, form: tuple[str, str] | None) -> None:
+            if not form:
+                return
+            data, why = self.panel.case_request(service, *form)
+            if data is None:
+                self.say(why)
+                return
+            self._request("case_accept", data)
+
+        def chosen(service: str | None) -> None:
+            if service:
+                self.push_screen(CaseFormScreen(service), lambda form: filled(service, form))
+
+        what = f"为 {self.panel.ticket} 受理哪个事项？· accept a case for {self.panel.ticket}: which item?" \
+            if self.panel.ticket else "受理哪个事项？· accept a case: which item?"
+        self.push_screen(ChoiceScreen(what, self.panel.services), chosen)
 
     def action_logout(self) -> None:
         if not self.panel.staff:
