@@ -11,6 +11,11 @@ Definitions:
 - paused: from a window's pause to its resume (`queue_journal`), split by the reason given (会议, 午休, …; a pause
   given again with another reason starts that reason's share); a pause not resumed counts up to the day's closing
   time, or now while the day is still on.
+- waited over 30 minutes: the share of the day's tickets whose wait passed 30 minutes, a ticket still waiting
+  counting to the closing time (or now); the tickets called and those still waiting make the whole.
+- by hour (时段): tickets issued in each hour, served (calls done, by the hour they ended) and the mean wait of
+  the tickets issued in it; the peak is the hour with the most issued (the earlier on a tie).
+- the day before: the same totals for the last earlier day with tickets, and the change from it.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import csv
 import io
 import json
 import sqlite3
+import unicodedata
 from datetime import date, datetime
 from pathlib import Path
 
@@ -43,6 +49,10 @@ def _ratings(scores: list[int]) -> dict:
     good = sum(1 for s in scores if s >= 3)
     return {"ratings": len(scores), "avg_score": _avg([float(s) for s in scores]),
             "satisfaction": round(good / len(scores), 4) if scores else None}
+
+
+LONG_WAIT_S = 30 * 60
+COMPARED = ("issued", "served", "no_show", "avg_wait_s", "over_30_share", "satisfaction", "paused_s")
 
 
 def _pauses(rows, until: datetime) -> dict[str, dict[str | None, float]]:
@@ -74,7 +84,20 @@ def day_report(db_path: Path | str, day: date, hall, now: datetime | None = None
     closing = datetime.combine(day, hall.hours.open[-1].end, tzinfo=hall.tz)
     now = now or datetime.now(hall.tz)
     try:
-        return _report(conn, day.isoformat(), hall, min(closing, now))
+        report = _report(conn, day.isoformat(), hall, min(closing, now))
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        before = None
+        if "tickets" in tables:
+            before = conn.execute("SELECT max(day) FROM tickets WHERE day < ?", (day.isoformat(),)).fetchone()[0]
+        report["previous"] = None
+        report["change"] = None
+        if before:
+            until = datetime.combine(date.fromisoformat(before), hall.hours.open[-1].end, tzinfo=hall.tz)
+            t = _report(conn, before, hall, until)["totals"]
+            report["previous"] = {"date": before, **{k: t[k] for k in COMPARED}}
+            report["change"] = {k: None if t[k] is None or report["totals"][k] is None
+                                else round(report["totals"][k] - t[k], 4) for k in COMPARED}
+        return report
     finally:
         conn.close()
 
@@ -141,9 +164,47 @@ def _report(conn: sqlite3.Connection, day: str, hall, until: datetime) -> dict:
         "avg_handling_s": _avg(handling(calls)),
         **_ratings([r[2] for r in ratings]),
         "paused_s": round(sum(s for share in pauses.values() for s in share.values()), 1),
+        **_long_waits(tickets, until),
     }
+    hours = _hours(tickets, calls, hall.tz)
+    totals["peak_hour"] = max(hours, key=lambda h: (h["issued"], -h["hour"]))["hour"] if tickets else None
     return {"hall": hall.id, "name": hall.info.name, "date": day, "queues": queues, "windows": windows,
-            "staff": staff, "totals": totals}
+            "staff": staff, "totals": totals, "hours": hours}
+
+
+def _long_waits(tickets, until: datetime) -> dict:
+    """How many of the day's tickets waited over 30 minutes, and their share (still waiting: up to `until`)."""
+    seen = over = 0
+    for _no, _queue, _origin, status, issued_at, called_at in tickets:
+        if called_at:
+            wait = _seconds(issued_at, called_at)
+        elif status == "waiting":
+            wait = (until - datetime.fromisoformat(issued_at)).total_seconds()
+        else:
+            continue
+        seen += 1
+        over += wait is not None and wait > LONG_WAIT_S
+    return {"over_30": over, "over_30_share": round(over / seen, 4) if seen else None}
+
+
+def _hours(tickets, calls, tz) -> list[dict]:
+    """Issued, served and the mean wait, hour by hour (local time), from the first hour with anything to the last."""
+    def hour(moment: str | None) -> int | None:
+        return datetime.fromisoformat(moment).astimezone(tz).hour if moment else None
+
+    issued: dict[int, list] = {}
+    for t in tickets:
+        issued.setdefault(hour(t[4]), []).append(t)
+    served: dict[int, int] = {}
+    for c in calls:
+        if c[5] == "done" and c[4]:
+            served[hour(c[4])] = served.get(hour(c[4]), 0) + 1
+    span = sorted(set(issued) | set(served))
+    if not span:
+        return []
+    return [{"hour": h, "issued": len(issued.get(h, [])), "served": served.get(h, 0),
+             "avg_wait_s": _avg([w for w in (_seconds(t[4], t[5]) for t in issued.get(h, [])) if w is not None])}
+            for h in range(span[0], span[-1] + 1)]
 
 
 def _paused(share: dict[str | None, float]) -> dict:
@@ -160,11 +221,13 @@ def pause_reasons_text(pauses: list[dict]) -> str:
 
 
 CSV_FIELDS = ["section", "id", "name", "issued", "called", "served", "no_show", "avg_wait_s", "longest_wait_s",
-              "avg_handling_s", "ratings", "avg_score", "satisfaction", "paused_s", "pause_reasons"]
+              "avg_handling_s", "ratings", "avg_score", "satisfaction", "paused_s", "pause_reasons", "over_30",
+              "over_30_share"]
 
 
 def report_csv(report: dict) -> str:
-    """One row per queue, per window, per staff member and the day's total (section: queue/window/staff/total)."""
+    """One row per queue, per window, per staff member, per hour and the day's total (section:
+    queue/window/staff/hour/total)."""
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
@@ -175,6 +238,8 @@ def report_csv(report: dict) -> str:
                          "pause_reasons": pause_reasons_text(row["pauses"])})
     for row in report["staff"]:
         writer.writerow({"section": "staff", "id": row["staff"], **row})
+    for row in report.get("hours", []):
+        writer.writerow({"section": "hour", "id": f"{row['hour']:02d}:00", **row})
     writer.writerow({"section": "total", "id": report["date"], "name": report["name"], **report["totals"]})
     return out.getvalue()
 
@@ -187,28 +252,65 @@ def _pct(share: float | None) -> str:
     return "-" if share is None else f"{share * 100:.1f}%"
 
 
+def width(text: str) -> int:
+    """Columns a text takes in a terminal: a Chinese character (East Asian wide or full width) takes two."""
+    return sum(0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+               for ch in text)
+
+
+def _columns(header: list[str], rows: list[list[str]], left: int = 1) -> list[str]:
+    """A table whose columns line up whatever the script: each padded to its widest cell by display width, the
+    first `left` columns to the left, the others to the right, the last one (free text) unpadded."""
+    widths = [max(width(r[c]) for r in [header, *rows]) for c in range(len(header))]
+
+    def line(cells: list[str]) -> str:
+        out = []
+        for c, cell in enumerate(cells):
+            pad = " " * (widths[c] - width(cell)) if c < len(cells) - 1 or c < left else ""
+            out.append(cell + pad if c < left else pad + cell)
+        return "  ".join(out).rstrip()
+
+    return [line(header)] + [line(r) for r in rows]
+
+
+def _change(value, fmt) -> str:
+    return "-" if value is None else ("+" if value > 0 else "±" if value == 0 else "-") + fmt(abs(value))
+
+
 def report_text(report: dict) -> str:
     t = report["totals"]
+    peak = "-" if t.get("peak_hour") is None else f"{t['peak_hour']:02d}:00"
     lines = [
         f"{report['name']} 排队日报 · queue report {report['date']}",
         f"取号 issued {t['issued']}  办结 served {t['served']}  过号 no-show {t['no_show']}  "
         f"未办 unserved {t['unserved']}  平均等候 avg wait {_m(t['avg_wait_s'])} min  "
         f"最长等候 longest {_m(t['longest_wait_s'])} min  平均办理 avg handling {_m(t['avg_handling_s'])} min  "
         f"满意率 satisfaction {_pct(t['satisfaction'])} ({t['ratings']})  窗口暂停 windows paused {_m(t['paused_s'])} min",
-        "",
-        "业务类别 queue          取号 issued  办结 served  过号 no-show  平均等候 wait  最长 longest  平均办理 handling",
+        f"等候超过30分钟 waited over 30 min {t['over_30']} ({_pct(t['over_30_share'])})  "
+        f"高峰时段 peak hour {peak}",
     ]
-    for q in report["queues"]:
-        if q["issued"] or q["served"]:
-            lines.append(f"{q['queue']:<3} {q['name']:<12} {q['issued']:>6} {q['served']:>10} {q['no_show']:>11} "
-                         f"{_m(q['avg_wait_s']):>12} {_m(q['longest_wait_s']):>11} {_m(q['avg_handling_s']):>14}")
-    lines += ["", "窗口 window   叫号 called  办结 served  过号 no-show  平均办理 handling  评价 ratings  满意率 satisfaction"
-                  "  暂停 paused  暂停原因 why (min)"]
-    for w in report["windows"]:
-        if w["called"] or w["ratings"] or w["paused_s"]:
-            lines.append(f"{w['window']:<10} {w['called']:>8} {w['served']:>10} {w['no_show']:>11} "
-                         f"{_m(w['avg_handling_s']):>14} {w['ratings']:>10} {_pct(w['satisfaction']):>14} "
-                         f"{_m(w['paused_s']) if w['paused_s'] else '-':>11}  {pause_reasons_text(w['pauses'])}".rstrip())
+    previous, change = report.get("previous"), report.get("change")
+    if previous:
+        lines.append(f"较前一日 ({previous['date']}) change from the day before: "
+                     f"取号 issued {_change(change['issued'], str)}  办结 served {_change(change['served'], str)}  "
+                     f"平均等候 avg wait {_change(change['avg_wait_s'], lambda v: f'{_m(v)} min')}  "
+                     f"超30分钟 over 30 min {_change(change['over_30_share'], lambda v: f'{v * 100:.1f} pt')}  "
+                     f"满意率 satisfaction {_change(change['satisfaction'], lambda v: f'{v * 100:.1f} pt')}")
+    queues = [[q["queue"], q["name"], str(q["issued"]), str(q["served"]), str(q["no_show"]), _m(q["avg_wait_s"]),
+               _m(q["longest_wait_s"]), _m(q["avg_handling_s"])]
+              for q in report["queues"] if q["issued"] or q["served"]]
+    lines += [""] + _columns(["类别 queue", "名称 name", "取号 issued", "办结 served", "过号 no-show", "平均等候 wait",
+                              "最长 longest", "平均办理 handling", ""], [r + [""] for r in queues], left=2)
+    windows = [[w["window"], w["name"], str(w["called"]), str(w["served"]), str(w["no_show"]),
+                _m(w["avg_handling_s"]), str(w["ratings"]), _pct(w["satisfaction"]),
+                _m(w["paused_s"]) if w["paused_s"] else "-", pause_reasons_text(w["pauses"])]
+               for w in report["windows"] if w["called"] or w["ratings"] or w["paused_s"]]
+    lines += [""] + _columns(["窗口 window", "名称 name", "叫号 called", "办结 served", "过号 no-show", "平均办理 handling",
+                              "评价 ratings", "满意率 satisfaction", "暂停 paused", "暂停原因 why (min)"], windows, left=2)
+    hours = [[f"{h['hour']:02d}:00", str(h["issued"]), str(h["served"]), _m(h["avg_wait_s"]),
+              "高峰 peak" if h["hour"] == t["peak_hour"] else ""] for h in report.get("hours", [])]
+    if hours:
+        lines += [""] + _columns(["时段 hour", "取号 issued", "办结 served", "平均等候 wait", ""], hours)
     return "\n".join(lines) + "\n"
 
 
