@@ -4,7 +4,8 @@ The board is a pure function of the hub's topics and the time. Every input is a 
 (and `now`, a monotonic second count, where timing matters) and returns the set of parts that changed, so the
 Kivy view redraws only those and the rules here are tested without a window or a broker:
 
-- a tile per window of the catalogue, with its ticket and status (serving, idle, paused: 暂停服务, closed);
+- a tile per window of the catalogue, with its ticket and status (serving, idle, paused: 暂停服务, or with the
+  reason the clerk gave in the middle, 午休 over 暂停 Paused: lunch break; closed);
 - every call lights its tile at once: it flashes for `flash_s` seconds, however many calls come together, so
   at opening time all 34 windows calling within a second are all on screen within that second (nothing waits
   for a turn). The newest call is the big one on the now-calling panel, and stays lit, steady, after its flash;
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field
 from hall.catalogue import Catalogue, parse_catalogue
 from hall.errors import ConfigError
 from hall.protocol import Call, Calls, HubStatus, QueueState, WindowState, read_or_ignore
+from hall.settings import PAUSE_REASONS
 
 log = logging.getLogger("display.model")
 
@@ -52,10 +54,18 @@ class Tile:
     staff: str | None = None
     queues: list[str] = field(default_factory=list)
     heard: bool = False  # a state or a call for this window has arrived (else its status is a guess)
+    reason: str | None = None  # paused: why, as the hub says (会议, 午休, …)
 
     @property
     def status_text(self) -> tuple[str, str]:
+        if self.status == "paused" and self.reason in PAUSE_REASONS:
+            return "暂停", f"Paused: {PAUSE_REASONS[self.reason]}"
         return STATUS_TEXT.get(self.status, STATUS_TEXT["closed"])
+
+    @property
+    def reason_text(self) -> str:
+        """Why it paused, in the tile's middle where a ticket would be ('' when not paused or no reason given)."""
+        return self.reason or "" if self.status == "paused" else ""
 
 
 @dataclass
@@ -125,6 +135,7 @@ class BoardModel:
             prev = old_tiles.get(w.id)
             if prev:
                 tile.status, tile.ticket, tile.staff, tile.heard = prev.status, prev.ticket, prev.staff, prev.heard
+                tile.reason = prev.reason
             self.tiles[w.id] = tile
         self.queues = {}
         for q in catalogue.queues:
@@ -169,9 +180,10 @@ class BoardModel:
         else:
             changes = set()
         tile.heard = True
-        new = (state.status, state.ticket if state.status != "closed" else None, state.staff, list(state.queues))
-        if (tile.status, tile.ticket, tile.staff, tile.queues) != new:
-            tile.status, tile.ticket, tile.staff, tile.queues = new
+        new = (state.status, state.ticket if state.status != "closed" else None, state.staff, list(state.queues),
+               state.reason if state.status == "paused" else None)
+        if (tile.status, tile.ticket, tile.staff, tile.queues, tile.reason) != new:
+            tile.status, tile.ticket, tile.staff, tile.queues, tile.reason = new
             changes.add(f"tile:{tile.window}")
         return changes | self._agree(tile)
 

@@ -136,6 +136,7 @@ class WindowTile(BoxLayout):
     name_en = StringProperty("")
     department = StringProperty("")
     ticket = StringProperty("", allownone=True)
+    reason = StringProperty("")          # paused: why, shown where the ticket would be
     status = StringProperty("closed")
     status_zh = StringProperty("")
     status_en = StringProperty("")
@@ -152,6 +153,7 @@ class WindowTile(BoxLayout):
                                                                  tile.department)
         self.status = tile.status
         self.ticket = tile.ticket or ""
+        self.reason = tile.reason_text
         self.status_zh, self.status_en = tile.status_text
         self.lit, self.flash_on = lit, flash_on
         # a flash changes colours of the background only: text textures are not rendered again
