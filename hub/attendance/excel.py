@@ -242,9 +242,9 @@ def _notes_sheet(wb, report: dict) -> None:
         ("窗口得分为该窗口人员得分的平均值；综合分 = 70% 考勤得分 + 30% 满意率（有评价时）。", BODY),
         ("A window's score is the mean of its people's; composite = 70 % score + 30 % satisfaction (when rated).",
          SUBTITLE),
-        ("只有已结算的日期（各考勤机在晚间时段结束后均有消息）才计旷工；其余记为待结算。", BODY),
-        ("Absences count only on closed dates (every terminal heard from after the evening window); others are "
-         "pending.", SUBTITLE),
+        ("只有已结算的日期（各考勤机在晚间时段结束后均有消息）才计入；其余为待结算，不计入任何数字和得分，评选结果为暂定。", BODY),
+        ("Only closed dates count (every terminal heard from after the evening window); the others are pending, "
+         "left out of every figure and score, and the candidates are provisional.", SUBTITLE),
     ]
     for warning in report["warnings"]:
         lines.append((warning, Font(name=FONT, size=10, color="B71C1C")))
