@@ -60,6 +60,8 @@ def write_punches(hall, db_path: Path) -> None:
             store.insert_punch(db, f"punch-{i}", staff, at, "fp-01", 90, at, None)
         for staff, start, end, kind in LEAVE:
             db.execute("INSERT INTO leave(staff, start, end, kind) VALUES (?,?,?,?)", (staff, start, end, kind))
+        # the hub has closed the day (no terminal owed), so the month's report counts it
+        db.execute("INSERT OR REPLACE INTO attendance_dates(date, final) VALUES (?, 1)", (DAY.isoformat(),))
     db.close()
 
 

@@ -39,7 +39,7 @@ def test_the_day_report_of_the_command_line_person_by_person(known):
                            "--config", str(hall.path), "--data", str(data)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
-    assert report["date"] == "2026-11-30" and report["workday"] is True and report["closed"] is False
+    assert report["date"] == "2026-11-30" and report["workday"] is True and report["closed"] is True  # the hub closed it
     people = {p["staff"]: p for p in report["people"]}
     assert len(people) == len(hall.staff)
     s001, s002, s003 = people["s001"], people["s002"], people["s003"]
