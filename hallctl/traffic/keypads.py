@@ -7,7 +7,8 @@ whether anyone waits. With nobody waiting on the display the clerk does not call
 (`look_s`) and, seeing someone counted, reach for the key (`react_s`) and press it if the display still counts
 someone: at neighbouring windows of one queue the quickest clerk takes the citizen, and the others see the count
 drop before they press. The count is of the window's own queues only, so a clerk also calls
-once in a while (`retry_empty_s`) with nobody shown, for the backup queues the window serves when its own are empty.
+once in a while with nobody shown, for the backup queues the window serves when its own are empty: after
+`retry_empty_s`, and, each time such a call finds nobody, after twice as long as before (up to BLIND_MAX_S).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 SCORES = (5, 4, 3, 2, 1)
 SCORE_WEIGHTS = (70, 20, 6, 2, 2)  # the hall's call-back survey finds 97 % satisfied
 LOOK_REAL_S = 0.2  # however fast the hall's time runs, a glance at most this often in real time
+BLIND_MAX_S = 4 * 3600.0  # hall seconds: a clerk whose calls with nobody shown keep finding nobody, at most
 
 
 @dataclass
@@ -36,7 +38,7 @@ class ClerkHabits:
     answer_s: float = 20.0            # after a call, how long before the citizen arrives (or a recall)
     retry_empty_s: float = 600.0      # nobody shown waiting: call anyway after this long (the backup queues)
     look_s: float = 10.0              # an idle clerk glances at the keypad's display this often
-    react_s: tuple[float, float] = (3.0, 20.0)  # from seeing someone counted to pressing next
+    react_s: tuple[float, float] = (5.0, 45.0)  # from seeing someone counted to pressing next
     recall_p: float = 0.06
     no_show_p: float = 0.04
     rate_p: float = 0.7
@@ -74,7 +76,9 @@ class Traffic:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._steps: list[_Step] = []
-        self._last_call: dict[int, float] = {}  # keypad → when its clerk last pressed next (hall seconds on the clock)
+        self._last_call: dict[int, float] = {}  # keypad → when its clerk last pressed next (monotonic)
+        self._blind_every: dict[int, float] = {}  # keypad → hall seconds between calls with nobody shown
+        self._blind: dict[int, bool] = {}  # keypad → its last call was made with nobody shown
         self.calls = 0
 
     def start(self) -> Traffic:
@@ -115,7 +119,7 @@ class Traffic:
             if step.action == "next" and view.state == KeypadState.PAUSED:
                 self._press(addr, "resume")
             last = self._last_call.get(addr)
-            blind = last is None or (now - last) * self.speed >= h.retry_empty_s
+            blind = last is None or (now - last) * self.speed >= self._blind_every.get(addr, h.retry_empty_s)
             if view.state == KeypadState.OFFLINE or (not view.waiting and not blind):
                 # nobody waits (or the hub is away, or a neighbour called the one who did): look again in a moment
                 self._plan(now, addr, "next", max(h.look_s, LOOK_REAL_S * self.speed) * r.uniform(0.8, 1.2))
@@ -125,10 +129,17 @@ class Traffic:
                 return
             self._press(addr, "next")
             self._last_call[addr] = now
+            self._blind[addr] = not view.waiting
             self.calls += 1
             self._plan(now, addr, "arrive", h.answer_s)
         elif step.action == "arrive":
-            if view.ticket is None or view.state != KeypadState.SERVING:
+            came = view.ticket is not None and view.state == KeypadState.SERVING
+            if self._blind.pop(addr, False):
+                # a call with nobody shown: as often as before when it found someone, else half as often
+                every = self._blind_every.get(addr, h.retry_empty_s)
+                self._blind_every[addr] = h.retry_empty_s if came else min(2 * every,
+                                                                           max(BLIND_MAX_S, h.retry_empty_s))
+            if not came:
                 # nobody came: the ticket went to another window, or nobody waited at all
                 self._plan(now, addr, "next", r.uniform(*h.gap_s))
             elif r.random() < h.no_show_p:

@@ -55,3 +55,19 @@ def test_a_paused_keypad_is_resumed_and_an_offline_one_left_alone():
         traffic.stop()
     assert list(sim.keypad(5).keys)[:2] == [Key.RESUME, Key.NEXT]
     assert list(sim.keypad(6).keys) == []
+
+
+def test_calls_with_nobody_shown_grow_rarer_while_they_find_nobody(monkeypatch):
+    """For the backup queues a clerk calls now and then with nobody counted; each such call that finds nobody
+    makes the next one wait twice as long (here 13 hall hours of an empty hall: 7 calls, not 83 every 10 min)."""
+    from hallctl.traffic import keypads
+
+    monkeypatch.setattr(keypads, "LOOK_REAL_S", 0.001)  # glances every 100 hall s at this speed
+    sim = BusSimulator().add_keypad(5)
+    traffic = Traffic(sim, speed=100_000, seed=2, habits=ClerkHabits(retry_empty_s=600.0)).start()
+    try:
+        time.sleep(0.5)  # 50,000 hall seconds
+    finally:
+        traffic.stop()
+    assert 4 <= traffic.calls <= 9, traffic.calls
+    assert traffic._blind_every[5] == keypads.BLIND_MAX_S

@@ -52,6 +52,7 @@ def test_idle_keypad_clerks_call_when_their_display_counts_someone_not_again_and
     assert sorted(waits) == sorted(issued)
     # each ticket called within a few hall minutes of its issue, not an hour on at the next blind call
     assert all(w is not None and w < 4.0 for w in waits.values()), waits
-    # a call per ticket, the first look at each window, and a few that found the ticket taken by a neighbour
+    # a call per ticket, the first look at each window, and a few that found the ticket taken by a neighbour who
+    # pressed a moment sooner (at 60x a hall second is 17 ms: about the time the display takes to count one less)
     assert traffic.calls == calls
-    assert calls <= len(issued) + 2 * len(WINDOWS), (calls, len(issued))
+    assert calls <= len(issued) + 3 * len(WINDOWS), (calls, len(issued))
