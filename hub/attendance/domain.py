@@ -66,6 +66,7 @@ class AttendanceDomain:
         self._open: date | None = None        # the first date not yet closed
         self._next_check: datetime | None = None
         self._warned: set[date] = set()
+        self._not_in_service: set[str] = set()
 
     # ------------------------------------------------------------ Domain
 
@@ -154,6 +155,14 @@ class AttendanceDomain:
         waiting = []
         for terminal in self.terminals:
             heard = self.heard_since(db, terminal)
+            if heard is None and self.last_received(db, terminal) is None:
+                # never heard from at all: not in service yet (just configured, or a login left free for an outside
+                # device); it holds no punches of this hall, so days do not wait for it
+                if terminal not in self._not_in_service:
+                    self._not_in_service.add(terminal)
+                    log.info("考勤机 %s 尚未接入，关账不等待 / terminal %s has never reported: dates close without it",
+                             terminal, terminal)
+                continue
             if heard is None or heard < closes:
                 waiting.append(terminal)
         key = day.isoformat()

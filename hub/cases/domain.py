@@ -57,7 +57,9 @@ class CasesDomain:
     def __init__(self, hall):
         self.hall = hall
         self.tz = hall.tz
-        self.clock = clock_from_hall(hall, warn=log.warning)
+        # deadlines reach into a year the statutory calendar does not know yet every December, before that year's
+        # holidays are published: a note here; the attendance domain warns when such a year's days are judged
+        self.clock = clock_from_hall(hall, warn=log.info)
         self.services = services_from_hall(hall)
         self.poor_max = hall.alerts.poor_rating_max
         self.windows = {w.id: w for w in hall.catalogue.windows}

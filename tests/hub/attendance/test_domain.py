@@ -111,6 +111,7 @@ def test_a_day_closes_once_every_terminal_is_heard_after_the_evening_window(hall
 
 def test_a_silent_terminal_is_named_instead_of_marking_people_absent(hall, db, caplog):
     feed = Feed(hall, db)
+    feed.heartbeat("fp-02", "2026-11-29 20:00")  # in service: heard from before, silent since
     feed.punch("s001", "2026-11-30 08:58")
     feed.heartbeat("fp-01", "2026-12-01 00:05")
     feed.tick("2026-12-01 01:00")
@@ -185,3 +186,14 @@ def test_an_earlier_date_that_never_closed_is_closed_in_turn(hall, db):
     assert feed.day("s001", "2026-11-30")[0] == "abnormal"
     assert feed.day("s001", "2026-12-01")[0] == "absent"
     assert feed.day("s001", "2026-12-02") is None  # still open
+
+
+def test_a_terminal_never_heard_from_is_not_waited_for(hall, db):
+    """A terminal that has never reported (just configured, or a login left free for an outside device) holds no
+    punches of this hall: dates close without it."""
+    feed = Feed(hall, db)
+    feed.punch("s001", "2026-11-30 08:58")
+    feed.heartbeat("fp-01", "2026-12-01 00:05")
+    payload = feed.tick("2026-12-01 02:30")[-1][1]
+    assert payload["date"] == "2026-11-30" and payload["final"] is True
+
