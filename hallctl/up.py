@@ -442,7 +442,6 @@ class HallUp:
     def _start_devices(self) -> None:
         from devices.bus.simulator import BusSimulator
         from devices.led.config import load_led_config
-        from hallctl.traffic.keypads import ClerkHabits
         from hallctl.traffic.keypads import Traffic as KeypadTraffic
         from hallctl.traffic.punches import Traffic as PunchTraffic
         from hallctl.traffic.queue import HallTraffic
@@ -466,11 +465,8 @@ class HallUp:
                 caller_bus.press(addr, "login", "".join(ch for ch in staff[w] if ch.isdigit()), "enter")
         simulated = {addr: (addr + 100 if addr + 100 in caller_bus.devices else None)
                      for w, addr in keypads.items() if w not in self.manual_windows}
-        # a keypad clerk with nobody waiting looks again after 10 hall minutes, not 1: thousands of empty calls
-        # otherwise at 60× (the keypad shows the waiting count; following it is the keypad traffic's to do)
-        habits = ClerkHabits(retry_empty_s=600.0)
-        self.parts.append(KeypadTraffic(caller_bus, keypads=simulated, speed=self.speed, seed=3,
-                                        habits=habits).start())
+        # keypad clerks follow the waiting count their keypads show, as a person would
+        self.parts.append(KeypadTraffic(caller_bus, keypads=simulated, speed=self.speed, seed=3).start())
         # LED window screens and strips
         led_bus = BusSimulator.for_screens(load_led_config(None, hall).of_backend("bus")).start()
         self.led_bus = led_bus
