@@ -62,3 +62,20 @@ def test_screenshots_of_the_live_page_at_an_office_screen_and_a_phone(chromium, 
     made = screenshot_live(chromium, base_url, "inspector", tmp_path)
     assert [p.name for p in made] == ["console-live-1920x1080.png", "console-live-390x844.png"]
     assert all(p.stat().st_size > 10_000 for p in made)
+
+
+def test_a_supervisor_acknowledges_a_poor_rating_with_a_note(page, base_url, console_hall):
+    console_hall.serve_and_rate("7", 1)
+    browser_login(page, base_url, "inspector")
+    page.goto(f"{base_url}/alerts")
+    alert = page.locator("li.alert.firing", has_text="7号窗口").first
+    alert.wait_for(timeout=5_000)
+    alert.locator("input[name=note]").fill("已电话回访 called the citizen back")
+    alert.locator("button[type=submit]").click()
+    page.wait_for_load_state("load")
+    assert "中心已确认" in page.inner_text("main")
+    # a poor rating is an occurrence: acknowledged, it clears, on this console and every other
+    page.goto(f"{base_url}/alerts")
+    page.wait_for_function(
+        "() => ![...document.querySelectorAll('li.alert.firing')].some(li => li.textContent.includes('7号窗口'))",
+        timeout=5_000)
