@@ -47,6 +47,8 @@ class TicketContent:
     issued_at: str = ""          # "2026-11-30 09:12"
     materials: list[str] = field(default_factory=list)
     qr: str = ""
+    places: list[str] = field(default_factory=list)     # where the windows are: "1、2、3 号窗口：一楼东区"
+    places_en: list[str] = field(default_factory=list)
     # the hall's no-show rule: a missed ticket may queue again at a kiosk within 30 minutes
     note: str = "请留意叫号屏幕和语音提示。过号 30 分钟内可在自助机重新排队。"
     note_en: str = "Watch the screens and listen for your number. If you miss it, re-queue at a kiosk within 30 minutes."
@@ -96,12 +98,22 @@ def _tokens(text: str):
 
 
 def format_wait(seconds: int | None) -> tuple[str, str]:
-    if seconds is None:
+    """The estimated wait, or ("", "") when there is none to give (no estimate, or nobody ahead)."""
+    if seconds is None or seconds <= 0:
         return "", ""
-    minutes = max(1, round(seconds / 60)) if seconds > 0 else 0
-    if minutes == 0:
-        return "无需等待", "no wait"
+    minutes = max(1, round(seconds / 60))
     return f"约{minutes}分钟", f"about {minutes} min"
+
+
+def ahead_lines(ahead: int | None, est_wait_s: int | None) -> tuple[str, str]:
+    """People ahead and the wait, Chinese and English: 无需等待 · no wait said once when nobody is ahead."""
+    if ahead is None:
+        return "", ""
+    if ahead == 0:
+        return "前面没有人，无需等待", "Nobody ahead, no wait"
+    wait_zh, wait_en = format_wait(est_wait_s)
+    return (f"前面还有 {ahead} 人" + (f"，预计等待{wait_zh}" if wait_zh else ""),
+            f"{ahead} {'person' if ahead == 1 else 'people'} ahead" + (f", wait {wait_en}" if wait_en else ""))
 
 
 class TicketPrinter:
@@ -238,11 +250,12 @@ class TicketPrinter:
                 self._line(p, line)
             p.set(normal_textsize=True)
             self._line(p, f"Window{'s' if len(t.windows) > 1 else ''}: {', '.join(t.windows)}")
+        for place in [*t.places, *t.places_en]:
+            for line in wrap(place, cols):
+                self._line(p, line)
         if t.ahead is not None:
-            wait_zh, wait_en = format_wait(t.est_wait_s)
-            self._line(p, f"前面还有 {t.ahead} 人" + (f"，预计等待{wait_zh}" if wait_zh else ""))
-            self._line(p, f"{t.ahead} {'person' if t.ahead == 1 else 'people'} ahead"
-                          + (f", wait {wait_en}" if wait_en else ""))
+            for line in ahead_lines(t.ahead, t.est_wait_s):
+                self._line(p, line)
         if t.issued_at:
             self._line(p, f"取号时间 Issued: {t.issued_at}")
         if t.materials:

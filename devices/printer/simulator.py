@@ -9,6 +9,7 @@ GB18030 after `FS &`, native QR codes, cuts) and answers `DLE EOT` status querie
     ticket = sim.wait_tickets(1)[0]; ticket.find("A001"); ticket.qr_codes
     sim.paper = "out"          # or "low"; sim.online = False: the printer stops answering (switched off)
     sim.render_png(ticket, "ticket.png")
+    sim.save_pngs("printed/")  # every ticket as ticket-0001.png, … numbered on from what the folder holds
     sim.stop()
 
 While the paper is out the printer prints nothing: what arrives is decoded into `discarded`, not `tickets`.
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import select
 import threading
 import time
@@ -38,6 +40,14 @@ from devices.printer.decode import (
 log = logging.getLogger(__name__)
 
 PAPER_STATES = ("ok", "low", "out")
+_NUMBERED = re.compile(r"^ticket-(\d+)\.png$")
+
+
+def next_ticket_number(folder: Path | str) -> int:
+    """The number the next ticket image in `folder` takes: one past the highest ticket-NNNN.png there."""
+    folder = Path(folder)
+    numbers = [int(m.group(1)) for f in (folder.iterdir() if folder.is_dir() else ()) if (m := _NUMBERED.match(f.name))]
+    return max(numbers, default=0) + 1
 
 
 class PrinterSimulator:
@@ -149,6 +159,18 @@ class PrinterSimulator:
             ticket = self.tickets[ticket]
         render_ticket(ticket, path)
         return Path(path)
+
+    def save_pngs(self, folder: Path | str, tickets: list[Ticket] | None = None) -> list[Path]:
+        """Draw every printed ticket (or those given) into `folder` as ticket-NNNN.png, numbered on from the
+        highest number already there, so a second run never overwrites the first run's tickets."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        n = next_ticket_number(folder)
+        made = []
+        for ticket in (self.tickets if tickets is None else tickets):
+            made.append(self.render_png(ticket, folder / f"ticket-{n:04d}.png"))
+            n += 1
+        return made
 
     # ------------------------------------------------------------ the printer's side of the line
 
