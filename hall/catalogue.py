@@ -49,6 +49,9 @@ class Window(_Model):
     department: str = ""
     queues: list[str]
     backup: list[str] = []
+    # where the window is, printed on tickets and shown in guides: one short line (a floor, an area), no breaks
+    location: str = Field(default="", max_length=24, pattern=r"^[^\n\r\t]*$")
+    location_en: str = Field(default="", max_length=48, pattern=r"^[^\n\r\t]*$")
 
 
 class ServiceItem(_Model):
@@ -137,6 +140,8 @@ class Catalogue(_Model):
                         out.append(f"windows[id={w.id!r}].{key}: unknown queue {q!r}")
             if w.department and w.department not in dept_ids:
                 out.append(f"windows[id={w.id!r}].department: unknown department {w.department!r}")
+            if w.location_en and not w.location:
+                out.append(f"windows[id={w.id!r}].location: an English location needs the Chinese one first")
         served = {q for w in self.windows for q in w.queues}
         for q in self.queues:
             if q.id not in served:

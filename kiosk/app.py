@@ -62,10 +62,16 @@ class KioskRoot(FloatLayout):
     def _resized(self, *_):
         ui = self.kiosk.ui
         ui.portrait = self.height > self.width
-        ui.u = unit_for(self.width, self.height)
+        ui.base_u = unit_for(self.width, self.height)
         Clock.schedule_once(lambda dt: self.kiosk.refresh(), 0)
 
     def on_touch_down(self, touch):
+        prompt = self.kiosk.prompt
+        if prompt is not None and prompt.parent is self:
+            # 还需要更多时间吗: its buttons answer; a touch anywhere else means "yes" and reaches nothing below
+            if not prompt.on_touch_down(touch):
+                self.kiosk.more_time()
+            return True
         self.kiosk.touched()
         return super().on_touch_down(touch)
 
@@ -74,7 +80,8 @@ class KioskApp(App):
     title = "政务服务自助终端 · Self-service kiosk"
 
     def __init__(self, hall, device_id: str, data_dir: Path | str, *, link=None, printer=None,
-                 idle_timeout: float = 60.0, ticket_return: float = 20.0, request_timeout: float = 5.0,
+                 idle_timeout: float = 60.0, guide_idle_timeout: float = 180.0, idle_ask: float = 20.0,
+                 ticket_return: float = 20.0, request_timeout: float = 5.0,
                  fullscreen: bool = False, catalogue: Catalogue | None = None, build_index_in_process: bool = False,
                  **kw):
         super().__init__(**kw)
@@ -82,7 +89,9 @@ class KioskApp(App):
         self.device_id = device_id
         self.link = link
         self.printer = printer
-        self.idle_timeout = idle_timeout
+        self.idle_timeout = idle_timeout              # untouched this long: ask 还需要更多时间吗？
+        self.guide_idle_timeout = guide_idle_timeout  # the same on a guide page, where reading takes longer
+        self.idle_ask = idle_ask                      # the question's countdown before going home
         self.ticket_return = ticket_return
         self.fullscreen = fullscreen
         self.store = KioskStore(data_dir, device_id)
@@ -96,12 +105,14 @@ class KioskApp(App):
                                 call=self._on_ui_thread, store=self.store)
         self.model.ticket.on_change = self._ticket_changed
         self.model.search.on_change = self._search_changed
-        self.ui = KioskUI(toggle=self.toggle_language)
+        self.ui = KioskUI(toggle=self.toggle_language, toggle_large=self.toggle_large)
         self.ui.hub_online = bool(link is not None and link.hub_online)
         self.sm: ScreenManager | None = None
         self.root_widget: KioskRoot | None = None
         self.history: list[tuple[str, dict]] = []
         self._idle_event = None
+        self._ask_event = None
+        self.prompt = None
         self.catalogue_updates = 0
 
     # ------------------------------------------------------------ building
@@ -118,6 +129,7 @@ class KioskApp(App):
         if self.link is not None:
             self.link.on_hub_status(lambda online: self._on_ui_thread(self._hub_status, online))
             self.link.subscribe("hub/catalogue", self._catalogue_message)
+            self.link.subscribe("hub/state/queue/+", self._queue_message)
             self.ui.hub_online = bool(self.link.hub_online)
         if self.fullscreen:
             self.lock_down()
@@ -170,6 +182,15 @@ class KioskApp(App):
                 threading.Thread(target=self._save_only, args=(payload,), daemon=True).start()
             return
         threading.Thread(target=self._adopt_catalogue, args=(payload,), name="catalogue", daemon=True).start()
+
+    def _queue_message(self, topic: str, payload: dict) -> None:
+        """A retained `hub/state/queue/{queue}` (network thread): the waiting count on the ticket buttons."""
+        self._on_ui_thread(self._queue_changed, topic, payload)
+
+    def _queue_changed(self, topic: str, payload: dict) -> None:
+        if self.model.queue_state(topic, payload) is not None and self.sm is not None \
+                and self.sm.has_screen("queues"):
+            self.screen("queues").update_waits()
 
     def _save_only(self, payload: dict) -> None:
         try:
@@ -272,6 +293,11 @@ class KioskApp(App):
         self.ui.lang = self.model.toggle_language()
         self.refresh()
 
+    def toggle_large(self) -> None:
+        """大字版: every size on every screen grows (ui.u), and the lists are laid out again."""
+        self.ui.large = not self.ui.large
+        self.refresh()
+
     def refresh(self) -> None:
         """Redraw the visible screen (language, size or hub state changed)."""
         if self.sm is None:
@@ -306,17 +332,76 @@ class KioskApp(App):
     def touched(self) -> None:
         self._arm_idle()
 
+    def idle_timeout_here(self) -> float:
+        return self.guide_idle_timeout if self.current == "guide" else self.idle_timeout
+
     def _arm_idle(self) -> None:
         if self._idle_event is not None:
             self._idle_event.cancel()
-        self._idle_event = Clock.schedule_once(self._idle, self.idle_timeout)
+        self._close_prompt()
+        self._idle_event = Clock.schedule_once(self._idle, self.idle_timeout_here())
 
     def _idle(self, dt) -> None:
-        if self.sm is None or self.sm.current == "home":
+        if self.sm is None:
+            return
+        if self.current == "home":
+            self._reset_looks()
             return
         if self.model.ticket.s.state in (REQUESTING, WAITING):
             self._arm_idle()  # the citizen is waiting for a ticket that is on its way
             return
+        if self.current == "ticket":
+            self._go_home_idle()  # the ticket screen counts down on its own
+            return
+        self.ask_more_time()
+
+    def ask_more_time(self) -> None:
+        """还需要更多时间吗？ Need more time? with a countdown; going home only if nobody answers."""
+        from kiosk.ui import IdlePrompt
+
+        if self.prompt is None:
+            self.prompt = IdlePrompt(ui=self.ui, kiosk=self)
+        if self.prompt.parent is None:
+            self.root_widget.add_widget(self.prompt)
+        self.prompt.seconds = self.idle_ask
+        if self._ask_event is not None:
+            self._ask_event.cancel()
+        self._ask_event = Clock.schedule_interval(self._ask_tick, 1.0)
+
+    def _ask_tick(self, dt) -> None:
+        if self.prompt is None:
+            return
+        self.prompt.seconds = max(self.prompt.seconds - 1, 0)
+        if self.prompt.seconds <= 0:
+            self._go_home_idle()
+
+    def more_time(self) -> None:
+        """Yes: the question goes away and the clock starts again on the same screen."""
+        self._arm_idle()
+
+    def _close_prompt(self) -> None:
+        if self._ask_event is not None:
+            self._ask_event.cancel()
+            self._ask_event = None
+        if self.prompt is not None and self.prompt.parent is not None:
+            self.prompt.parent.remove_widget(self.prompt)
+
+    def _go_home_idle(self) -> None:
+        self._close_prompt()
         self.home()
+        self._reset_looks()
+
+    def _reset_looks(self) -> None:
+        """The next citizen starts in Chinese at the normal size."""
         if self.ui.lang != "zh":
             self.toggle_language()
+        if self.ui.large:
+            self.toggle_large()
+
+    def stop_clocks(self) -> None:
+        """Cancel the idle clock, the question and the ticket countdown (tests and screenshots)."""
+        if self._idle_event is not None:
+            self._idle_event.cancel()
+        self._close_prompt()
+        if self.sm is not None and self.sm.has_screen("ticket"):
+            self.screen("ticket").stop_countdown()

@@ -15,8 +15,8 @@ from datetime import datetime
 
 from devices.printer import OFFLINE, OK, PAPER_LOW, PAPER_OUT, PrinterError, TicketContent
 from hall.catalogue import Catalogue, Department, Queue, ServiceItem
-from hall.protocol import Answer, TicketInfo, read_or_ignore
-from hall.search import Hit, SearchIndex
+from hall.protocol import Answer, QueueState, TicketInfo, read_or_ignore
+from hall.search import TIER_KEYWORD, TIER_NAME, Hit, SearchIndex
 from kiosk.i18n import tr
 
 log = logging.getLogger("kiosk")
@@ -32,11 +32,17 @@ def _direct(fn, *args) -> None:
 
 @dataclass
 class Guide:
-    """A service guide laid out for reading: title lines and sections of (heading, text)."""
+    """A service guide laid out for reading: title lines and sections of (heading, text). `chinese_only`: the
+    guide is shown in English but the catalogue holds its body in Chinese only (the screen says so)."""
     service: ServiceItem
     title: str
     subtitle: str
     sections: list[tuple[str, str]]
+    chinese_only: bool = False
+
+
+# a hall may add English guide bodies to its catalogue beside the Chinese ones (service items take extra fields)
+ENGLISH_FIELDS = ("conditions_en", "materials_en", "process_en", "fee_en", "basis_en")
 
 
 def days_text(days: int | None, lang: str) -> str:
@@ -47,13 +53,31 @@ def days_text(days: int | None, lang: str) -> str:
     return tr("days", lang, n=days)
 
 
+def _english(service: ServiceItem, key: str, chinese):
+    """The English version of a guide field if the catalogue holds one, else None."""
+    value = getattr(service, f"{key}_en", None)
+    if not value:
+        return None
+    if isinstance(chinese, list) and isinstance(value, str):
+        return [value]
+    return value
+
+
 def make_guide(catalogue: Catalogue, service: ServiceItem, lang: str = "zh") -> Guide:
     dept = catalogue.department(service.department)
     queue = catalogue.queue(service.queue)
+    body = {k: getattr(service, k) for k in ("conditions", "materials", "process", "fee", "basis")}
+    chinese_only = False
     if lang == "en":
         title, subtitle = service.name_en or service.name, service.name
         dept_name = f"{dept.name_en} · {dept.name}" if dept else service.department
         queue_name = f"{queue.prefix} · {queue.name_en or queue.name}" if queue else service.queue
+        for key, chinese in list(body.items()):
+            english = _english(service, key, chinese)
+            if english is not None:
+                body[key] = english
+            elif chinese:
+                chinese_only = True
     else:
         title, subtitle = service.name, service.name_en
         dept_name = f"{dept.name} · {dept.name_en}" if dept else service.department
@@ -62,17 +86,42 @@ def make_guide(catalogue: Catalogue, service: ServiceItem, lang: str = "zh") -> 
     limits = "    ".join([tr("legal_limit", lang, d=days_text(service.time_limit_days, lang)),
                           tr("promised", lang, d=days_text(service.promised_days, lang))])
     colon = ": " if lang == "en" else "："
+    places = window_places(catalogue, service.windows, lang)
     sections = [
         (tr("department", lang), f"{dept_name}\n{tr('queue', lang)}{colon}{queue_name}"),
-        (tr("conditions", lang), service.conditions),
-        (tr("materials", lang), "\n".join(f"{i}．{m}" for i, m in enumerate(service.materials, 1))),
-        (tr("process", lang), "\n".join(f"{i}．{p}" for i, p in enumerate(service.process, 1))),
+        (tr("conditions", lang), body["conditions"]),
+        (tr("materials", lang), "\n".join(f"{i}．{m}" for i, m in enumerate(body["materials"], 1))),
+        (tr("process", lang), "\n".join(f"{i}．{p}" for i, p in enumerate(body["process"], 1))),
         (tr("time_limit", lang), limits),
-        (tr("fee", lang), service.fee),
-        (tr("windows", lang), tr("window_list", lang, w=windows) if service.windows else ""),
-        (tr("basis", lang), service.basis),
+        (tr("fee", lang), body["fee"]),
+        (tr("windows", lang), _windows_text(catalogue, service.windows, windows, places, lang)),
+        (tr("basis", lang), body["basis"]),
     ]
-    return Guide(service, title, subtitle, [(h, t) for h, t in sections if t])
+    return Guide(service, title, subtitle, [(h, t) for h, t in sections if t], chinese_only)
+
+
+def _windows_text(catalogue: Catalogue, ids: list[str], windows: str, places: list[str], lang: str) -> str:
+    """21 号窗口（二楼东区） when the windows are in one place; else the windows, then a line per place."""
+    if not ids:
+        return ""
+    listed = tr("window_list", lang, w=windows)
+    if len(places) == 1 and all(catalogue.window(w) is not None for w in ids):
+        w = catalogue.window(ids[0])
+        place = (w.location_en or w.location) if lang == "en" else w.location
+        return f"{listed} ({place})" if lang == "en" else f"{listed}（{place}）"
+    return "\n".join([listed, *places])
+
+
+def window_places(catalogue: Catalogue, windows: list[str], lang: str) -> list[str]:
+    """Where the windows are (their `location` in the catalogue), one line per place: "1、2、3 号窗口：一楼东区"."""
+    by_place: dict[str, list[str]] = {}
+    for wid in windows:
+        w = catalogue.window(wid)
+        place = (w.location_en or w.location) if (w is not None and lang == "en") else (w.location if w else "")
+        if place:
+            by_place.setdefault(place, []).append(wid)
+    sep = ", " if lang == "en" else "、"
+    return [tr("window_at", lang, w=sep.join(ws), p=place) for place, ws in by_place.items()]
 
 
 # ---------------------------------------------------------------- search (查询)
@@ -116,6 +165,27 @@ class SearchFlow:
     def set_query(self, text: str) -> None:
         self.query = text
         self._changed()
+
+    def breakdown(self) -> tuple[int, int]:
+        """How many results matched by name or keyword, and how many only in the guide text. A word and its pinyin
+        initials (营业执照, yyzz) find the same items by name and keyword; Chinese also finds guides that mention
+        it, which pinyin cannot, so the screen shows the two counts and why each result matched."""
+        named = sum(1 for h in self.results if h.tier >= TIER_KEYWORD)
+        return named, len(self.results) - named
+
+
+WHY = {TIER_NAME: "search_matched_name", TIER_KEYWORD: "search_matched_keyword"}
+
+
+@dataclass
+class SearchResult:
+    """A result row: the name, the other language's name, the department, the windows and why it matched."""
+    id: str
+    name: str
+    second: str
+    department: str
+    windows: str
+    why: str
 
 
 # ---------------------------------------------------------------- taking a ticket (取号)
@@ -334,10 +404,13 @@ def ticket_content(hall, catalogue: Catalogue, ticket: TicketInfo) -> TicketCont
         issued = datetime.fromisoformat(issued.replace("Z", "+00:00")).astimezone(hall.tz).strftime("%Y-%m-%d %H:%M")
     except ValueError:
         pass
+    windows = list(ticket.windows or [])
     return TicketContent(hall_name=hall.info.name, hall_name_en=hall.info.name_en, no=ticket.no,
-                         service=name, service_en=name_en, windows=list(ticket.windows or []),
+                         service=name, service_en=name_en, windows=windows,
                          ahead=ticket.ahead, est_wait_s=ticket.est_wait_s, issued_at=issued,
-                         materials=materials, qr=ticket_id(hall.id, ticket))
+                         materials=materials, qr=ticket_id(hall.id, ticket),
+                         places=window_places(catalogue, windows, "zh"),
+                         places_en=window_places(catalogue, windows, "en"))
 
 
 # ---------------------------------------------------------------- the kiosk as a whole
@@ -354,6 +427,7 @@ class KioskModel:
         self.lang = "zh"
         self.store = store
         self.search = SearchFlow(index)
+        self.queue_states: dict[str, QueueState] = {}
         self.ticket = TicketFlow(link, printer=printer, timeout=request_timeout, call=call, store=store,
                                  content_for=lambda t: ticket_content(self.hall, self.catalogue, t))
 
@@ -381,3 +455,48 @@ class KioskModel:
     def toggle_language(self) -> str:
         self.lang = "en" if self.lang == "zh" else "zh"
         return self.lang
+
+    # ------------------------------------------------------------ what waits (the hub's retained queue state)
+
+    def queue_state(self, topic: str, payload: dict) -> str | None:
+        """Take a `hub/state/queue/{queue}` message; returns the queue it was about (None if ignored)."""
+        queue = topic.rsplit("/", 1)[-1]
+        if not payload:  # a retained state cleared
+            self.queue_states.pop(queue, None)
+            return queue
+        state = read_or_ignore(QueueState, topic, payload, log)
+        if state is None:
+            return None
+        self.queue_states[state.queue] = state
+        return state.queue
+
+    def queue_wait_text(self, queue_id: str, lang: str) -> str:
+        """等候 N 人 · 约 M 分钟 for a queue's button, from the hub's last word on it."""
+        state = self.queue_states.get(queue_id)
+        if state is None:
+            return tr("queue_unknown", lang)
+        if state.waiting == 0:
+            return tr("queue_no_wait", lang)
+        minutes = max(1, round((state.est_wait_s or 0) / 60))
+        return tr("queue_wait", lang, n=state.waiting, m=minutes)
+
+    # ------------------------------------------------------------ search results
+
+    def windows_text(self, service: ServiceItem | None, queue_id: str, lang: str) -> str:
+        windows = list(service.windows) if service is not None and service.windows else \
+            self.catalogue.windows_serving(queue_id)
+        if not windows:
+            return ""
+        return tr("window_list", lang, w=(", " if lang == "en" else "、").join(windows))
+
+    def result(self, hit: Hit, lang: str) -> SearchResult:
+        s = self.catalogue.service(hit.id)
+        dept = self.catalogue.department(hit.department)
+        dept_name = ((dept.name_en or dept.name) if lang == "en" else dept.name) if dept else hit.department
+        if lang == "en" and s is not None:
+            name, second = s.name_en or s.name, s.name
+        else:
+            name, second = hit.name, ""
+        why = tr(WHY.get(hit.tier, "search_matched_guide"), lang)
+        return SearchResult(hit.id, name, second, dept_name,
+                            self.windows_text(s, s.queue if s else "", lang), why)

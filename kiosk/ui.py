@@ -13,6 +13,7 @@ from kivy.properties import (
 )
 from kivy.uix.behaviors import ButtonBehavior
 from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.gridlayout import GridLayout
 from kivy.uix.label import Label
 from kivy.uix.screenmanager import Screen
@@ -29,17 +30,40 @@ KEY_DOWN = (0.7, 0.77, 0.87, 1)
 ORANGE = (0.85, 0.45, 0.05, 1)
 
 
+MIN_PX = 20     # no text smaller than this, even on a 1024 × 600 screen (older citizens read the kiosk)
+LARGE = 1.3     # 大字版: text and touch targets this much larger
+
+
 class KioskUI(EventDispatcher):
-    """What every widget binds to: the language, the size unit, the orientation and the hub's state."""
+    """What every widget binds to: the language, the size unit, large text, the orientation and the hub's state.
+
+    `base_u` follows the screen; `u` is the unit every size is drawn in (base_u, or LARGE times it in 大字版).
+    Text sizes go through `px(scale, u)`, which never returns less than MIN_PX (LARGE × MIN_PX in 大字版);
+    kv rules pass `root.ui.u` so they redraw when it changes."""
 
     lang = StringProperty("zh")
     u = NumericProperty(24)
+    base_u = NumericProperty(24)
+    large = BooleanProperty(False)
     portrait = BooleanProperty(False)
     hub_online = BooleanProperty(False)
 
-    def __init__(self, toggle=None, **kw):
+    def __init__(self, toggle=None, toggle_large=None, **kw):
         super().__init__(**kw)
         self._toggle = toggle
+        self._toggle_large = toggle_large
+        self.bind(base_u=self._rescale, large=self._rescale)
+
+    def _rescale(self, *_) -> None:
+        self.u = self.base_u * (LARGE if self.large else 1.0)
+
+    @property
+    def floor(self) -> int:
+        return round(MIN_PX * (LARGE if self.large else 1.0))
+
+    def px(self, scale: float, u: float | None = None) -> int:
+        """A text size: `scale` units, never under the floor."""
+        return max(round((u or self.u) * scale), self.floor)
 
     def t(self, key: str, lang: str | None = None, **kw) -> str:
         """The text in the chosen language."""
@@ -51,14 +75,14 @@ class KioskUI(EventDispatcher):
 
     def both(self, key: str, lang: str | None = None, u: float | None = None, **kw) -> str:
         """Two lines: the chosen language large, the other smaller (markup)."""
-        size = max(int((u or self.u) * 0.62), 15)
+        size = self.px(0.62, u)
         return f"{self.t(key, lang, **kw)}\n[size={size}]{self.t2(key, lang, **kw)}[/size]"
 
     def pair(self, zh: str, en: str, u: float | None = None, lang: str | None = None) -> str:
         first, second = (en or zh, zh) if (lang or self.lang) == "en" else (zh, en)
         if not second or second == first:
             return _esc(first)
-        size = max(int((u or self.u) * 0.62), 15)
+        size = self.px(0.62, u)
         return f"{_esc(first)}\n[size={size}]{_esc(second)}[/size]"
 
     def toggle_language(self) -> None:
@@ -66,6 +90,12 @@ class KioskUI(EventDispatcher):
             self._toggle()
         else:
             self.lang = other(self.lang)
+
+    def toggle_large(self) -> None:
+        if self._toggle_large:
+            self._toggle_large()
+        else:
+            self.large = not self.large
 
 
 # Kivy applies a widget's class rule before the parent's rule hands it the real ui, so `ui` starts as this
@@ -82,6 +112,7 @@ class KButton(ButtonBehavior, Label):
     bg = ColorProperty(BLUE)
     bg_down = ColorProperty(BLUE_DOWN)
     pad = NumericProperty(8)
+    wrap = BooleanProperty(True)  # wrap to the button's width; off: one line, the button sized to it
 
 
 class KeyButton(KButton):
@@ -97,6 +128,10 @@ class HubMark(Label):
     ui = ObjectProperty(PLACEHOLDER, rebind=True)
 
 
+class HubDot(Label):
+    ui = ObjectProperty(PLACEHOLDER, rebind=True)
+
+
 class OfflineBanner(Label):
     ui = ObjectProperty(PLACEHOLDER, rebind=True)
 
@@ -105,11 +140,23 @@ class ListRow(KButton):
     key = StringProperty("")
 
 
+class TitleLabel(Label):
+    ui = ObjectProperty(PLACEHOLDER, rebind=True)
+
+
 class TopBar(BoxLayout):
     ui = ObjectProperty(PLACEHOLDER, rebind=True)
     screen = ObjectProperty(None)
     title = StringProperty("")
     show_back = BooleanProperty(True)
+
+
+class IdlePrompt(FloatLayout):
+    """还需要更多时间吗？ Need more time? Over the screen after a while untouched, counting down to home."""
+
+    ui = ObjectProperty(PLACEHOLDER, rebind=True)
+    kiosk = ObjectProperty(None)
+    seconds = NumericProperty(0)
 
 
 class KioskScreen(Screen):
@@ -168,7 +215,7 @@ class Keyboard(GridLayout):
                 if indent:
                     line.add_widget(Label(size_hint_x=indent))
                 for ch in row:
-                    b = KeyButton(ui=ui, bg=KEY, bg_down=KEY_DOWN, text=ch.upper() if ch.isalpha() else ch)
+                    b = KeyButton(ui=ui, bg=KEY, bg_down=KEY_DOWN, text=ch)  # lower case, as pinyin is typed and shown
                     b.bind(on_release=lambda _b, k=ch: self.press(k))
                     self.keys[ch] = b
                     line.add_widget(b)

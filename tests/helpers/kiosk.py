@@ -88,8 +88,6 @@ def kiosk_screen(screen, tmp_path):
 
     yield make
     for app in made:
-        if app._idle_event is not None:
-            app._idle_event.cancel()
-        app.screen("ticket").stop_countdown()
+        app.stop_clocks()
         if app.printer is not None:
             app.printer.close()

@@ -52,7 +52,7 @@ def test_a_guide_has_every_section_in_chinese_then_english(catalogue):
     text = dict(guide.sections)
     assert "1．本人的居民身份证" in text["申请材料"]
     assert text["办理时限"] == "法定时限 无    承诺时限 即办"
-    assert text["办理窗口"] == "21 号窗口"
+    assert text["办理窗口"] == "21 号窗口（二楼东区）"
     assert "婚姻登记条例" in text["设定依据"]
     en = make_guide(catalogue, catalogue.service("crj-001"), "en")
     assert (en.title, en.subtitle) == ("Ordinary passport", "普通护照签发")

@@ -61,8 +61,9 @@ def test_take_a_ticket_from_home_to_the_printed_ticket(kiosk_screen, online_hall
     k.until_screen("ticket")
     ticket = app.screen("ticket")
     k.screen.until(lambda: ticket.number == "A001" and "请取走号票" in ticket.printer_line, 15, "ticket printed")
-    assert "1、2、3" in ticket.windows_line
-    assert "前面还有 0 人" in ticket.ahead_line
+    assert "请到 1、2、3 号窗口办理（一楼东区）" in ticket.windows_line
+    assert "Please go to windows 1, 2, 3 (Floor 1, east hall)" in ticket.windows_line
+    assert "前面没有人 · 无需等待" in ticket.ahead_line and "预计等待" not in ticket.ahead_line
     assert "个体工商户设立登记" in ticket.service_name
     [printed] = printer_sim.wait_tickets(1)
     assert printed.find("A001").width == 4 and printed.find("个体工商户设立登记")
@@ -134,8 +135,9 @@ def test_an_idle_kiosk_goes_home_and_back_to_chinese(kiosk_screen, kiosk_rig):
     k.tap_id("home", "guides")
     k.tap(k.app.screen("departments").buttons["gjj"])
     assert k.app.current == "services"
-    k.app.idle_timeout = 0.5  # from the next touch on
+    k.app.idle_timeout, k.app.idle_ask = 0.5, 1  # from the next touch on
     k.tap(k.app.screen("services").ids.bar)
+    k.screen.until(lambda: k.app.prompt is not None and k.app.prompt.parent is not None, 10, "the question")
     k.until_screen("home", 10)
     assert k.app.ui.lang == "zh"
     assert k.app.screen("home").ids.take.text.startswith("取号")
