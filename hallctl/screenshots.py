@@ -1,8 +1,8 @@
 """The screenshots the docs show (docs/screenshots), made on purpose by `hall docs screenshots`.
 
 Each is the real part on a real Kivy window: the calling board at 1280×720 and 1920×1080 on a busy morning, every
-kiosk screen at 1024×600 (landscape) and 1080×1920 (portrait) against a real Mosquitto and hub, the kiosk with the
-hub away and with the printer out of paper, and a ticket as the printer simulator decoded it. Each scene runs in a
+kiosk screen at 1024×600 (landscape) and 1080×1920 (portrait) against a real Mosquitto and hub (with people
+waiting, in 大字版 and asking 还需要更多时间吗？), the kiosk with the hub away and with the printer out of paper, and a ticket as the printer simulator decoded it. Each scene runs in a
 hall of its own in a temporary folder, so every kiosk ticket is the first of its queue, and the board's clocks
 are held still: the same code gives the same pictures.
 
@@ -29,7 +29,8 @@ from hall.settings import CONFIG_DIR, load_hall
 BOARD_SIZES = ((1280, 720), (1920, 1080))
 KIOSK_SIZES = {"1024x600": (1024, 600), "1080x1920": (1080, 1920)}
 KIOSK_SCREENS = ("home", "queues", "departments", "services", "guide", "search", "search-results", "guide-en",
-                 "home-en", "ticket")
+                 "home-en", "ticket", "queues-waiting", "home-large", "queues-large", "guide-large", "search-large",
+                 "idle-question")
 KIOSK_ALONE = ("offline-home-1080x1920", "offline-guide-1080x1920", "ticket-paper-out-1080x1920")
 BOARD_SCENES = ("board-burst-1920x1080.png", "board-band-1920x1080.png")
 NAMES = (
@@ -420,9 +421,7 @@ def _kiosk(window: ShotWindow, hall, data_dir: Path, size, link, printer, **kw):
     try:
         yield app
     finally:
-        if app._idle_event is not None:
-            app._idle_event.cancel()
-        app.screen("ticket").stop_countdown()
+        app.stop_clocks()
         window.clear()
 
 
@@ -467,6 +466,30 @@ def _kiosk_screens(shots: Shots, folder: Path, tag: str, size) -> None:
         ticket = app.screen("ticket")
         window.until(lambda: ticket.number and "请取走号票" in ticket.printer_line, 15, "ticket printed")
         shots.take(f"kiosk-ticket-{tag}.png")
+        # people waiting: the ticket buttons say how many and how long
+        for queue in "CCCCBBJ":
+            link.request("ticket_request", {"queue": queue, "channel": "kiosk"}, 10)
+        app.home()
+        app.open_queues()
+        window.until(lambda: "等候 4 人" in app.screen("queues").buttons["C"].text, 10, "C's wait shown")
+        shots.take(f"kiosk-queues-waiting-{tag}.png")
+        # 大字版
+        app.home()
+        app.toggle_large()
+        shots.take(f"kiosk-home-large-{tag}.png")
+        app.open_queues()
+        shots.take(f"kiosk-queues-large-{tag}.png")
+        app.open_guide("bdc-001")
+        shots.take(f"kiosk-guide-large-{tag}.png")
+        app.open_search()
+        app.model.search.set_query("yyzz")
+        shots.take(f"kiosk-search-large-{tag}.png")
+        app.toggle_large()
+        # untouched for a while on a guide: the question and its countdown, held at its first second
+        app.open_guide("bdc-001")
+        app.ask_more_time()
+        app._ask_event.cancel()
+        shots.take(f"kiosk-idle-question-{tag}.png")
 
 
 def _kiosk_offline(shots: Shots, folder: Path) -> None:
@@ -503,7 +526,7 @@ SAMPLE_TICKET = dict(
     ahead=4, est_wait_s=480, issued_at="2026-11-30 09:12",
     materials=["个体工商户登记（备案）申请书", "经营者身份证原件", "经营场所使用证明（不动产权证书复印件或租赁合同）",
                "委托他人代办的，提交委托书及代理人身份证件"],
-    qr="miluo:20261130:A012")
+    qr="miluo:20261130:A012", places=["1、2、3 号窗口：一楼东区"], places_en=["Window 1, 2, 3: Floor 1, east hall"])
 
 
 def _printed_ticket(shots: Shots) -> None:
