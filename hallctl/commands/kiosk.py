@@ -26,7 +26,11 @@ def register(sub) -> None:
     p.add_argument("--fullscreen", action="store_true", help="kiosk mode: full screen, no cursor, escape keys off")
     p.add_argument("--size", default="1080x1920", help="window size when not full screen (default 1080x1920)")
     p.add_argument("--idle", type=float, default=60.0, metavar="SECONDS",
-                   help="back to the home screen after this long untouched (default 60)")
+                   help="after this long untouched, ask 还需要更多时间吗？ before going home (default 60)")
+    p.add_argument("--idle-guide", type=float, default=180.0, metavar="SECONDS",
+                   help="the same on a guide page, where reading takes longer (default 180)")
+    p.add_argument("--idle-ask", type=float, default=20.0, metavar="SECONDS",
+                   help="how long the question counts down before the kiosk goes home (default 20)")
     p.add_argument("--timeout", type=float, default=5.0, metavar="SECONDS",
                    help="how long a ticket request waits before the kiosk shows 请稍候 (default 5)")
     p.set_defaults(func=cmd_kiosk)
@@ -169,7 +173,8 @@ def cmd_kiosk(args) -> int:
     link = DeviceLink(hall, args.device, data, host=args.host, port=args.port, password=args.password,
                       tls_ca=args.tls_ca).start()
     app = KioskApp(hall, args.device, data, link=link, printer=printer, idle_timeout=args.idle,
-                   request_timeout=args.timeout, fullscreen=args.fullscreen)
+                   guide_idle_timeout=args.idle_guide, idle_ask=args.idle_ask, request_timeout=args.timeout,
+                   fullscreen=args.fullscreen)
     # systemd stops the kiosk with SIGTERM: left to SDL it becomes a close request, which a locked-down kiosk
     # refuses; handled here, it stops the app
     from display.board import stop_on_sigterm
@@ -179,8 +184,6 @@ def cmd_kiosk(args) -> int:
         app.run()
     finally:
         if sim is not None:
-            out = app.store.dir / "printed"
-            for i, ticket in enumerate(sim.tickets, 1):
-                sim.render_png(ticket, out / f"ticket-{i:04d}.png")
+            sim.save_pngs(app.store.dir / "printed")  # numbered on from an earlier run's, never over them
             sim.stop()
     return 0
