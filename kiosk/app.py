@@ -105,6 +105,7 @@ class KioskApp(App):
                                 call=self._on_ui_thread, store=self.store)
         self.model.ticket.on_change = self._ticket_changed
         self.model.search.on_change = self._search_changed
+        self.model.cases.on_change = self._cases_changed
         self.ui = KioskUI(toggle=self.toggle_language, toggle_large=self.toggle_large)
         self.ui.hub_online = bool(link is not None and link.hub_online)
         self.sm: ScreenManager | None = None
@@ -250,6 +251,7 @@ class KioskApp(App):
         self.history.clear()
         self.model.ticket.reset()
         self.model.search.clear()
+        self.model.cases.reset()  # the next citizen sees no case number typed before
         self._go("home", remember=False)
 
     def back(self) -> None:
@@ -273,6 +275,10 @@ class KioskApp(App):
 
     def open_search(self) -> None:
         self._go("search")
+
+    def open_case_lookup(self) -> None:
+        self.model.cases.reset()
+        self._go("caselookup")
 
     # a ticket usually comes back within a frame or two: show 正在取号 only if it does not, so the citizen sees
     # the number one full-screen redraw sooner
@@ -322,6 +328,10 @@ class KioskApp(App):
         if s.state in (ISSUED, REFUSED, WAITING) and self.sm.current != "ticket":
             self._go("ticket")
         self._arm_idle()
+
+    def _cases_changed(self, _state) -> None:
+        if self.sm is not None and self.sm.current == "caselookup":
+            self.screen("caselookup").refresh()
 
     def _search_changed(self) -> None:
         if self.sm is not None and self.sm.current == "search":

@@ -17,6 +17,7 @@ from devices.printer import OFFLINE, OK, PAPER_LOW, PAPER_OUT, PrinterError, Tic
 from hall.catalogue import Catalogue, Department, Queue, ServiceItem
 from hall.protocol import Answer, QueueState, TicketInfo, read_or_ignore
 from hall.search import TIER_KEYWORD, TIER_NAME, Hit, SearchIndex
+from kiosk.caselookup import CaseLookupFlow, case_slip
 from kiosk.i18n import tr
 
 log = logging.getLogger("kiosk")
@@ -430,6 +431,8 @@ class KioskModel:
         self.queue_states: dict[str, QueueState] = {}
         self.ticket = TicketFlow(link, printer=printer, timeout=request_timeout, call=call, store=store,
                                  content_for=lambda t: ticket_content(self.hall, self.catalogue, t))
+        self.cases = CaseLookupFlow(link, timeout=request_timeout, call=call, printer=printer,  # 办件查询
+                                    slip_for=lambda c: case_slip(self.hall, self.catalogue, c))
 
     def set_catalogue(self, catalogue: Catalogue, index: SearchIndex) -> None:
         self.catalogue = catalogue

@@ -372,7 +372,10 @@ class TicketScreen(KioskScreen):
         self.stop_countdown()
 
 
+from kiosk.caselookup_screen import CaseLookupScreen  # noqa: E402  (办件查询, its own module)
+
 SCREENS = {
+    "caselookup": CaseLookupScreen,
     "home": HomeScreen,
     "queues": QueuesScreen,
     "departments": DepartmentsScreen,

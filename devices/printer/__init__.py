@@ -5,9 +5,10 @@ from devices.printer.printer import (
     OK,
     PAPER_LOW,
     PAPER_OUT,
+    CaseSlip,
     PrinterError,
     TicketContent,
     TicketPrinter,
 )
 
-__all__ = ["OFFLINE", "OK", "PAPER_LOW", "PAPER_OUT", "PrinterError", "TicketContent", "TicketPrinter"]
+__all__ = ["OFFLINE", "OK", "PAPER_LOW", "PAPER_OUT", "CaseSlip", "PrinterError", "TicketContent", "TicketPrinter"]

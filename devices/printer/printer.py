@@ -54,6 +54,21 @@ class TicketContent:
     note_en: str = "Watch the screens and listen for your number. If you miss it, re-queue at a kiosk within 30 minutes."
 
 
+@dataclass
+class CaseSlip:
+    """办件查询 slip: a case's number, printed for the citizen with how to look it up again. Nothing personal."""
+    hall_name: str
+    hall_name_en: str
+    case: str
+    service: str
+    service_en: str = ""
+    status: str = ""             # "已受理 accepted"
+    deadline: str = ""           # the day whose closing time is the deadline
+    printed_at: str = ""         # "2026-11-30 09:12"
+    hint: str = "凭办件编号和身份证号码后四位，可在自助机「办件查询」查看办理进度。"
+    hint_en: str = "Look the case up at a kiosk (Case status) with this number and the last 4 characters of your ID."
+
+
 def display_width(text: str) -> int:
     """Columns a string takes on the printer: hanzi and full-width forms take two."""
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
@@ -201,13 +216,20 @@ class TicketPrinter:
     def print_ticket(self, ticket: TicketContent) -> str:
         """Print one ticket. Checks the printer first and prints nothing unless it can print; returns the status
         (ok or paper_low) or raises PrinterError with the status that stopped it."""
+        return self._print(self._send, ticket)
+
+    def print_case_slip(self, slip: CaseSlip) -> str:
+        """Print a case's slip (办件查询), checked and answered like a ticket."""
+        return self._print(self._send_case, slip)
+
+    def _print(self, send, content) -> str:
         with self._lock:
             status = self._status()
             self.last_status = status
             if status not in PRINTABLE:
                 raise PrinterError(status, f"printer {self.port}: {status}")
             try:
-                self._send(self._open(), ticket)
+                send(self._open(), content)
             except PrinterError:
                 raise
             except Exception as err:
@@ -277,6 +299,44 @@ class TicketPrinter:
             self._line(p)
             p.qr(t.qr, native=True, size=6)
             self._line(p, t.qr)
+        p._raw(CHINESE_OFF)
+        p.cut()
+        p.device.flush()
+
+    def _send_case(self, p, s: CaseSlip) -> None:
+        cols = self.columns
+        p.hw("INIT")
+        p._raw(CHINESE_ON)
+        p.set(align="center", bold=True, normal_textsize=True)
+        for line in wrap(s.hall_name, cols):
+            self._line(p, line)
+        p.set(bold=False)
+        for line in wrap(s.hall_name_en, cols):
+            self._line(p, line)
+        self._line(p)
+        self._line(p, "办件编号 Case number")
+        p.set(custom_size=True, width=2, height=2, bold=True)
+        self._line(p, s.case)
+        p.set(normal_textsize=True, bold=False)
+        self._line(p)
+        p.set(bold=True)
+        for line in wrap(s.service, cols):
+            self._line(p, line)
+        p.set(bold=False)
+        for line in wrap(s.service_en, cols):
+            self._line(p, line)
+        p.set(align="left")
+        if s.status:
+            self._line(p, f"状态 Status: {s.status}")
+        if s.deadline:
+            self._line(p, f"承诺办结期限 Due by the close of: {s.deadline}")
+        if s.printed_at:
+            self._line(p, f"打印时间 Printed: {s.printed_at}")
+        self._line(p, "-" * cols)
+        for line in wrap(s.hint, cols):
+            self._line(p, line)
+        for line in wrap(s.hint_en, cols):
+            self._line(p, line)
         p._raw(CHINESE_OFF)
         p.cut()
         p.device.flush()
