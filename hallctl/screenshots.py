@@ -39,7 +39,8 @@ NAMES = (
     + [f"kiosk-{screen}-{tag}.png" for tag in KIOSK_SIZES for screen in KIOSK_SCREENS]
     + [f"kiosk-{name}.png" for name in KIOSK_ALONE]
     + ["ticket.png"]
-    + [f"console-{page}-{tag}.png" for page in ("live", "today", "attendance") for tag in ("1920x1080", "390x844")]
+    + [f"console-{page}-{tag}.png" for page in ("live", "today", "attendance", "cases")
+       for tag in ("1920x1080", "390x844")]
 )
 KIOSK = "kiosk-01"
 MORNING = datetime(2026, 11, 30, 9, 41)   # the board's header: the morning its calls were made
@@ -549,7 +550,8 @@ CONSOLE_SIZES = {"1920x1080": (1920, 1080), "390x844": (390, 844)}
 
 def _console_morning(hall, link, data_dir: Path) -> None:
     """A morning's worth of queue for the console to show: tickets in several queues, windows 18–24 calling,
-    serving and done, some rated on their pads, one paused."""
+    serving and done, some rated on their pads, one paused; a case accepted at each window for the citizen it
+    serves (办件), one of them to be done the same day."""
     from hall.link import DeviceLink
 
     windows = [w for w in hall.catalogue.windows if w.id in {"18", "19", "20", "21", "22", "23", "24"}]
@@ -567,6 +569,11 @@ def _console_morning(hall, link, data_dir: Path) -> None:
             staff = next(s.id for s in hall.staff if s.window == w.id)
             pc.request("login", {"window": w.id, "staff": staff})
             pc.request("call_next", {"window": w.id})
+            item = next((s for s in hall.catalogue.services if s.queue in w.queues and s.promised_days is not None),
+                        None)
+            if item is not None:
+                pc.request("case_accept", {"service": item.id, "applicant_name": "张三",
+                                           "id_number": "11010519491231002X", "window": w.id})
             if int(w.id) % 2 == 0:
                 pc.request("complete", {"window": w.id})
                 pad_link.wait_connected(10)
@@ -580,8 +587,8 @@ def _console_morning(hall, link, data_dir: Path) -> None:
 
 
 def _console(shots: Shots, folder: Path) -> None:
-    """The console's live hall, today and attendance pages, as a manager logged in sees them, at an office screen's
-    size and a phone's."""
+    """The console's live hall, today, attendance and cases pages, as a manager logged in sees them, at an office
+    screen's size and a phone's."""
     if not CHROMIUM.exists():
         raise RuntimeError(f"控制台截图需要 Chromium the console screenshots need {CHROMIUM} (Debian's chromium)")
     import threading
@@ -620,7 +627,8 @@ def _console(shots: Shots, folder: Path) -> None:
                     page.fill("input[name=password]", "screenshots-only")
                     page.click("button[type=submit]")
                     page.wait_for_url(f"{base}/")
-                    for name, path in (("live", "/"), ("today", "/today"), ("attendance", "/attendance")):
+                    for name, path in (("live", "/"), ("today", "/today"), ("attendance", "/attendance"),
+                                       ("cases", "/cases")):
                         if f"console-{name}-{tag}.png" not in shots.wanted:
                             continue
                         page.goto(base + path)
