@@ -32,6 +32,9 @@ def register(sub) -> None:
     d = dsub.add_parser("provision", help="give every device a password; write the password file and ACL")
     add_hall_args(d)
     d.add_argument("--tls", action="store_true", help="also make a local CA and server certificate")
+    d.add_argument("--host", action="append", default=[], metavar="NAME_OR_IP",
+                   help="with --tls: a name or address the devices use for the server (repeatable; localhost and "
+                        "this machine's name are always in the certificate)")
     d.set_defaults(func=cmd_provision)
     for name, helptext in (("revoke", "remove a device's login"), ("rotate", "give a device a new password")):
         d = dsub.add_parser(name, help=helptext + " (reloads the running broker, which drops the old login's connection)")
@@ -108,8 +111,9 @@ def cmd_provision(args) -> int:
     print(f"provisioned {len(changed)} new login(s); {files.secrets} (mode 0600), {files.passwd}, {files.acl}")
     if args.tls:
         from hub.tls import make_tls
-        made = make_tls(files.tls_dir, hall.id)
-        print(("made" if made else "kept") + f" the hall CA and server certificate in {files.tls_dir}")
+        made = make_tls(files.tls_dir, hall.id, hosts=args.host)
+        print(("made" if made else "kept") + f" the hall CA and server certificate in {files.tls_dir}"
+              + ("" if made or not args.host else " (to add names, delete that folder and provision again)"))
     return 0
 
 
