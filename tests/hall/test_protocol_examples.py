@@ -55,7 +55,7 @@ def test_the_example_device_asks_for_a_ticket_reports_its_health_and_says_offlin
     assert tools.request("kiosk-01", "ticket_request", {"queue": "A"})["ticket"]["no"] == "A001"
     seq_file = tmp_path / "kiosk-03.seq"
     cmd = [sys.executable, str(DEVICE), "--port", str(hall.port), "--device", "kiosk-03",
-           "--password", hall.password("kiosk-03"), "--queue", "A", "--seq-file", str(seq_file)]
+           f"--password={hall.password('kiosk-03')}", "--queue", "A", "--seq-file", str(seq_file)]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert out.returncode == 0, out.stdout + out.stderr
     assert out.stdout.splitlines() == ["hub online 中心在线", "ticket 取号 A002 (1 ahead 前面 1 人)",
@@ -81,7 +81,7 @@ def test_the_example_devices_last_will_says_offline_when_it_dies(hall, tmp_path)
     _, heard = hall.listen("console-01", "hall/v1/miluo/+/status", decode=False)  # the console reads every status
     hall.stop_hub(hall._hubs[0])  # the device connects, says online and waits for the hub until it is killed
     proc = subprocess.Popen([sys.executable, str(DEVICE), "--port", str(hall.port), "--device", "kiosk-03",
-                             "--password", hall.password("kiosk-03"), "--seq-file", str(tmp_path / "seq"),
+                             f"--password={hall.password('kiosk-03')}", "--seq-file", str(tmp_path / "seq"),
                              "--timeout", "30"], cwd=tmp_path)
     try:
         def states() -> list[str]:

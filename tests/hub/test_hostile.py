@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from hall.clock import stamp
 from hall.protocol import envelope, evt_topic, new_event_id
+from tests.helpers.queueing import all_day_hall
 from tests.helpers.rig import wait_for
 
 
@@ -71,7 +72,9 @@ def _device(rig, device: str):
 
 
 @pytest.fixture
-def hall_with_a_kiosk(rig):
+def hall_with_a_kiosk(make_rig, tmp_path):
+    # a hall that issues tickets at any hour: the valid requests must be answered whatever the time of the run
+    rig = make_rig(config=all_day_hall(tmp_path / "config"))
     hub = rig.start_hub()
     kiosk, heard = _device(rig, "kiosk-01")
     phone = rig.link("kiosk-02")  # a well-behaved device beside the hostile one
