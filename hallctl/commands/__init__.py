@@ -25,3 +25,18 @@ def hall_and_data(args) -> tuple:
     hall = load_hall(getattr(args, "config", None))
     data = getattr(args, "data", None) or default_data_dir()
     return hall, Path(data)
+
+
+def read_json_file(path: Path):
+    """A scenario or other JSON file given on the command line; a clean ConfigError naming the file and place."""
+    import json
+
+    from hall.errors import ConfigError
+
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(path, ["file not found"]) from None
+    except json.JSONDecodeError as err:
+        raise ConfigError(path, [f"line {err.lineno} column {err.colno}: not valid JSON ({err.msg})"]) from None
+

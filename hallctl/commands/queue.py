@@ -42,16 +42,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_simulate(args) -> int:
-    from hall.errors import ConfigError
     from hall.settings import load_hall
+    from hallctl.commands import read_json_file
     from hub.queue.scenario import parse_scenario, run_scenario
 
-    try:
-        data = json.loads(args.file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(args.file, ["file not found"]) from None
-    except json.JSONDecodeError as err:
-        raise ConfigError(args.file, [f"line {err.lineno} column {err.colno}: not valid JSON ({err.msg})"]) from None
+    data = read_json_file(args.file)
     scenario = parse_scenario(data, str(args.file))
     result = run_scenario(scenario, lambda: load_hall(args.config))
     if args.json:
