@@ -59,6 +59,19 @@ CREATE TABLE IF NOT EXISTS decisions (
     stored_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp()
 );
 CREATE INDEX IF NOT EXISTS decisions_hall_n ON decisions(hall, n);
+CREATE TABLE IF NOT EXISTS alerts (
+    id TEXT PRIMARY KEY,               -- <hall>.a.<n>
+    hall TEXT NOT NULL,
+    n BIGINT NOT NULL,                 -- its id in the hall's alerts_journal
+    at TEXT,
+    committed_at TIMESTAMPTZ,
+    alert TEXT NOT NULL,               -- the alert's id in its hall: raised, acknowledged, cleared share it
+    rule TEXT, subject TEXT, department TEXT,
+    change TEXT NOT NULL,
+    data JSONB,
+    stored_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp()
+);
+CREATE INDEX IF NOT EXISTS alerts_hall_alert ON alerts(hall, alert, n);
 CREATE TABLE IF NOT EXISTS tickets (
     hall TEXT NOT NULL, day DATE NOT NULL, no TEXT NOT NULL,
     queue TEXT, service TEXT, priority BOOLEAN, issued_at TEXT, called_at TEXT, window_no TEXT,
@@ -101,6 +114,9 @@ class Refused(ValueError):
     pass
 
 
+ALERT_CHANGES = ("raised", "acknowledged", "cleared")
+
+
 def parse(subject: str, payload: bytes, msg_id: str | None) -> dict:
     """The message's body, checked against its subject; `Refused` with the reason otherwise."""
     parts = subject.split(".")
@@ -128,13 +144,20 @@ def parse(subject: str, payload: bytes, msg_id: str | None) -> dict:
             raise Refused(f"type {str(body.get('type'))[:40]!r} differs from the subject's {rest!r}")
         if not isinstance(body.get("device"), str) or not body["device"]:
             raise Refused("device is missing")
+    elif kind == "alert":
+        if body.get("change") not in ALERT_CHANGES or rest != f"alert.{body['change']}":
+            raise Refused(f"change {str(body.get('change'))[:40]!r} differs from the subject's {rest!r}")
+        if body["id"] != f"{hall}.a.{body['n']}":
+            raise Refused(f"an alert change's id is <hall>.a.<n>, not {body['id'][:60]!r}")
+        if not isinstance(body.get("alert"), str) or not body["alert"]:
+            raise Refused("alert (the alert's id) is missing")
     elif kind == "decision":
         if rest != f"decision.{body.get('op')}":
             raise Refused(f"op {str(body.get('op'))[:40]!r} differs from the subject's {rest!r}")
         if body["id"] != f"{hall}.q.{body['n']}":
             raise Refused(f"a decision's id is <hall>.q.<n>, not {body['id'][:60]!r}")
     else:
-        raise Refused(f"kind {str(kind)[:40]!r} is neither event nor decision")
+        raise Refused(f"kind {str(kind)[:40]!r} is neither event, decision nor alert")
     return body
 
 
@@ -164,14 +187,14 @@ class Stored:
 def write_batch(conn, messages: list[tuple[str, bytes, str | None]], stored: Stored | None = None) -> Stored:
     """(subject, payload, msg id) of one batch, in one transaction: new rows, their derived rows, refusals."""
     stored = stored or Stored()
-    events, decisions, refusals = {}, {}, []
+    events, decisions, alerts, refusals = {}, {}, {}, []
     for subj, payload, msg_id in messages:
         try:
             body = parse(subj, payload, msg_id)
         except Refused as err:
             refusals.append((subj, msg_id, str(err), payload[:RAW_KEEP], len(payload)))
             continue
-        kept = events if body["kind"] == "event" else decisions
+        kept = {"event": events, "decision": decisions, "alert": alerts}[body["kind"]]
         first = kept.get(body["id"])
         if first is not None and first["hall"] != body["hall"]:  # the stream's order decides whose it is
             refusals.append((subj, msg_id, f"event id {body['id'][:60]!r} belongs to another hall",
@@ -181,6 +204,7 @@ def write_batch(conn, messages: list[tuple[str, bytes, str | None]], stored: Sto
     with conn.transaction(), conn.cursor() as cur:
         new_events = _insert_events(cur, list(events.values()))
         new_decisions = _insert_decisions(cur, list(decisions.values()))
+        new_alerts = _insert_alerts(cur, list(alerts.values()))
         # an id already stored by another hall: a forgery or a collision, never this hall's data
         taken = [b for b in events.values() if b["id"] not in new_events]
         if taken:
@@ -195,8 +219,9 @@ def write_batch(conn, messages: list[tuple[str, bytes, str | None]], stored: Sto
             cur.executemany("INSERT INTO rejected(subject, msg_id, reason, raw, size) VALUES (%s,%s,%s,%s,%s)",
                             refusals)
     stored.batches += 1
-    stored.stored += len(new_events) + len(new_decisions)
-    stored.duplicates += len(events) + len(decisions) - len(new_events) - len(new_decisions)
+    stored.stored += len(new_events) + len(new_decisions) + len(new_alerts)
+    stored.duplicates += (len(events) + len(decisions) + len(alerts)
+                          - len(new_events) - len(new_decisions) - len(new_alerts))
     stored.rejected += len(refusals)
     return stored
 
@@ -224,6 +249,19 @@ def _insert_decisions(cur, bodies: list[dict]) -> set[str]:
     cur.executemany(
         "INSERT INTO decisions(id, hall, n, event, day, at, committed_at, op, args, result) "
         "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (id) DO NOTHING RETURNING id", rows, returning=True)
+    return _returned(cur)
+
+
+def _insert_alerts(cur, bodies: list[dict]) -> set[str]:
+    if not bodies:
+        return set()
+    from psycopg.types.json import Jsonb
+
+    rows = [(b["id"], b["hall"], b["n"], b.get("at"), moment(b.get("at")), b["alert"], b.get("rule"),
+             b.get("subject"), b.get("department"), b["change"], Jsonb(b.get("data"))) for b in bodies]
+    cur.executemany(
+        "INSERT INTO alerts(id, hall, n, at, committed_at, alert, rule, subject, department, change, data) "
+        "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (id) DO NOTHING RETURNING id", rows, returning=True)
     return _returned(cur)
 
 

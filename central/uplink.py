@@ -2,7 +2,8 @@
 
     hub.db (read-only)  ──rows after the cursor──▶  JetStream `hall.<hall>.<type>`  ──ack──▶  cursor moves on
 
-It reads the hub's `events` table in rowid order and its queue decisions (`queue_journal`) in id order, each from
+It reads the hub's `events` table in rowid order, its queue decisions (`queue_journal`) and its alerts' changes
+(`alerts_journal`) in id order, each from
 its own cursor in a small SQLite file of its own beside hub.db (`uplink.db`). Every row is published with its id
 (prefixed with the hall) as `Nats-Msg-Id`, so JetStream drops a resend inside its duplicate window and the central consumer drops one after
 it. The cursor moves only over rows JetStream has acknowledged, in order: a row not acknowledged is sent again,
@@ -35,6 +36,7 @@ class Sent:
     """What one uplink has done since it started."""
     events: int = 0
     decisions: int = 0
+    alerts: int = 0
     duplicates: int = 0      # acknowledged by JetStream as already stored
     retries: int = 0         # batches sent again after a missing acknowledgement
     batches: int = 0
@@ -42,7 +44,7 @@ class Sent:
     started: float = field(default_factory=time.monotonic)
 
     def as_dict(self) -> dict:
-        return {"events": self.events, "decisions": self.decisions, "duplicates": self.duplicates,
+        return {"events": self.events, "decisions": self.decisions, "alerts": self.alerts, "duplicates": self.duplicates,
                 "retries": self.retries, "batches": self.batches, "last_error": self.last_error}
 
 
@@ -113,6 +115,24 @@ def decision_rows(db: sqlite3.Connection, hall: str, after: int, limit: int) -> 
                 "at": at, "op": op, "args": _json_or_text(args), "result": _json_or_text(result)}
         out.append(Row("queue_journal", n, body["id"], subject(hall, f"decision.{op}"), _dump(body)))
     return out
+
+
+def alert_rows(db: sqlite3.Connection, hall: str, after: int, limit: int) -> list[Row]:
+    """The hub's alerts journal (raised, acknowledged, cleared): the centre's live view counts the open ones."""
+    if not has_table(db, "alerts_journal"):
+        return []
+    rows = db.execute("SELECT id, at, alert, rule, subject, department, change, data FROM alerts_journal "
+                      "WHERE id > ? ORDER BY id LIMIT ?", (after, limit)).fetchall()
+    out = []
+    for n, at, alert, rule, subj, department, change, data in rows:
+        body = {"hall": hall, "kind": "alert", "n": n, "id": f"{hall}.a.{n}", "at": at, "alert": alert,
+                "rule": rule, "subject": subj, "department": department, "change": change,
+                "data": _json_or_text(data)}
+        out.append(Row("alerts_journal", n, body["id"], subject(hall, f"alert.{change}"), _dump(body)))
+    return out
+
+
+SOURCES = ("events", "queue_journal", "alerts_journal")
 
 
 def _json_or_text(text: str | None):
@@ -208,9 +228,10 @@ class Uplink:
                 return 0
             events = event_rows(db, self.hall, cursor.get("events"), self.batch)
             decisions = decision_rows(db, self.hall, cursor.get("queue_journal"), self.batch)
+            alerts = alert_rows(db, self.hall, cursor.get("alerts_journal"), self.batch)
         finally:
             db.close()
-        rows = events + decisions
+        rows = events + decisions + alerts
         if not rows:
             return 0
         futures = []
@@ -219,7 +240,7 @@ class Uplink:
         done, _ = await asyncio.wait(futures, timeout=self.ack_wait_s)
         self.sent.batches += 1
         failure = None
-        for source in ("events", "queue_journal"):
+        for source in SOURCES:
             last = None
             for row, future in zip(rows, futures, strict=True):
                 if row.source != source:
@@ -231,8 +252,10 @@ class Uplink:
                     self.sent.duplicates += 1
                 if source == "events":
                     self.sent.events += 1
-                else:
+                elif source == "queue_journal":
                     self.sent.decisions += 1
+                else:
+                    self.sent.alerts += 1
                 last = row.n
             if last is not None:
                 cursor.advance(source, last)
@@ -253,9 +276,9 @@ def backlog(journal: Path, cursor_path: Path | None = None) -> dict[str, int]:
     try:
         out = {"events": db.execute("SELECT count(*) FROM events WHERE rowid > ?",
                                     (cursor.get("events"),)).fetchone()[0]}
-        out["queue_journal"] = (db.execute("SELECT count(*) FROM queue_journal WHERE id > ?",
-                                           (cursor.get("queue_journal"),)).fetchone()[0]
-                                if has_table(db, "queue_journal") else 0)
+        for source in SOURCES[1:]:
+            out[source] = (db.execute(f"SELECT count(*) FROM {source} WHERE id > ?",  # noqa: S608 (our names)
+                                      (cursor.get(source),)).fetchone()[0] if has_table(db, source) else 0)
         return out
     finally:
         db.close()

@@ -120,6 +120,7 @@ class SimulatedHall:
     QUEUES = "ABCDEFGH"
 
     def __init__(self, hall_id: str, folder: Path, seed: int = 0):
+        from hub.alerts.store import create_tables as create_alert_tables
         from hub.queue.store import create_tables
         from hub.store import open_db
 
@@ -128,7 +129,9 @@ class SimulatedHall:
         self.journal = self.folder / "hub.db"
         self.db = open_db(self.journal)
         create_tables(self.db)
+        create_alert_tables(self.db)
         self.random = random.Random(seed)
+        self.offline: dict[str, object] = {}  # device → its device_offline alert, while it lasts
         self.seq = self.db.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
         self.issued = {q: 0 for q in self.QUEUES}
         self.waiting: list[tuple[str, str]] = []
@@ -187,6 +190,8 @@ class SimulatedHall:
             self._decision(event, "call_next", {"window": window},
                            {"ok": True, "ticket": {"no": no, "queue": queue, "window": window,
                                                    "called_at": at}})
+        elif roll < 0.76:
+            self._device_offline_or_back()
         elif roll < 0.9:
             self._event("rater-01", "rating", {"window": str(self.random.randint(1, 34)),
                                                "score": self.random.choice([5, 5, 5, 4, 3, 1])})
@@ -194,9 +199,28 @@ class SimulatedHall:
             self._event("fp-01", "punch", {"staff": f"s{self.random.randint(1, 149):03d}",
                                            "at": datetime.now().astimezone().isoformat(timespec="seconds")})
 
+    def _device_offline_or_back(self) -> None:
+        """A rating pad goes silent (the hub raises device_offline) or comes back (the alert clears)."""
+        from hub.alerts.rules import CRITICAL, Alert, Change
+        from hub.alerts.store import journal as journal_alert
+        from ulid import ULID
+
+        device = f"rater-{self.random.randint(1, 34):02d}"
+        now = datetime.now().astimezone()
+        alert = self.offline.pop(device, None)
+        if alert is None:
+            alert = Alert(id=str(ULID()), key=f"device_offline:{device}", rule="device_offline", subject=device,
+                          title=f"设备 {device} 离线", title_en=f"device {device} offline", raised_at=now,
+                          severity=CRITICAL)
+            self.offline[device] = alert
+            journal_alert(self.db, Change("raised", alert, now))
+        else:
+            journal_alert(self.db, Change("cleared", alert, now))
+        self.rows += 1
+
     def counts(self) -> dict[str, int]:
-        return {"events": self.db.execute("SELECT count(*) FROM events").fetchone()[0],
-                "queue_journal": self.db.execute("SELECT count(*) FROM queue_journal").fetchone()[0]}
+        return {table: self.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608 (our names)
+                for table in ("events", "queue_journal", "alerts_journal")}
 
     def close(self) -> None:
         self.db.close()
@@ -298,9 +322,10 @@ async def central_up(folder: Path, n_halls: int, duration: float, rate: float, c
             lag = conn.execute(
                 "SELECT percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM stored_at - committed_at)) "
                 "FROM (SELECT stored_at, committed_at FROM events UNION ALL "
-                "SELECT stored_at, committed_at FROM decisions) t").fetchone()[0]
+                "SELECT stored_at, committed_at FROM decisions UNION ALL "
+                "SELECT stored_at, committed_at FROM alerts) t").fetchone()[0]
             rejected = conn.execute("SELECT count(*) FROM rejected").fetchone()[0]
-        return {"halls": n_halls, "sent": sum(u.sent.events + u.sent.decisions for u in uplinks), "written": written,
+        return {"halls": n_halls, "sent": sum(u.sent.events + u.sent.decisions + u.sent.alerts for u in uplinks), "written": written,
                 "stored": stored, "duplicates": sum(w.stored.duplicates for w in workers), "rejected": rejected,
                 "lag_p99_ms": round(lag * 1000, 1) if lag is not None else None, "duration_s": duration}
     finally:
@@ -312,7 +337,8 @@ def _stored(conninfo: str) -> int:
 
     with psycopg.connect(conninfo) as conn:
         try:
-            return conn.execute("SELECT (SELECT count(*) FROM events) + (SELECT count(*) FROM decisions)").fetchone()[0]
+            return conn.execute("SELECT (SELECT count(*) FROM events) + (SELECT count(*) FROM decisions) + "
+                                "(SELECT count(*) FROM alerts)").fetchone()[0]
         except psycopg.errors.UndefinedTable:
             return 0
 

@@ -15,6 +15,7 @@ from central.consumer import Consumer
 from central.uplink import Uplink, backlog
 from hallctl.commands.central import SimulatedHall, simulate
 from tests.helpers.central import (
+    TEST_HALLS,
     Relay,
     count,
     journal_rows,
@@ -51,7 +52,8 @@ async def stream_leader(cluster) -> str:
         await nc.close()
 
 
-def test_the_stream_leader_killed_and_restarted_while_halls_publish(tmp_path, cluster, database):
+def test_the_stream_leader_killed_and_restarted_while_halls_publish(tmp_path, fresh_cluster, database):
+    cluster = fresh_cluster
     journals = make_halls(tmp_path, cluster.halls)
 
     async def scenario():
@@ -78,18 +80,18 @@ def test_the_stream_leader_killed_and_restarted_while_halls_publish(tmp_path, cl
     assert written > 100
     assert got == written == stored(database), f"lost {written - got}"
     assert lost(database, journals) == 0
-    assert sum(u.sent.events + u.sent.decisions for u in uplinks) >= written
+    assert sum(u.sent.events + u.sent.decisions + u.sent.alerts for u in uplinks) >= written
 
 
 def test_postgresql_restarted_while_the_consumer_writes(tmp_path, cluster, pg, database):
-    journals = make_halls(tmp_path, cluster.halls)
+    journals = make_halls(tmp_path, TEST_HALLS)
 
     async def scenario():
         consumer = Consumer(database, cluster.login("central"))
         consumer_task = asyncio.create_task(consumer.run())
         uplinks = [Uplink(name, j, cluster.login(name)) for name, j in journals.items()]
         tasks = [asyncio.create_task(u.run()) for u in uplinks]
-        traffic = asyncio.create_task(asyncio.to_thread(simulate, tmp_path, cluster.halls, 40, 5))
+        traffic = asyncio.create_task(asyncio.to_thread(simulate, tmp_path, TEST_HALLS, 40, 5))
         await wait_stored(database, 20)
         await asyncio.to_thread(pg.stop, "immediate")  # as a crash: no checkpoint
         await asyncio.sleep(1.0)
@@ -108,8 +110,8 @@ def test_postgresql_restarted_while_the_consumer_writes(tmp_path, cluster, pg, d
 
 
 def test_the_consumer_killed_mid_batch_and_restarted(tmp_path, cluster, database):
-    journals = make_halls(tmp_path, cluster.halls)
-    for name in cluster.halls:  # a backlog large enough to be mid-batch when killed
+    journals = make_halls(tmp_path, TEST_HALLS)
+    for name in TEST_HALLS:  # a backlog large enough to be mid-batch when killed
         write_backlog(tmp_path, name, 1500)
     written = sum(journal_rows(j) for j in journals.values())
 

@@ -7,7 +7,7 @@ import asyncio
 from central.consumer import Consumer
 from central.uplink import CURSOR_FILE, Uplink, backlog
 from hallctl.commands.central import SimulatedHall
-from tests.helpers.central import count, journal_rows, needs_central, stored, wait_stored
+from tests.helpers.central import TEST_HALLS, count, journal_rows, needs_central, stored, wait_stored
 
 pytestmark = needs_central
 
@@ -21,7 +21,7 @@ def write_hall(folder, name, steps, seed=0):
 
 
 def test_every_row_is_stored_once_and_a_resend_changes_nothing(tmp_path, cluster, database):
-    journals = {name: write_hall(tmp_path, name, 150, seed=i) for i, name in enumerate(cluster.halls)}
+    journals = {name: write_hall(tmp_path, name, 150, seed=i) for i, name in enumerate(TEST_HALLS)}
     written = sum(journal_rows(j) for j in journals.values())
 
     async def scenario():
@@ -38,12 +38,12 @@ def test_every_row_is_stored_once_and_a_resend_changes_nothing(tmp_path, cluster
         return sent, got, again, consumer.stored
 
     sent, got, again, consumer_stored = asyncio.run(scenario())
-    assert sum(s.events + s.decisions for s in sent) == written
+    assert sum(s.events + s.decisions + s.alerts for s in sent) == written
     assert got == written == stored(database)
-    assert again.duplicates == again.events + again.decisions == journal_rows(journals["hall-a"])
+    assert again.duplicates == again.events + again.decisions + again.alerts == journal_rows(journals["hall-a"])
     assert stored(database) == written, "a resend stored nothing twice"
     assert count(database, "SELECT count(*) FROM rejected") == 0
-    assert all(backlog(j) == {"events": 0, "queue_journal": 0} for j in journals.values())
+    assert all(backlog(j) == {"events": 0, "queue_journal": 0, "alerts_journal": 0} for j in journals.values())
     # each row under its own hall, with its place in the hall's journal
     for name, journal in journals.items():
         assert stored(database, name) == journal_rows(journal)

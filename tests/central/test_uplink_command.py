@@ -8,10 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-from central.consumer import create_stream
-from central.services import NatsCluster
 from hall.settings import load_hall
 from hallctl.commands.central import SimulatedHall
 from tests.helpers.central import journal_rows, needs_central
@@ -21,16 +17,7 @@ pytestmark = needs_central
 CONFIG = Path(__file__).resolve().parents[2] / "config"
 
 
-@pytest.fixture
-def hall_cluster(tmp_path):
-    nats = NatsCluster(tmp_path / "nats", halls=[load_hall(CONFIG / "hall.toml").id]).start()
-    create_stream(nats.login("central"))
-    yield nats
-    nats.stop()
-
-
-def test_hall_uplink_sends_the_journal_named_by_hall_toml(tmp_path, hall_cluster):
-    cluster = hall_cluster
+def test_hall_uplink_sends_the_journal_named_by_hall_toml(tmp_path, cluster):
     config = tmp_path / "config"
     shutil.copytree(CONFIG, config)
     hall_id = load_hall(CONFIG / "hall.toml").id
@@ -48,7 +35,7 @@ def test_hall_uplink_sends_the_journal_named_by_hall_toml(tmp_path, hall_cluster
     assert done.returncode == 0, done.stderr[-2000:]
     sent = json.loads(done.stdout.strip().splitlines()[-1])
     assert sent["hall"] == hall_id
-    assert sent["events"] + sent["decisions"] == journal_rows(data / "hub.db")
+    assert sent["events"] + sent["decisions"] + sent["alerts"] == journal_rows(data / "hub.db")
 
 
 def test_a_hall_without_a_central_address_has_no_uplink(tmp_path):

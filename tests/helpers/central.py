@@ -17,6 +17,38 @@ needs_central = pytest.mark.skipif(missing() is not None, reason=f"the central e
 
 _names = itertools.count(1)
 
+TEST_HALLS = ("hall-a", "hall-b")
+CONFIG = Path(__file__).resolve().parents[2] / "config"
+
+
+def _config_hall() -> str:
+    from hall.settings import load_hall
+
+    return load_hall(CONFIG / "hall.toml").id
+
+
+CONFIG_HALL = _config_hall()  # the example hall's id: `hall uplink` and `hall up` tests log in as it
+
+
+def fresh_stream(login: dict, replicas: int = 3) -> None:
+    """The stream deleted (with its consumers and its duplicate window) and made again, on a running cluster."""
+    import nats
+
+    from central import STREAM
+    from central.consumer import ensure_stream
+
+    async def remake():
+        nc = await nats.connect(**login)
+        try:
+            js = nc.jetstream()
+            with contextlib.suppress(Exception):  # none yet
+                await js.delete_stream(STREAM)
+            await ensure_stream(js, replicas)
+        finally:
+            await nc.close()
+
+    asyncio.run(remake())
+
 
 def fresh_database(pg) -> str:
     """A new database on the shared test server: its connection string."""
@@ -40,9 +72,11 @@ def count(conninfo: str, sql: str, *params):
 
 def stored(conninfo: str, hall: str | None = None) -> int:
     if hall is None:
-        return count(conninfo, "SELECT (SELECT count(*) FROM events) + (SELECT count(*) FROM decisions)")
+        return count(conninfo, "SELECT (SELECT count(*) FROM events) + (SELECT count(*) FROM decisions) + "
+                               "(SELECT count(*) FROM alerts)")
     return count(conninfo, "SELECT (SELECT count(*) FROM events WHERE hall=%s) + "
-                           "(SELECT count(*) FROM decisions WHERE hall=%s)", hall, hall)
+                           "(SELECT count(*) FROM decisions WHERE hall=%s) + "
+                           "(SELECT count(*) FROM alerts WHERE hall=%s)", hall, hall, hall)
 
 
 async def wait_stored(conninfo: str, expected: int, timeout: float = 40.0) -> int:
@@ -61,7 +95,8 @@ def journal_rows(journal: Path) -> int:
 
     db = sqlite3.connect(journal)
     try:
-        return db.execute("SELECT (SELECT count(*) FROM events) + (SELECT count(*) FROM queue_journal)").fetchone()[0]
+        return db.execute("SELECT (SELECT count(*) FROM events) + (SELECT count(*) FROM queue_journal) + "
+                          "(SELECT count(*) FROM alerts_journal)").fetchone()[0]
     finally:
         db.close()
 
