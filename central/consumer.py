@@ -42,8 +42,10 @@ CREATE TABLE IF NOT EXISTS events (
     received_at TEXT,                  -- the hub's clock, as journaled
     committed_at TIMESTAMPTZ,          -- received_at read as a moment (for the lag)
     data JSONB,
+    res JSONB,                         -- the hub's answer to it
     stored_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp()
 );
+ALTER TABLE events ADD COLUMN IF NOT EXISTS res JSONB;
 CREATE INDEX IF NOT EXISTS events_hall_n ON events(hall, n);
 CREATE TABLE IF NOT EXISTS decisions (
     id TEXT PRIMARY KEY,               -- <hall>.q.<n>
@@ -59,6 +61,14 @@ CREATE TABLE IF NOT EXISTS decisions (
     stored_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp()
 );
 CREATE INDEX IF NOT EXISTS decisions_hall_n ON decisions(hall, n);
+CREATE INDEX IF NOT EXISTS decisions_day ON decisions(day, hall);
+CREATE TABLE IF NOT EXISTS halls (
+    hall TEXT PRIMARY KEY,
+    first_stored_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
+    last_committed_at TIMESTAMPTZ,     -- the newest row's time in the hall (its hub's clock)
+    last_stored_at TIMESTAMPTZ,
+    stored BIGINT NOT NULL DEFAULT 0
+);
 CREATE TABLE IF NOT EXISTS alerts (
     id TEXT PRIMARY KEY,               -- <hall>.a.<n>
     hall TEXT NOT NULL,
@@ -90,6 +100,7 @@ CREATE TABLE IF NOT EXISTS punches (
 CREATE TABLE IF NOT EXISTS case_events (
     id TEXT PRIMARY KEY, hall TEXT NOT NULL, type TEXT, at TEXT, data JSONB
 );
+ALTER TABLE case_events ADD COLUMN IF NOT EXISTS res JSONB;  -- the hub's answer: the case, its verdict
 CREATE TABLE IF NOT EXISTS rejected (
     id BIGSERIAL PRIMARY KEY,
     received_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
@@ -215,6 +226,8 @@ def write_batch(conn, messages: list[tuple[str, bytes, str | None]], stored: Sto
                     refusals.append((f"hall.{b['hall']}.{b['type']}", b["id"],
                                      f"event id {b['id'][:60]!r} belongs to another hall", b"", 0))
         _derive(cur, [events[i] for i in new_events], [decisions[i] for i in new_decisions])
+        _note_halls(cur, [events[i] for i in new_events] + [decisions[i] for i in new_decisions]
+                    + [alerts[i] for i in new_alerts])
         if refusals:
             cur.executemany("INSERT INTO rejected(subject, msg_id, reason, raw, size) VALUES (%s,%s,%s,%s,%s)",
                             refusals)
@@ -232,10 +245,10 @@ def _insert_events(cur, bodies: list[dict]) -> set[str]:
     from psycopg.types.json import Jsonb
 
     rows = [(b["id"], b["hall"], b["n"], b["device"], b["type"], b.get("seq"), b.get("ts"), b.get("received_at"),
-             moment(b.get("received_at")), Jsonb(b.get("data"))) for b in bodies]
+             moment(b.get("received_at")), Jsonb(b.get("data")), Jsonb(b.get("res"))) for b in bodies]
     cur.executemany(
-        "INSERT INTO events(id, hall, n, device, type, seq, ts, received_at, committed_at, data) "
-        "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (id) DO NOTHING RETURNING id", rows, returning=True)
+        "INSERT INTO events(id, hall, n, device, type, seq, ts, received_at, committed_at, data, res) "
+        "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (id) DO NOTHING RETURNING id", rows, returning=True)
     return _returned(cur)
 
 
@@ -275,6 +288,23 @@ def _returned(cur) -> set[str]:
             return ids
 
 
+def _note_halls(cur, bodies: list[dict]) -> None:
+    """Each hall heard from in the batch: its newest time and its count, one row per hall (the console's list)."""
+    seen: dict[str, list] = {}
+    for b in bodies:
+        at = moment(b.get("received_at") or b.get("at"))
+        row = seen.setdefault(b["hall"], [None, 0])
+        row[1] += 1
+        if at is not None and (row[0] is None or at > row[0]):
+            row[0] = at
+    if seen:
+        cur.executemany(
+            "INSERT INTO halls(hall, last_committed_at, last_stored_at, stored) VALUES (%s,%s,clock_timestamp(),%s) "
+            "ON CONFLICT (hall) DO UPDATE SET last_committed_at=greatest(halls.last_committed_at, "
+            "excluded.last_committed_at), last_stored_at=excluded.last_stored_at, stored=halls.stored+excluded.stored",
+            [(hall, at, n) for hall, (at, n) in sorted(seen.items())])  # sorted: consumers lock rows in one order
+
+
 def _derive(cur, events: list[dict], decisions: list[dict]) -> None:
     """The report tables, from rows stored for the first time."""
     ratings, punches, cases, tickets, calls = [], [], [], [], []
@@ -288,7 +318,8 @@ def _derive(cur, events: list[dict], decisions: list[dict]) -> None:
             punches.append((e["id"], e["hall"], e["device"], data.get("staff"), data.get("at")))
         elif e["type"].startswith("case_"):
             from psycopg.types.json import Jsonb
-            cases.append((e["id"], e["hall"], e["type"], e.get("ts"), Jsonb(data)))
+            cases.append((e["id"], e["hall"], e["type"], e.get("received_at") or e.get("ts"), Jsonb(data),
+                          Jsonb(e.get("res"))))
     for d in decisions:
         result = d.get("result") if isinstance(d.get("result"), dict) else {}
         ticket = result.get("ticket") if isinstance(result.get("ticket"), dict) else None
@@ -308,7 +339,8 @@ def _derive(cur, events: list[dict], decisions: list[dict]) -> None:
     if punches:
         cur.executemany("INSERT INTO punches VALUES (%s,%s,%s,%s,%s) ON CONFLICT DO NOTHING", punches)
     if cases:
-        cur.executemany("INSERT INTO case_events VALUES (%s,%s,%s,%s,%s) ON CONFLICT DO NOTHING", cases)
+        cur.executemany("INSERT INTO case_events(id, hall, type, at, data, res) VALUES (%s,%s,%s,%s,%s,%s) "
+                        "ON CONFLICT DO NOTHING", cases)
     if tickets:
         # issue and call may arrive in either order (several consumers): each fills its own columns
         cur.executemany(

@@ -93,12 +93,14 @@ def has_table(db: sqlite3.Connection, name: str) -> bool:
 
 
 def event_rows(db: sqlite3.Connection, hall: str, after: int, limit: int) -> list[Row]:
-    rows = db.execute("SELECT rowid, id, device, type, seq, ts, received_at, data FROM events WHERE rowid > ? "
+    rows = db.execute("SELECT rowid, id, device, type, seq, ts, received_at, data, res FROM events WHERE rowid > ? "
                       "ORDER BY rowid LIMIT ?", (after, limit)).fetchall()
     out = []
-    for rowid, event_id, device, event_type, seq, ts, received_at, data in rows:
+    for rowid, event_id, device, event_type, seq, ts, received_at, data, res in rows:
+        # the hub's answer goes up too: a case's verdict (on time or not) is the hub's, by the hall's calendar
         body = {"hall": hall, "kind": "event", "n": rowid, "id": event_id, "device": device, "type": event_type,
-                "seq": seq, "ts": ts, "received_at": received_at, "data": _json_or_text(data)}
+                "seq": seq, "ts": ts, "received_at": received_at, "data": _json_or_text(data),
+                "res": _json_or_text(res)}
         # the message id carries the hall: one hall cannot shadow another's event in JetStream's duplicate window
         out.append(Row("events", rowid, f"{hall}.{event_id}", subject(hall, event_type), _dump(body)))
     return out

@@ -9,6 +9,7 @@ decision, a rating and a punch.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
 import signal
@@ -45,6 +46,16 @@ def register(sub) -> None:
                    help="seconds before a batch taken by a consumer that died is handed out again (default 30)")
     c.set_defaults(func=cmd_consume)
 
+    c = csub.add_parser("console", help="the central console: every hall side by side, over PostgreSQL (read-only)")
+    c.add_argument("--pg", required=True, help="PostgreSQL connection string (host=… dbname=… user=…)")
+    c.add_argument("--users", type=Path, default=Path("central-users.json"),
+                   help="the console's logins, argon2 hashes (default ./central-users.json; a first admin is made)")
+    c.add_argument("--add-user", metavar="NAME", help="add (or reset) a login, its password read from standard input")
+    c.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    c.add_argument("--port", type=int, default=8900, help="port (default 8900; 0 for a free one)")
+    c.add_argument("--tz", default="Asia/Shanghai", help="the halls' time zone for days and months")
+    c.set_defaults(func=cmd_central_console)
+
     c = csub.add_parser("up", help="a 3-node NATS cluster, a private PostgreSQL, the consumer and simulated halls")
     c.add_argument("--halls", type=int, default=3, help="simulated halls (default 3)")
     c.add_argument("--duration", type=float, default=10.0, help="seconds of traffic (default 10)")
@@ -52,6 +63,9 @@ def register(sub) -> None:
     c.add_argument("--consumers", type=int, default=2, help="consumer instances sharing the work (default 2)")
     c.add_argument("--data", type=Path, help="folder for the cluster and the database (default: a temporary one)")
     c.add_argument("--json", action="store_true", help="print the figures as JSON")
+    c.add_argument("--console-port", type=int, default=0, help="the central console's port (default: a free one)")
+    c.add_argument("--stay", action="store_true",
+                   help="after the figures, keep the cluster, the database and the console up until Ctrl-C")
     c.set_defaults(func=cmd_central_up)
 
 
@@ -132,6 +146,8 @@ class SimulatedHall:
         create_alert_tables(self.db)
         self.random = random.Random(seed)
         self.offline: dict[str, object] = {}  # device → its device_offline alert, while it lasts
+        self.open_cases: list[str] = []
+        self.cases = 0
         self.seq = self.db.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
         self.issued = {q: 0 for q in self.QUEUES}
         self.waiting: list[tuple[str, str]] = []
@@ -192,12 +208,29 @@ class SimulatedHall:
                                                    "called_at": at}})
         elif roll < 0.76:
             self._device_offline_or_back()
+        elif roll < 0.79:
+            self._case()
         elif roll < 0.9:
             self._event("rater-01", "rating", {"window": str(self.random.randint(1, 34)),
                                                "score": self.random.choice([5, 5, 5, 4, 3, 1])})
         else:
             self._event("fp-01", "punch", {"staff": f"s{self.random.randint(1, 149):03d}",
                                            "at": datetime.now().astimezone().isoformat(timespec="seconds")})
+
+    def _case(self) -> None:
+        """A case accepted at a window, or one finished (nine in ten on time), with the hub's answer journaled."""
+        if self.open_cases and self.random.random() < 0.5:
+            number = self.open_cases.pop(0)
+            on_time = self.random.random() < 0.9
+            self._event("window-01", "case_finish", {"case": number, "result": "approved"},
+                        {"ok": True, "case": {"case": number, "status": "finished", "result": "approved",
+                                              "on_time": on_time}})
+            return
+        self.cases += 1
+        number = f"{datetime.now():%Y%m%d}{self.id[-3:]}{self.cases:04d}"
+        self._event("window-01", "case_accept", {"service": "s-001", "window": "1"},
+                    {"ok": True, "case": {"case": number, "status": "accepted", "days": 5, "on_time": None}})
+        self.open_cases.append(number)
 
     def _device_offline_or_back(self) -> None:
         """A rating pad goes silent (the hub raises device_offline) or comes back (the alert clears)."""
@@ -288,14 +321,21 @@ class CentralUp:
             self.pg.remove()
 
 
-async def central_up(folder: Path, n_halls: int, duration: float, rate: float, consumers: int) -> dict:
+async def central_up(folder: Path, n_halls: int, duration: float, rate: float, consumers: int,
+                     console_port: int = 0, stay: bool = False, say=print) -> dict:
     import psycopg
 
+    from central.console.users import first_user
     from central.uplink import Uplink
 
     names = hall_names(n_halls)
     up = CentralUp(folder, names).start()
+    console = None
     try:
+        users_file = Path(folder) / "central-users.json"
+        password = first_user(users_file)
+        console = ConsoleServer(up.pg.conninfo, users_file, port=console_port).start()
+        say(f"中心控制台 central console: {console.url}/" + (f"  登录 login admin / {password}" if password else ""))
         workers = [up.consumer() for _ in range(consumers)]
         consumer_tasks = [asyncio.create_task(w.run()) for w in workers]
         for i, name in enumerate(names):  # each journal exists before its uplink starts
@@ -325,11 +365,19 @@ async def central_up(folder: Path, n_halls: int, duration: float, rate: float, c
                 "SELECT stored_at, committed_at FROM decisions UNION ALL "
                 "SELECT stored_at, committed_at FROM alerts) t").fetchone()[0]
             rejected = conn.execute("SELECT count(*) FROM rejected").fetchone()[0]
-        return {"halls": n_halls, "sent": sum(u.sent.events + u.sent.decisions + u.sent.alerts for u in uplinks), "written": written,
-                "stored": stored, "duplicates": sum(w.stored.duplicates for w in workers), "rejected": rejected,
-                "lag_p99_ms": round(lag * 1000, 1) if lag is not None else None, "duration_s": duration}
+        result = {"halls": n_halls, "sent": sum(u.sent.events + u.sent.decisions + u.sent.alerts for u in uplinks),
+                  "written": written, "stored": stored, "duplicates": sum(w.stored.duplicates for w in workers),
+                  "rejected": rejected, "lag_p99_ms": round(lag * 1000, 1) if lag is not None else None,
+                  "duration_s": duration, "console": f"{console.url}/"}
+        if stay:
+            say(f"{json.dumps(result)}\n中心控制台仍在运行 the console stays up at {console.url}/ — Ctrl-C 停止 to stop")
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.Event().wait()
+        return result
     finally:
-        up.stop(remove=True)
+        if console is not None:
+            console.stop()
+        up.stop(remove=not stay)
 
 
 def _stored(conninfo: str) -> int:
@@ -343,6 +391,72 @@ def _stored(conninfo: str) -> int:
             return 0
 
 
+class ConsoleServer:
+    """The central console on uvicorn in a thread (for `hall central up` and the tests)."""
+
+    def __init__(self, conninfo: str, users_file: Path, host: str = "127.0.0.1", port: int = 0,
+                 tz: str = "Asia/Shanghai"):
+        from central.services import free_port
+
+        self.conninfo, self.users_file, self.host, self.tz = conninfo, Path(users_file), host, tz
+        self.port = port or free_port()
+        self.server = None
+        self.thread = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> ConsoleServer:
+        import uvicorn
+
+        from central.console.app import create_app
+
+        app = create_app(self.conninfo, self.users_file, tz=self.tz)
+        self.server = uvicorn.Server(uvicorn.Config(app, host=self.host, port=self.port, log_level="warning",
+                                                    timeout_graceful_shutdown=1))
+        self.thread = threading.Thread(target=self.server.run, name="central-console", daemon=True)
+        self.thread.start()
+        end = time.monotonic() + 15
+        while not self.server.started and time.monotonic() < end:
+            time.sleep(0.05)
+        if not self.server.started:
+            raise RuntimeError(f"the central console did not start on {self.url}")
+        return self
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.should_exit = True
+            self.thread.join(10)
+
+
+def cmd_central_console(args) -> int:
+    import uvicorn
+
+    from central.console.app import create_app
+    from central.console.users import UserError, Users, first_user
+
+    if args.add_user:
+        password = sys.stdin.readline().rstrip("\n")
+        try:
+            Users(args.users).add(args.add_user, password)
+        except UserError as err:
+            print(f"hall central console: {err}", file=sys.stderr)
+            return 2
+        print(f"中心控制台用户已保存 login saved: {args.add_user}")
+        return 0
+    password = first_user(args.users)
+    if password:
+        print(f"首个登录 first login: admin / {password}  (保存在 kept in {args.users})")
+    port = args.port
+    if port == 0:
+        from central.services import free_port
+        port = free_port()
+    print(f"中心控制台 central console: http://{args.host}:{port}/", flush=True)
+    uvicorn.run(create_app(args.pg, args.users, tz=args.tz), host=args.host, port=port, log_level="warning")
+    return 0
+
+
 def cmd_central_up(args) -> int:
     from central.services import missing
 
@@ -351,7 +465,12 @@ def cmd_central_up(args) -> int:
         print(f"hall central up: {why}", file=sys.stderr)
         return 1
     folder = args.data or Path(tempfile.mkdtemp(prefix="hall-central-"))
-    result = asyncio.run(central_up(Path(folder), args.halls, args.duration, args.rate, args.consumers))
+    say = (lambda text: print(text, file=sys.stderr, flush=True)) if args.json else print
+    try:
+        result = asyncio.run(central_up(Path(folder), args.halls, args.duration, args.rate, args.consumers,
+                                        args.console_port, args.stay, say))
+    except KeyboardInterrupt:
+        return 0
     if args.json:
         print(json.dumps(result))
     else:
