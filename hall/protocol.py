@@ -334,6 +334,8 @@ KIND_EVENTS: dict[str, frozenset[str]] = {
     # the managers' console: only what a manager does, never a queue or attendance event of a device
     "console": frozenset({"alert_ack", "leave", "punch_correction", *CASE_EVENTS, "complaint", "followup_answer",
                           "health"}),
+    # the citizens' public site: a citizen's rating of their own ticket from their phone, never a queue action
+    "web": frozenset({"rating", "health"}),
 }
 
 # Request types answered on the device's `res` topic.
@@ -612,6 +614,7 @@ class TicketInfo(FromHub):
     est_wait_s: float | None = None
     called_at: str | None = None
     recall: int | None = None
+    follow: str | None = None  # the unguessable token of the ticket's page on the citizens' site (/t/<token>)
 
 
 class RatingInfo(FromHub):

@@ -36,7 +36,7 @@ DEFAULT_HALL = CONFIG_DIR / "hall.toml"
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,31}$"
 Name = Annotated[str, Field(pattern=NAME_PATTERN, description="lower-case letters, digits and '-', at most 32")]
-DeviceKind = Literal["kiosk", "display", "terminal", "caller", "rater", "window", "led", "console"]
+DeviceKind = Literal["kiosk", "display", "terminal", "caller", "rater", "window", "led", "console", "web"]
 HUB_ID = "hub"
 
 _CLOCK = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$")
@@ -245,6 +245,31 @@ class CentralSettings(_Model):
     ca_file: str | None = Field(default=None, min_length=1, description="the cluster's CA for tls:// servers")
 
 
+class NotifySettings(_Model):
+    """[public.notify]: the near-turn notice's webhook (an SMS gateway or a WeChat Work robot). No url, no notices."""
+    url: str | None = Field(default=None, pattern=r"^https?://", description="the webhook the notice is POSTed to")
+    format: Literal["sms", "wecom"] = Field(default="sms", description='"sms": {"phone", "text"}; '
+                                            '"wecom": a WeChat Work robot\'s text message naming the phone')
+    token_file: str | None = Field(default=None, min_length=1,
+                                   description="a file holding a bearer token for the gateway, relative to hall.toml")
+    attempts: int = strict_count(4, ge=1, le=20, description="tries of one notice before it is given up")
+    backoff_ms: int = strict_count(500, ge=0, le=600_000, description="the wait before the first retry, doubling")
+    timeout_s: int = strict_count(5, ge=1, le=120, description="how long one try may take")
+
+
+class PublicSettings(_Model):
+    """[public]: the citizens' site (docs/public.md)."""
+    base_url: str = Field(default="http://127.0.0.1:8900", pattern=r"^https?://[^/\s]+(/[^\s]*)?$",
+                          description="the address phones open, as printed in the ticket's QR code")
+    near_turn: int = strict_count(3, ge=1, le=100, description="people ahead when the near-turn notice is given")
+    lookups_per_minute: int = strict_count(30, ge=1, le=100_000,
+                                           description="ticket pages and ratings one address may ask for a minute")
+    notify: NotifySettings = NotifySettings()
+
+    def ticket_url(self, token: str) -> str:
+        return f"{self.base_url.rstrip('/')}/t/{token}"
+
+
 class Device(_Model):
     id: Name
     kind: DeviceKind
@@ -269,6 +294,7 @@ class HallFile(_Model):
     alerts: AlertRules = AlertRules()
     broker: BrokerSettings = BrokerSettings()
     central: CentralSettings = CentralSettings()
+    public: PublicSettings = PublicSettings()
     devices: list[Device] = []
 
 
@@ -313,6 +339,10 @@ class Hall:
     @property
     def central(self) -> CentralSettings:
         return self.file.central
+
+    @property
+    def public(self) -> PublicSettings:
+        return self.file.public
 
     @property
     def devices(self) -> list[Device]:

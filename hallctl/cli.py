@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "hallctl.commands.display",     # display, voice build|say
     "hallctl.commands.devices",     # caller, led (hall bus masters)
     "hallctl.commands.web",         # web, users add|list|remove|reset (the managers' console)
+    "hallctl.commands.public",      # public, public notices (the citizens' site)
     "hallctl.commands.central",     # uplink, central consume|up (many halls into one PostgreSQL)
     "hallctl.commands.install",     # install server|<device>, uninstall, doctor (one command per machine)
 ]

@@ -373,6 +373,7 @@ class HallUp:
         if self.screens:
             self._start_screens()
         self._start_console()
+        self._start_public()
         return self
 
     def _start_console(self) -> None:
@@ -383,6 +384,20 @@ class HallUp:
         self.admin_password = ensure_first_admin(self.data)
         self.console = ConsoleServer(self.config_hall, self.data, port=broker.free_port(), broker_port=self.port)
         self.parts.append(self.console.start())
+
+    def _start_public(self) -> None:
+        """The citizens' site in this process, on the port of `[public] base_url` when it is free (the tickets'
+        QR codes then open it), else on a free one."""
+        from urllib.parse import urlsplit
+
+        from hallctl.commands.public import PublicServer
+        from hub import broker
+
+        port = urlsplit(self.config_hall.public.base_url).port or 80
+        if port < 1024 or broker.port_in_use(port):
+            port = broker.free_port()
+        self.public = PublicServer(self.config_hall, self.data, port=port, broker_port=self.port)
+        self.parts.append(self.public.start())
 
     def _start_broker(self) -> None:
         from hub import broker
@@ -491,8 +506,10 @@ class HallUp:
         self.parts.append(self.punch_traffic)
         # everything else still reports its health
         busy = {BUS_CALLER, LED_MASTER, *gui, *self.links, *self.free, *(d.id for d in hall.devices_of("terminal"))}
-        # the console device is the managers' console itself (started below), which logs in with its own login
-        quiet = [self._link(d.id) for d in hall.devices if d.id not in busy and d.kind not in ("window", "console")]
+        # the console and web devices are the managers' console and the citizens' site themselves (started below),
+        # which log in with their own logins
+        quiet = [self._link(d.id) for d in hall.devices
+                 if d.id not in busy and d.kind not in ("window", "console", "web")]
         self.parts.append(HealthReporter(quiet + kiosks).start())
 
     def _start_screens(self) -> None:
@@ -624,6 +641,8 @@ def run_up(hall: Hall, data: Path, *, port: int | None, duration: float | None, 
         print(f"  logins   未被模拟使用 free for outside devices: {', '.join(up.free)}  "
               f"(hall devices list --data {up.data}; broker port {up.port})")
     print(f"  console  {up.console.url}")
+    print(f"  public   {up.public.url}  (公众服务 citizens' site; tickets' QR codes open "
+          f"{hall.public.base_url}/t/<token>)")
     if up.admin_password:
         print(f"  admin    控制台用户 admin, 密码 password {up.admin_password}  (shown once; hall users reset admin)")
     print(f"  watch    hall stats --data {up.data}    hall queue report --data {up.data} --date today", flush=True)

@@ -384,10 +384,13 @@ def _read_answer(payload: dict | None) -> Answer | None:
     return None if payload is None else read_or_ignore(Answer, "res", payload, log)
 
 
-def ticket_id(hall_id: str, ticket: TicketInfo) -> str:
-    """What the QR code on a ticket says: the hall, the day and the number."""
+def ticket_id(hall, ticket: TicketInfo) -> str:
+    """What the QR code on a ticket says: its page on the citizens' site, which a phone opens (docs/public.md);
+    from a hub that gives no page, the hall, the day and the number."""
+    if ticket.follow:
+        return hall.public.ticket_url(ticket.follow)
     day = (ticket.issued_at or "")[:10].replace("-", "")
-    return f"{hall_id}:{day}:{ticket.no}"
+    return f"{hall.id}:{day}:{ticket.no}"
 
 
 def ticket_content(hall, catalogue: Catalogue, ticket: TicketInfo) -> TicketContent:
@@ -409,7 +412,7 @@ def ticket_content(hall, catalogue: Catalogue, ticket: TicketInfo) -> TicketCont
     return TicketContent(hall_name=hall.info.name, hall_name_en=hall.info.name_en, no=ticket.no,
                          service=name, service_en=name_en, windows=windows,
                          ahead=ticket.ahead, est_wait_s=ticket.est_wait_s, issued_at=issued,
-                         materials=materials, qr=ticket_id(hall.id, ticket),
+                         materials=materials, qr=ticket_id(hall, ticket),
                          places=window_places(catalogue, windows, "zh"),
                          places_en=window_places(catalogue, windows, "en"))
 

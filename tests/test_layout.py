@@ -19,6 +19,7 @@ MAY_IMPORT = {
     "kiosk": {"hall", "devices", "kiosk"},
     "display": {"hall", "devices", "display"},
     "web": {"hall", "web"},
+    "public": {"hall", "public"},
     "central": {"hall", "central"},
 }
 OURS = {*MAY_IMPORT, "hallctl"}

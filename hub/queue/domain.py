@@ -57,6 +57,7 @@ class QueueDomain:
 
     def setup(self, db: sqlite_utils.Database, emit: Emit) -> None:
         store.create_tables(db)
+        self._follow_key = store.follow_key(db)
         self._rebuild(db)
         self._publish_all(emit)
 
@@ -117,7 +118,8 @@ class QueueDomain:
     def _write_rows(self, db) -> None:
         """The rows for reports: each ticket and call once, however often it changed since the last write."""
         if self._dirty_tickets:
-            store.save_tickets(db, [(day, *row) for (day, _), row in self._dirty_tickets.items()])
+            store.save_tickets(db, [(day, *row) for (day, _), row in self._dirty_tickets.items()],
+                               follow=self.follow_token)
             self._dirty_tickets.clear()
         if self._dirty_call_rows:
             store.save_calls(db, [(day, call) for (day, _), call in self._dirty_call_rows.items()])
@@ -215,6 +217,11 @@ class QueueDomain:
             return
         self._published[suffix] = payload
         emit.hub(suffix, payload)
+
+    def follow_token(self, day: date, no: str) -> str | None:
+        """The token of the ticket's page on the citizens' site: a keyed hash, so a replay gives the same."""
+        key = getattr(self, "_follow_key", None)
+        return store.follow_token(key, self.hall.id, day, no) if key else None
 
     # ------------------------------------------------------------ for tests and tools
 

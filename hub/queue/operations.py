@@ -247,7 +247,8 @@ def _ticket_issued(domain: QueueDomain, args: dict, out: Outcome) -> Answer:
     item = domain.hall.catalogue.service(t.service) if t.service else None
     windows = list(item.windows) if item and item.windows else domain.layout.windows_serving(t.queue)
     return Answer.build(ok=True, ticket=ticket_wire(t, windows=windows, ahead=out.ahead,
-                                                              est_wait_s=out.est_wait_s))
+                                                              est_wait_s=out.est_wait_s,
+                                                              follow=domain.follow_token(domain.engine.day, t.no)))
 
 
 def _ticket_called(domain: QueueDomain, args: dict, out: Outcome, **more) -> Answer:

@@ -8,9 +8,15 @@ rebuilt from them.
 
 from __future__ import annotations
 
+import base64
 import functools
+import hashlib
+import hmac
 import json
+import os
+import secrets
 from datetime import date, datetime
+from pathlib import Path
 
 import sqlite_utils
 
@@ -46,6 +52,7 @@ CREATE TABLE IF NOT EXISTS tickets (
     no_show_at TEXT,
     transfers INTEGER NOT NULL DEFAULT 0,
     requeues INTEGER NOT NULL DEFAULT 0,
+    follow TEXT,                 -- the token of its page on the citizens' site (/t/<token>), valid for its day
     PRIMARY KEY (day, no)
 );
 CREATE TABLE IF NOT EXISTS calls (
@@ -80,6 +87,44 @@ CREATE INDEX IF NOT EXISTS ratings_day ON ratings(day, window);
 
 def create_tables(db: sqlite_utils.Database) -> None:
     db.executescript(SCHEMA)
+    # a journal made before the citizens' site: its tickets had no page to follow
+    if "follow" not in {c[1] for c in db.execute("PRAGMA table_info(tickets)").fetchall()}:
+        db.execute("ALTER TABLE tickets ADD COLUMN follow TEXT")
+    db.execute("CREATE INDEX IF NOT EXISTS tickets_follow ON tickets(follow)")
+    # a journal made before appointments and the near-turn text
+    for column in ("phone", "booked"):
+        if column not in {c[1] for c in db.execute("PRAGMA table_info(tickets)").fetchall()}:
+            db.execute(f"ALTER TABLE tickets ADD COLUMN {column} TEXT")
+
+
+FOLLOW_KEY_FILE = "ticket-follow.key"
+FOLLOW_BYTES = 16  # 128 bits: nobody finds another citizen's ticket page by trying tokens
+
+
+def follow_key(db: sqlite_utils.Database) -> bytes:
+    """The hub's key for the tokens of ticket pages, in the data folder beside hub.db (0600), made on first use.
+    A token is a keyed hash of the hall, day and number: the same on a replay, unguessable without the key."""
+    row = db.execute("PRAGMA database_list").fetchone()
+    folder = Path(row[2]).parent if row and row[2] else None
+    if folder is None:  # an in-memory database (tests of the shell): a key for this run
+        return secrets.token_bytes(32)
+    path = folder / FOLLOW_KEY_FILE
+    if not path.exists():
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_hex(32) + "\n")
+    if path.stat().st_mode & 0o777 != 0o600:
+        os.chmod(path, 0o600)
+    return bytes.fromhex(path.read_text().strip())
+
+
+def follow_token(key: bytes, hall: str, day: date, no: str) -> str:
+    digest = hmac.new(key, f"{hall}/{day.isoformat()}/{no}".encode(), hashlib.sha256).digest()[:FOLLOW_BYTES]
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
 @functools.lru_cache(maxsize=4096)
@@ -111,20 +156,23 @@ def journal_of_last_day(db: sqlite_utils.Database) -> list[tuple[int, str | None
     return [(i, e, d, a, op, json.loads(args), json.loads(res)) for i, e, d, a, op, args, res in rows.fetchall()]
 
 
-def save_tickets(db: sqlite_utils.Database, rows: list[tuple[date, Ticket, str | None, str | None]]) -> None:
-    """Each ticket as it is now, with the device and event that asked for it where known (at issue)."""
+def save_tickets(db: sqlite_utils.Database, rows: list[tuple[date, Ticket, str | None, str | None]],
+                 follow=None) -> None:
+    """Each ticket as it is now, with the device and event that asked for it where known (at issue) and the token
+    of its page (`follow(day, no)`)."""
     db.conn.executemany(
         """INSERT INTO tickets(day, no, queue, origin, service, priority, channel, device, event, issued_at, status,
-                               window, called_at, done_at, no_show_at, transfers, requeues)
-           VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+                               window, called_at, done_at, no_show_at, transfers, requeues, follow)
+           VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
            ON CONFLICT(day, no) DO UPDATE SET device=coalesce(tickets.device, excluded.device),
+               follow=coalesce(tickets.follow, excluded.follow),
                event=coalesce(tickets.event, excluded.event), queue=excluded.queue, status=excluded.status,
                window=excluded.window,
                called_at=excluded.called_at, done_at=excluded.done_at, no_show_at=excluded.no_show_at,
                transfers=excluded.transfers, requeues=excluded.requeues""",
         [(day.isoformat(), t.no, t.queue, t.origin, t.service, int(t.priority), t.channel, device, event,
           iso(t.issued_at), t.status, t.window, iso(t.called_at), iso(t.done_at), iso(t.no_show_at), t.transfers,
-          t.requeues) for day, t, device, event in rows])
+          t.requeues, follow(day, t.no) if follow else None) for day, t, device, event in rows])
 
 
 def save_calls(db: sqlite_utils.Database, calls: list[tuple[date, Call]]) -> None:

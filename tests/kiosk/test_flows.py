@@ -109,7 +109,8 @@ def test_take_a_ticket_for_a_service_and_print_it(hall_with_hub, catalogue, inde
     assert printed.find("A001").height == 4
     for material in catalogue.service("scjg-001").materials:
         assert material[:10] in printed.text  # the one-time notice: what to bring
-    assert printed.qr_codes == [f"miluo:{t.issued_at[:10].replace('-', '')}:A001"]
+    # the QR code opens the ticket's own page on the citizens' site, by an unguessable token (docs/public.md)
+    assert len(t.follow) >= 22 and printed.qr_codes == [f"{hall_with_hub.hall.public.base_url}/t/{t.follow}"]
     # the kiosk kept the ticket and told the hub its printer is fine
     assert [r["no"] for r in model.store.tickets()] == ["A001"]
     wait_for(lambda: events_of(hall_with_hub, "kiosk-01", "health") == [{"printer": "ok"}], 10, "health event")

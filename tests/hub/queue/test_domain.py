@@ -12,6 +12,7 @@ def test_ticket_request_answers_the_ticket_with_windows_ahead_and_wait(tmp_path)
     d = DomainDriver(tmp_path / "hub.db")
     d.published()
     first = d.send("kiosk-01", "ticket_request", {"queue": "A"}, "09:00:00")
+    assert len(first["ticket"].pop("follow")) == 22  # the token of its page on the citizens' site (tests/public)
     assert first == {"ok": True, "ticket": {
         "no": "A001", "queue": "A", "service": None, "priority": False, "status": "waiting",
         "issued_at": "2026-11-30T09:00:00.000+08:00", "window": None, "windows": ["1", "2", "3"], "ahead": 0,

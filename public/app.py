@@ -1,0 +1,195 @@
+"""The citizens' site: FastAPI on uvicorn, Jinja2 pages for phones, a JSON twin of every page under `/api/`.
+
+    app = create_app(hall, data_dir)            # connects to the hall's broker as the `web` device
+    uvicorn.run(app, host="0.0.0.0", port=8900, proxy_headers=True)
+
+It faces the hall's public Wi-Fi or the internet, apart from the managers' console, which stays on the office LAN:
+no route needs a login, pages show nothing personal beyond masked forms (张*, ****1234), every lookup is limited
+per address (`[public] lookups_per_minute`), and nothing is sent to the hub that a device could not send: the
+site has its own login (kind `web`) and the hub checks its events like any other's. Its assets are served from
+here, never from another site, so a page loads on a hall Wi-Fi with no way out.
+
+Each part of the site is one router module in `ROUTER_MODULES`; a module not installed is left out.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.datastructures import MutableHeaders
+
+from hall.clock import now as clock_now
+from public.feed import PublicFeed
+from public.journal import TicketBook
+from public.limits import RateLimits
+from public.notify import Notifier
+
+log = logging.getLogger("public")
+
+HERE = Path(__file__).parent
+# the parts of the site: follow your ticket (/t/<token>), appointments (/book…)
+ROUTER_MODULES = ["public.ticket", "public.booking"]
+
+# what a page may load: its own scripts, styles and images, nothing from elsewhere; no page may frame it
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+                               "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    "X-Content-Type-Options": "nosniff",
+    # the ticket's token is in its address: no other site may learn it from a link followed out of the page
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+
+
+@dataclass
+class PublicSite:
+    """What every view needs, kept on `app.state.site`."""
+
+    hall: object
+    data_dir: Path
+    feed: PublicFeed | None
+    book: TicketBook
+    limits: RateLimits
+    templates: Jinja2Templates
+    notifier: Notifier | None
+    clock: object
+
+    def today(self) -> str:
+        return self.clock().date().isoformat()
+
+
+def site(request: Request) -> PublicSite:
+    return request.app.state.site
+
+
+def client_address(request: Request) -> str:
+    """The citizen's address (uvicorn puts the proxy's X-Forwarded-For here when told to trust the proxy)."""
+    return request.client.host if request.client else "unknown"
+
+
+def limited(request: Request, bucket: str) -> JSONResponse | HTMLResponse | None:
+    """Count this request against the address's budget for `bucket`; the 429 answer when it is spent."""
+    wait = site(request).limits.take(bucket, client_address(request))
+    if wait is None:
+        return None
+    headers = {"Retry-After": str(int(wait))}
+    message = f"请求过于频繁，请 {int(wait)} 秒后再试 Too many requests, try again in {int(wait)} s"
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"detail": message}, status_code=429, headers=headers)
+    return render(request, "error.html", {"title": "请稍后再试 Try again later", "message": message},
+                  status_code=429, headers=headers)
+
+
+def render(request: Request, template: str, context: dict, status_code: int = 200,
+           headers: dict | None = None) -> HTMLResponse:
+    s = site(request)
+    base = {"request": request, "hall": s.hall, "hall_name": s.hall.info.name, "hall_name_en": s.hall.info.name_en,
+            "booking": "public.booking" in request.app.state.routers}
+    return s.templates.TemplateResponse(request, template, {**base, **context}, status_code=status_code,
+                                        headers=headers)
+
+
+class SecurityHeaders:
+    """Plain ASGI middleware (a streaming push must not be copied through a task of its own): the headers above on
+    every answer, and no caching of pages and API answers, which are about one citizen's ticket."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        static = scope["path"].startswith("/static/")
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+                if not static:
+                    headers.setdefault("Cache-Control", "no-store")
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def create_app(hall, data_dir: Path | str, *, connect: bool = True, host: str | None = None,
+               port: int | None = None, password: str | None = None, clock=None) -> FastAPI:
+    """The citizens' site for `hall`, reading the hub's journal in `data_dir`, its own records in
+    `<data_dir>/public.db`. With `connect`, its device link follows the hub over MQTT while the app runs, and the
+    near-turn notices go out (when `[public.notify]` names a webhook)."""
+    data_dir = Path(data_dir)
+    clock = clock or (lambda: clock_now(hall.tz))
+    notifier = Notifier(hall, data_dir, clock=clock) if connect else None
+    feed = PublicFeed(hall, data_dir, host=host, port=port, password=password, clock=clock,
+                      notifier=notifier) if connect else None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        import asyncio
+
+        if notifier is not None:
+            notifier.start()
+        if feed is not None:
+            feed.streams.bind(asyncio.get_running_loop())
+            feed.start()
+        try:
+            yield
+        finally:
+            if feed is not None:
+                feed.stop()
+            if notifier is not None:
+                notifier.stop()
+
+    app = FastAPI(title="hallkit 公众服务 citizens' site", version="1",
+                  description="The JSON twin of every page of the citizens' site. No route needs a login; lookups "
+                              "are limited per address (429 with Retry-After).",
+                  openapi_url="/api/openapi.json", docs_url=None, redoc_url=None, lifespan=lifespan)
+    templates = Jinja2Templates(directory=HERE / "templates")
+    templates.env.filters["tojson_compact"] = lambda v: json.dumps(v, ensure_ascii=False, separators=(",", ":"))
+    templates.env.filters["minutes"] = lambda s: None if s is None else max(1, round(s / 60)) if s else 0
+    templates.env.filters["clock"] = _clock
+    per_minute = hall.public.lookups_per_minute
+    app.state.site = PublicSite(hall=hall, data_dir=data_dir, feed=feed, book=TicketBook(data_dir),
+                                limits=RateLimits({"lookup": per_minute, "rating": per_minute,
+                                                   "booking": per_minute}),
+                                templates=templates, notifier=notifier, clock=clock)
+    app.state.routers = set()
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def home(request: Request):
+        return render(request, "home.html", {"title": "公众服务 Citizens' services"})
+
+    for name in ROUTER_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as err:
+            if err.name != name:  # a real import error inside the part must not be hidden
+                raise
+            continue
+        app.include_router(module.router)
+        app.state.routers.add(name)
+    app.add_middleware(SecurityHeaders)
+    return app
+
+
+def _clock(value: str | None) -> str:
+    """An ISO time as the hall's clock shows it: 10:42."""
+    if not value:
+        return ""
+    try:
+        return datetime.fromisoformat(value).strftime("%H:%M")
+    except ValueError:
+        return value
