@@ -128,11 +128,23 @@ StaffId = Annotated[str, Field(min_length=1, max_length=32)]
 TicketNo = Annotated[str, Field(pattern=r"^[A-Z]{1,2}\d{3,5}$")]
 
 
+IdNumber = Annotated[str, Field(min_length=18, max_length=18, pattern=r"^[0-9]{17}[0-9Xx]$")]
+# a mainland mobile number: 11 digits from 13… to 19…
+MobilePhone = Annotated[str, Field(pattern=r"^1[3-9][0-9]{9}$")]
+BookingCode = Annotated[str, Field(pattern=r"^[0-9]{8}$")]
+IdLast4 = Annotated[str, Field(pattern=r"^[0-9]{3}[0-9Xx]$")]
+
+
 class TicketRequest(_Strict):
+    """取号. `id_number` (checked against GB 11643, kept only as a keyed hash) is required for the queues of
+    `[appointments] id_required` and limits anyone who gives it to one ticket per queue per day; `phone` is kept
+    with the ticket for a text before its turn, never published."""
     queue: QueueId | None = None
     service: str | None = Field(default=None, min_length=1, max_length=64)
     priority: StrictBool = False
     channel: Literal["kiosk", "window", "phone", "web"] = "kiosk"
+    id_number: IdNumber | None = None
+    phone: MobilePhone | None = None
 
     def model_post_init(self, _):
         if (self.queue is None) == (self.service is None):
@@ -287,6 +299,44 @@ class FollowUpAnswer(_Strict):
     correction: Reason
 
 
+# ---- appointments (预约, docs/appointments.md): booked by the citizens' site (kind `web`), checked in at a kiosk
+
+DayText = Annotated[str, Field(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
+SlotTime = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+
+
+class BookingRequest(_Strict):
+    """A booking of one slot: the ID number is checked (GB 11643) and kept only as a keyed hash and its last 4."""
+    queue: QueueId
+    date: DayText
+    time: SlotTime
+    name: str = Field(min_length=1, max_length=32)
+    id_number: IdNumber
+    phone: MobilePhone
+
+
+class BookingCancel(_Strict):
+    """Cancel by the booking code and the last 4 characters of the ID number."""
+    code: BookingCode
+    id_last4: IdLast4
+
+
+class BookingChange(BookingCancel):
+    """Move a booking to another slot of the same queue."""
+    date: DayText
+    time: SlotTime
+
+
+class CheckIn(_Strict):
+    """预约签到 at a kiosk: the booking code or the ID number, one of them."""
+    code: BookingCode | None = None
+    id_number: IdNumber | None = None
+
+    def model_post_init(self, _):
+        if (self.code is None) == (self.id_number is None):
+            raise ValueError("exactly one of code or id_number")
+
+
 EVENT_MODELS: dict[str, type[BaseModel]] = {
     "ticket_request": TicketRequest,
     "call_next": WindowAction,
@@ -315,15 +365,21 @@ EVENT_MODELS: dict[str, type[BaseModel]] = {
     "case_lookup": CaseLookup,
     "complaint": ComplaintEntry,
     "followup_answer": FollowUpAnswer,
+    "booking_request": BookingRequest,
+    "booking_cancel": BookingCancel,
+    "booking_change": BookingChange,
+    "checkin": CheckIn,
 }
 
 WINDOW_EVENTS = ("call_next", "call_ticket", "recall", "skip", "complete", "transfer", "pause", "resume")
 
 CASE_EVENTS = ("case_accept", "case_start", "case_suspend", "case_resume", "case_finish", "case_withdraw")
 
+BOOKING_EVENTS = ("booking_request", "booking_cancel", "booking_change")
+
 # Which device kinds may send which event types (docs/protocol.md, "Event types").
 KIND_EVENTS: dict[str, frozenset[str]] = {
-    "kiosk": frozenset({"ticket_request", "requeue", "case_lookup", "health"}),
+    "kiosk": frozenset({"ticket_request", "requeue", "case_lookup", "checkin", "health"}),
     # not `rating`: a window PC is worked by the clerk being rated; ratings come from the window's pad
     "window": frozenset({"ticket_request", *WINDOW_EVENTS, "requeue", "login", "logout", *CASE_EVENTS, "health"}),
     "caller": frozenset({*WINDOW_EVENTS, "requeue", "login", "logout", "rating", "health"}),
@@ -335,12 +391,13 @@ KIND_EVENTS: dict[str, frozenset[str]] = {
     "console": frozenset({"alert_ack", "leave", "punch_correction", *CASE_EVENTS, "complaint", "followup_answer",
                           "health"}),
     # the citizens' public site: a citizen's rating of their own ticket from their phone, never a queue action
-    "web": frozenset({"rating", "health"}),
+    "web": frozenset({"rating", *BOOKING_EVENTS, "health"}),
 }
 
 # Request types answered on the device's `res` topic.
 REQUEST_TYPES = frozenset({"ticket_request", *WINDOW_EVENTS, "requeue", "alert_ack", "leave", "punch_correction",
-                           *CASE_EVENTS, "case_lookup", "complaint", "followup_answer"})
+                           *CASE_EVENTS, "case_lookup", "complaint", "followup_answer", *BOOKING_EVENTS,
+                           "checkin"})
 
 # Keys in a payload that name a device: a device may name only itself.
 DEVICE_KEYS = ("device", "device_id", "client_id", "from")
@@ -600,6 +657,26 @@ class AttendanceState(FromHub):
     counts: dict[str, int] | None = None
 
 
+class SlotPlaces(FromHub):
+    time: str                                  # the slot's start, HH:MM
+    end: str | None = None
+    capacity: int
+    left: int
+
+
+class SlotDay(FromHub):
+    date: str
+    slots: list[SlotPlaces]
+
+
+class AppointmentsState(FromHub):
+    """`hub/state/appointments/{queue}` (retained): the queue's bookable days and places left, and today's bookings
+    (`booked` not yet checked in, `checked_in`), for the citizens' site and the console. Nothing personal."""
+    queue: str
+    dates: list[SlotDay]
+    today: dict[str, int] = {}
+
+
 class TicketInfo(FromHub):
     """A ticket as the hub answers about it."""
     no: str
@@ -614,6 +691,7 @@ class TicketInfo(FromHub):
     est_wait_s: float | None = None
     called_at: str | None = None
     recall: int | None = None
+    booked: str | None = None                  # a checked-in booking's slot (HH:MM): called ahead of walk-ins
     follow: str | None = None  # the unguessable token of the ticket's page on the citizens' site (/t/<token>)
 
 
@@ -706,6 +784,20 @@ class FollowUpInfo(FromHub):
     answered_by: str | None = None
 
 
+class BookingInfo(FromHub):
+    """A booking as the hub answers about it: the name masked (张*), the ID number as its last 4 only."""
+    code: str
+    queue: str
+    date: str
+    time: str                                  # the slot's start, HH:MM
+    end: str | None = None
+    name: str | None = None                    # masked
+    id_last4: str | None = None
+    status: str | None = None                  # booked, cancelled, checked_in, no_show
+    ticket: str | None = None                  # the ticket its check-in gave
+    on_time: bool | None = None                # checked in within its window: the ticket is called ahead of walk-ins
+
+
 class Answer(FromHub):
     """`{device}/res`: the answer to a request event (`re` is its id); a refusal has `ok: false`, `code`, `error`."""
     re: str
@@ -723,6 +815,7 @@ class Answer(FromHub):
     revised: list[RevisedDay] | None = None  # `leave`, `punch_correction`: the closed days judged again
     case: CaseInfo | None = None            # the case events and a kiosk's `case_lookup`
     followup: FollowUpInfo | None = None    # `complaint`, `followup_answer`
+    booking: BookingInfo | None = None      # the booking events and a kiosk's `checkin`
 
     def addressed_to(self, event_id: str) -> Answer:
         """This answer to the request `event_id` (a domain answers without knowing it; ingest addresses it)."""
@@ -739,6 +832,7 @@ HUB_TOPIC_MODELS: dict[str, type[FromHub]] = {
     "call": Call,
     "calls": Calls,
     "alerts": Alerts,
+    "state/appointments": AppointmentsState,
 }
 DEVICE_CHANNEL_MODELS: dict[str, type[FromHub]] = {"status": DeviceStatus, "ack": Ack, "err": Rejection, "res": Answer}
 M = TypeVar("M", bound=FromHub)

@@ -226,6 +226,31 @@ class AlertRules(_Model):
     off: list[AlertRule] = Field(default=[], description="rules switched off, by name")
 
 
+SlotMinutes = Annotated[int, Field(strict=True, ge=10, le=480)]
+
+
+class AppointmentQueue(_Model):
+    """One queue's bookable slots: every `slot_minutes` from the start of each opening span (the last slot of a
+    span ends with it), or one slot per opening span ("half_day": the morning and the afternoon)."""
+    slot_minutes: SlotMinutes | Literal["half_day"] = Field(
+        default=60, description='minutes per slot (10-480), or "half_day" for the morning and the afternoon')
+    capacity: int = strict_count(4, ge=1, le=10_000, description="bookings a slot takes")
+
+
+class AppointmentRules(_Model):
+    """[appointments]: 网上预约 and the walk-in ID limit (docs/appointments.md). A queue not listed in `queues` takes
+    no bookings."""
+    days_ahead: int = strict_count(5, ge=1, le=60, description="working days ahead a slot may be booked")
+    checkin_before_minutes: int = strict_count(30, ge=0, le=240,
+                                               description="check-in opens this long before the slot starts")
+    no_show_limit: int = strict_count(3, ge=1, le=100, description="no-shows within no_show_days that block booking")
+    no_show_days: int = strict_count(30, ge=1, le=366)
+    block_days: int = strict_count(30, ge=1, le=366, description="how long booking stays blocked")
+    queues: dict[str, AppointmentQueue] = Field(default={}, description="bookable queues by id")
+    id_required: list[str] = Field(default=[], description="queues whose walk-in tickets need the ID number "
+                                                            "(one ticket per person per queue per day)")
+
+
 class BrokerSettings(_Model):
     host: str = Field(default="127.0.0.1", min_length=1)
     port: int = strict_count(1883, ge=1, le=65535)
@@ -336,6 +361,7 @@ class Hall:
     def broker(self) -> BrokerSettings:
         return self.file.broker
 
+    appointments: AppointmentRules = AppointmentRules()
     @property
     def central(self) -> CentralSettings:
         return self.file.central
@@ -378,6 +404,10 @@ def load_staff(path: Path) -> list[Staff]:
     reader = csv.DictReader(text.splitlines())
     missing = {"staff", "name"} - set(reader.fieldnames or [])
     if missing:
+    @property
+    def appointments(self) -> AppointmentRules:
+        return self.file.appointments
+
         raise ConfigError(path, [f"line 1: header must name the columns staff,name[,window,role]; missing {sorted(missing)}"])
     out, problems, seen = [], [], set()
     for lineno, row in enumerate(reader, start=2):
@@ -432,3 +462,10 @@ def load_hall(path: Path | str | None = None) -> Hall:
     if problems:
         raise ConfigError(path, problems)
     return Hall(path.resolve(), file, catalogue, staff)
+    queue_ids = {q.id for q in catalogue.queues}
+    for q in file.appointments.queues:
+        if q not in queue_ids:
+            out.append(f"appointments.queues.{q}: unknown queue {q!r}")
+    for q in file.appointments.id_required:
+        if q not in queue_ids:
+            out.append(f"appointments.id_required: unknown queue {q!r}")

@@ -8,6 +8,7 @@ DOMAINS = [
     "hub.queue.domain:QueueDomain",
     "hub.attendance.domain:AttendanceDomain",
     "hub.cases.domain:CasesDomain",
+    "hub.appointments.domain:AppointmentsDomain",
     # last: its clock work reads what the others wrote in theirs
     "hub.alerts.domain:AlertsDomain",
 ]

@@ -25,6 +25,9 @@ import sqlite_utils
 
 from hall.protocol import Answer, Calls, FromHub
 from hub.domain import Emit, Event
+from hub.appointments.rules import rules_from_hall as booking_rules_from_hall
+from hub.cases.rules import id_last4, id_number_hash
+from hub.cases.store import id_key
 from hub.queue import store
 from hub.queue.engine import Call, Outcome, QueueEngine, Ticket, layout_from_hall, rules_from_hall
 from hub.queue.operations import ASKED_BY, OPERATIONS, Operation
@@ -43,6 +46,9 @@ class QueueDomain:
         self.layout = layout_from_hall(hall)
         self.rules = rules_from_hall(hall)
         self.engine = QueueEngine(self.layout, self.rules)
+        self.booking_rules = booking_rules_from_hall(hall)  # when a check-in is on time
+        self.key = b""   # for the keyed hash of an ID number (the cases' key: one person, one hash)
+        self.db: sqlite_utils.Database | None = None  # during apply(): a check-in reads the bookings table
         self._published: dict[str, FromHub] = {}
         self._journal_id = 0
         # what events changed since the last flush(), written and published there once
@@ -57,11 +63,24 @@ class QueueDomain:
 
     def setup(self, db: sqlite_utils.Database, emit: Emit) -> None:
         store.create_tables(db)
+        self.key = id_key(db)
         self._follow_key = store.follow_key(db)
         self._rebuild(db)
         self._publish_all(emit)
 
+    def redact(self, event_type: str, data: dict) -> dict:
+        """The journal never holds an ID number given for a ticket or a check-in: its keyed hash and last 4."""
+        number = data.get("id_number")
+        if not isinstance(number, str):
+            return data
+        kept = {k: v for k, v in data.items() if k != "id_number"}
+        return {**kept, "id_hash": id_number_hash(number, self.key), "id_last4": id_last4(number)}
+
+    def moment(self, moment: datetime) -> datetime:
+        return self._moment(moment)
+
     def apply(self, db: sqlite_utils.Database, event: Event, emit: Emit) -> Answer | None:
+        self.db = db
         self._follow_journal(db, emit)
         try:
             at = self._moment(event.received_at)
@@ -145,6 +164,7 @@ class QueueDomain:
 
     def _rebuild(self, db) -> None:
         """The current day from the journal: its `open_day` row, then every operation that was carried out."""
+        self.db = db
         self.engine = QueueEngine(self.layout, self.rules)
         issued_by: dict[str, tuple[str | None, str | None]] = {}  # ticket → the device and event that asked
         rows = store.journal_of_last_day(db)

@@ -35,9 +35,19 @@ A staff member logs in only at the window `staff.csv` assigns them to, when the 
 (`Layout.staff`; the hub always gives it, a scenario with its own hall may not).
 
 The order of a queue's line (who is called first) is kept explicitly, each waiting ticket belonging to a class:
-priority tickets (绿色通道) first, then tickets transferred in, then everyone else. Within a class the line is
-kept in the order tickets joined it. A requeued no-show is slotted in after the next few waiting tickets (taking
-the class of the ticket before it), but an ordinary ticket never goes ahead of a priority or transferred one.
+priority tickets (绿色通道) first, then tickets transferred in, then booked tickets (预约: a booking checked in on
+time at a kiosk), then walk-ins. Within a class the line is kept in the order tickets joined it; booked tickets
+by their slot first (an earlier slot before a later one), then in the order they checked in. A requeued no-show is
+slotted in after the next few waiting tickets (taking the class of the ticket before it), but an ordinary ticket
+never goes ahead of a priority, transferred or booked one.
+
+A booked ticket is issued at check-in, which hub/appointments/rules.py allows from 30 minutes before its slot to
+the slot's end: the engine is told the slot (`booked`) and takes it without asking about issuing hours or the
+queue's cap, promised by the booking. A late check-in gets an ordinary ticket, asked for like any other.
+
+Walk-in limit (黄牛): a ticket may name its person (`person`, the keyed hash of an ID number; the engine never sees
+the number). A person gets one ticket per queue per day, booked or not (`id_limit`); a queue whose walk-ins must
+give it (`QueueSpec.id_required`) refuses a ticket without one (`id_required`).
 """
 
 from __future__ import annotations
@@ -67,7 +77,7 @@ PAUSED = "paused"
 CLOSED = "closed"
 
 # a waiting ticket's class in its line: lower is called first
-PRIORITY_CLASS, TRANSFERRED_CLASS, ORDINARY_CLASS = 0, 1, 2
+PRIORITY_CLASS, TRANSFERRED_CLASS, BOOKED_CLASS, ORDINARY_CLASS = 0, 1, 2, 3
 
 # refusal codes (answered with ok: false)
 CLOSED_CODE = "closed"
@@ -91,6 +101,9 @@ NOT_LOGGED_IN = "not_logged_in"
 NOT_CALLABLE = "not_callable"
 NOT_THIS_WINDOW = "not_this_window"
 UNKNOWN_REASON = "unknown_reason"
+ID_REQUIRED = "id_required"
+ID_LIMIT = "id_limit"
+INVALID_ID = "invalid_id_number"
 
 # Chinese first, English second: these reach kiosks, caller keypads and window PCs as they are.
 MESSAGES = {
@@ -116,6 +129,9 @@ MESSAGES = {
     NOT_CALLABLE: "只能叫今天等候中或过号的票 · only a ticket of today that waits or missed its call can be called",
     NOT_THIS_WINDOW: "此窗口不办理该票的业务 · this window does not serve that ticket's queue",
     UNKNOWN_REASON: "没有这个暂停原因 · not one of the hall's pause reasons",
+    ID_REQUIRED: "该业务取号须输入身份证号码 · this queue's tickets need the ID number",
+    ID_LIMIT: "每人每天每项业务限取一个号 · one ticket per person per queue per day",
+    INVALID_ID: "身份证号码校验不通过 · the ID number fails its check digit",
 }
 
 
@@ -127,6 +143,7 @@ class QueueSpec:
     prefix: str
     standard_minutes: float = 10.0
     cap: int | None = None
+    id_required: bool = False  # a walk-in ticket names its person (the walk-in limit against 黄牛)
 
 
 @dataclass(frozen=True)
@@ -172,8 +189,10 @@ class Layout:
 
 def layout_from_hall(hall) -> Layout:
     cat = hall.catalogue
+    id_required = set(hall.appointments.id_required)
     return Layout(
-        queues={q.id: QueueSpec(q.id, q.prefix, float(q.standard_minutes), q.cap) for q in cat.queues},
+        queues={q.id: QueueSpec(q.id, q.prefix, float(q.standard_minutes), q.cap, q.id in id_required)
+                for q in cat.queues},
         windows={w.id: WindowSpec(w.id, tuple(w.queues), tuple(w.backup)) for w in cat.windows},
         staff={s.id: s.window for s in hall.staff},
     )
@@ -213,6 +232,9 @@ class Ticket:
     transfers: int = 0
     requeues: int = 0
     rated: bool = False        # a citizen rated its service (once per ticket)
+    booked: time | None = None  # a booking checked in on time: its slot's start
+    person: str | None = None  # the keyed hash of the ID number given, if any
+    phone: str | None = None   # for a text before its turn; never on a screen or a retained topic
 
     def __post_init__(self):
         self.origin = self.origin or self.queue
@@ -330,6 +352,7 @@ class QueueEngine:
         self._order = 0      # issue and transfer order
         self._announces = 0  # announcement order
         self._announced: dict[int, Call] = {}  # by call number, in announcement order (newest last)
+        self._persons: dict[tuple[str, str], str] = {}  # (queue, person) → today's ticket: the walk-in limit
 
     def next_day(self, day: date) -> QueueEngine:
         """The same hall the next day: empty lines, numbering from 1; staff stay logged in until they log out."""
@@ -342,27 +365,45 @@ class QueueEngine:
     # ------------------------------------------------------------ issuing (取号)
 
     def issue_ticket(self, queue_id: str, at: datetime, *, priority: bool = False, service: str | None = None,
-                     channel: str | None = None, enforce: bool = True) -> Outcome:
-        """A new ticket at the back of its queue (priority: behind earlier priority tickets only).
+                     channel: str | None = None, booked: time | None = None, person: str | None = None,
+                     phone: str | None = None, enforce: bool = True) -> Outcome:
+        """A new ticket at the back of its queue (priority: behind earlier priority tickets only; booked: behind
+        priority and transferred tickets and booked tickets of its slot or earlier, ahead of walk-ins).
 
-        `enforce=False` skips issuing hours and caps: a replay re-issues what was issued even if the config
-        changed since.
+        `enforce=False` skips issuing hours, caps and the walk-in limit: a replay re-issues what was issued even if
+        the config changed since. A booked ticket skips hours and caps too: its booking promised it.
         """
         q = self.queues.get(queue_id)
         if q is None:
             return Outcome.refuse(UNKNOWN_QUEUE, repr(queue_id))
-        if enforce and not self.rules.issuing_at(at.time()):
-            return Outcome.refuse(CLOSED_CODE, at.strftime("%H:%M"))
-        if enforce and q.spec.cap is not None and q.issued >= q.spec.cap:
-            return Outcome.refuse(CAP_REACHED, f"{queue_id} {q.spec.cap}")
+        if enforce and booked is None:
+            if not self.rules.issuing_at(at.time()):
+                return Outcome.refuse(CLOSED_CODE, at.strftime("%H:%M"))
+            if q.spec.cap is not None and q.issued >= q.spec.cap:
+                return Outcome.refuse(CAP_REACHED, f"{queue_id} {q.spec.cap}")
+            if person is None and q.spec.id_required:
+                return Outcome.refuse(ID_REQUIRED, queue_id)
+            if person is not None and (queue_id, person) in self._persons:
+                return Outcome.refuse(ID_LIMIT, f"{queue_id} {self._persons[(queue_id, person)]}")
         q.issued += 1
         self._order += 1
         no = f"{q.spec.prefix}{q.issued:03d}"
         ticket = Ticket(no=no, queue=queue_id, number=q.issued, order=self._order, issued_at=at,
-                        priority=priority, service=service, channel=channel, since=self._order)
+                        priority=priority, service=service, channel=channel, since=self._order, booked=booked,
+                        person=person, phone=phone)
         self.tickets[no] = ticket
-        klass = PRIORITY_CLASS if priority else ORDINARY_CLASS
-        ahead = self._place(q, ticket, klass, q.count_through_class(klass))
+        if person is not None:
+            self._persons.setdefault((queue_id, person), no)
+        if priority:
+            klass, index = PRIORITY_CLASS, q.count_through_class(PRIORITY_CLASS)
+        elif booked is not None:
+            # behind the booked tickets of its slot and earlier ones, ahead of those of later slots
+            klass = BOOKED_CLASS
+            index = q.count_before_class(BOOKED_CLASS) + sum(
+                1 for t in q.line if t.klass == BOOKED_CLASS and t.booked is not None and t.booked <= booked)
+        else:
+            klass, index = ORDINARY_CLASS, q.count_through_class(ORDINARY_CLASS)
+        ahead = self._place(q, ticket, klass, index)
         return Outcome(ok=True, ticket=ticket, ahead=ahead, est_wait_s=self.wait_estimate_s(queue_id, ahead),
                        tickets=[ticket], queues={queue_id})
 
@@ -677,7 +718,8 @@ class QueueEngine:
             "windows": {wid: self.window_state(wid).model_dump() | {"open": d.open,
                                                                     "recalls": d.call.recalls if d.call else None}
                         for wid, d in self.windows.items()},
-            "tickets": {no: (t.status, t.queue, t.klass, t.since, t.requeues, t.transfers, t.rated)
+            "tickets": {no: (t.status, t.queue, t.klass, t.since, t.requeues, t.transfers, t.rated,
+                             t.booked.isoformat() if t.booked else None)
                         for no, t in self.tickets.items()},
             "calls": [c.model_dump() for c in self.recent_calls(1000)],
         }

@@ -15,6 +15,15 @@ only at the window staff.csv assigns them, whichever device sends it. A refused 
 its refusal (the event with its answer, the journal row) and changes nothing: reports and rankings read only the
 `ratings` table, which holds credited ratings alone.
 
+A ticket request may give an ID number (required for the queues of `[appointments] id_required`): it is checked
+(GB 11643) and the engine is given only its keyed hash, for the limit of one ticket per person per queue per day;
+the journal keeps the hash, never the number. A phone number given is kept with the ticket for the near-turn text.
+
+`checkin` (预约签到 at a kiosk) finds today's booking by its code or the ID number in the `bookings` table
+(hub/appointments/store.py): on time (from 30 minutes before its slot to its end) it issues a booked ticket, called
+ahead of walk-ins; later the same day an ordinary one. What it found is journaled with the operation, so a replay
+issues the same ticket without reading the table again.
+
 Calls (`call_next`, `call_ticket`, `recall`) are refused with `not_logged_in` at a window nobody is logged in at,
 whichever device asks: the clerk's PC and the caller keypads alike. A replay does not ask again: a call journaled
 as made is made, whatever the rules say now.
@@ -24,17 +33,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import TYPE_CHECKING
 
 import sqlite_utils
 
-from hall.protocol import Answer, RatingInfo, TicketInfo
+from hall.protocol import Answer, BookingInfo, RatingInfo, TicketInfo
+from hub.appointments import rules as booking_rules
+from hub.appointments import store as bookings
+from hub.cases.rules import id_number_hash, id_number_valid
 from hub.domain import Event
 from hub.queue import store
 from hub.queue.engine import (
     DECIDE,
     FORBIDDEN,
+    INVALID_ID,
     NOT_ASSIGNED,
     NOTHING_TO_RATE,
     RATING_FORBIDDEN,
@@ -59,6 +72,8 @@ CITIZEN_KINDS = ("web", "phone")
 
 def ticket_wire(t: Ticket, **more) -> TicketInfo:
     """The ticket in an answer, with what that answer adds (`more`: the windows, the people ahead, …)."""
+    if t.booked is not None:
+        more["booked"] = f"{t.booked:%H:%M}"
     return TicketInfo.build(no=t.no, queue=t.queue, service=t.service, priority=t.priority,
                             status=t.status, issued_at=store.iso(t.issued_at), window=t.window, **more)
 
@@ -125,7 +140,59 @@ def _ticket_request(domain: QueueDomain, event: Event) -> dict:
         service = d.service
         queue = item.queue if item else None
     # the device in the journal too: a ticket row rebuilt after a crash names who asked for it
-    return {"queue": queue, "service": service, "priority": d.priority, "channel": d.channel, "device": event.device}
+    args = {"queue": queue, "service": service, "priority": d.priority, "channel": d.channel, "device": event.device}
+    if d.id_number is not None:
+        # the keyed hash only; a number failing its check digit is refused in _known_queue
+        args["person"] = id_number_hash(d.id_number, domain.key) if id_number_valid(d.id_number) else None
+        args["id_invalid"] = not id_number_valid(d.id_number)
+    if d.phone is not None:
+        args["phone"] = d.phone
+    return args
+
+
+def _checkin(domain: QueueDomain, event: Event) -> dict:
+    """Today's booking this check-in names, and what it gives: a booked ticket on time, an ordinary one late. A
+    refusal is journaled as found (`refusal`), a ticket with everything a replay needs."""
+    d = event.data
+    db, now = domain.db, domain.moment(event.received_at)
+    today = now.date().isoformat()
+    if d.code is not None:
+        found = bookings.booking(db, d.code)
+        if found is None:
+            return {"refusal": (booking_rules.NO_BOOKING, d.code[:2] + "******")}
+        candidates = [found]
+    else:
+        if not id_number_valid(d.id_number):
+            return {"refusal": (booking_rules.INVALID, "校验不通过 fails its check digit", "id_number")}
+        person = id_number_hash(d.id_number, domain.key)
+        candidates = bookings.person_on(db, person, today, statuses=("booked", "no_show", "checked_in"))
+        if not candidates:
+            return {"refusal": (booking_rules.NO_BOOKING, f"****{d.id_number[-4:]}")}
+        # the booking whose window is open now, else the earliest still to come, else the latest gone
+        waiting = [b for b in candidates if b.status != booking_rules.CHECKED_IN] or candidates
+        rank = {booking_rules.ON_TIME: 0, booking_rules.EARLY: 1, booking_rules.LATE: 2}
+        candidates = sorted(waiting, key=lambda b: (rank[_timing(domain, b, now)], b.time))
+    b = candidates[0]
+    if b.status == booking_rules.CHECKED_IN:
+        return {"refusal": (booking_rules.ALREADY_CHECKED_IN, b.ticket or "")}
+    if b.status == booking_rules.CANCELLED:
+        return {"refusal": (booking_rules.BOOKING_CLOSED, "已取消 cancelled")}
+    if b.date != today:
+        return {"refusal": (booking_rules.NOT_TODAY, b.date)}
+    timing = _timing(domain, b, now)
+    if timing == booking_rules.EARLY:
+        opens = booking_rules.checkin_opens(domain.booking_rules, b.day, _slot_of(b), domain.tz)
+        return {"refusal": (booking_rules.TOO_EARLY, f"{opens:%H:%M} 起可签到 check-in opens at {opens:%H:%M}")}
+    return {"queue": b.queue, "booking": b.code, "slot": b.time if timing == booking_rules.ON_TIME else None,
+            "person": b.id_hash, "phone": b.phone, "channel": "kiosk", "device": event.device}
+
+
+def _slot_of(b) -> booking_rules.Slot:
+    return booking_rules.Slot(time.fromisoformat(b.time), time.fromisoformat(b.end), 0)
+
+
+def _timing(domain: QueueDomain, b, now: datetime) -> str:
+    return booking_rules.checkin_timing(domain.booking_rules, b.day, _slot_of(b), now)
 
 
 def _window(domain: QueueDomain, event: Event) -> dict:
@@ -167,6 +234,15 @@ def _rating(domain: QueueDomain, event: Event) -> dict:
 def _known_queue(domain: QueueDomain, event: Event, args: dict) -> Answer | None:
     if args["queue"] is None:
         return refusal(UNKNOWN_QUEUE, f"service {args['service']!r}")
+    if args.get("id_invalid"):
+        return refusal(INVALID_ID, "GB 11643")
+    return None
+
+
+def _booking_found(domain: QueueDomain, event: Event, args: dict) -> Answer | None:
+    if "refusal" in args:
+        r = booking_rules.refuse(*args["refusal"])
+        return Answer.build(ok=False, code=r.code, error=r.error)
     return None
 
 
@@ -189,7 +265,14 @@ def _may_rate(domain: QueueDomain, event: Event, args: dict) -> Answer | None:
 
 def _issue(engine: QueueEngine, args: dict, at: datetime, recorded: dict | None) -> Outcome:
     return engine.issue_ticket(args["queue"], at, priority=args["priority"], service=args.get("service"),
-                               channel=args.get("channel"), enforce=recorded is None)
+                               channel=args.get("channel"), person=args.get("person"), phone=args.get("phone"),
+                               enforce=recorded is None)
+
+
+def _check_in(engine: QueueEngine, args: dict, at: datetime, recorded: dict | None) -> Outcome:
+    slot = time.fromisoformat(args["slot"]) if args.get("slot") else None
+    return engine.issue_ticket(args["queue"], at, channel=args.get("channel"), booked=slot, person=args.get("person"),
+                               phone=args.get("phone"), enforce=recorded is None)
 
 
 def _call_next(engine: QueueEngine, args: dict, at: datetime, recorded: dict | None) -> Outcome:
@@ -251,6 +334,18 @@ def _ticket_issued(domain: QueueDomain, args: dict, out: Outcome) -> Answer:
                                                               follow=domain.follow_token(domain.engine.day, t.no)))
 
 
+def _checked_in(domain: QueueDomain, args: dict, out: Outcome) -> Answer:
+    t = out.ticket
+    b = bookings.booking(domain.db, args["booking"]) if domain.db is not None else None
+    booking = None
+    if b is not None:
+        booking = BookingInfo.build(code=b.code, queue=b.queue, date=b.date, time=b.time, end=b.end, name=b.name,
+                                    status=booking_rules.CHECKED_IN, ticket=t.no, on_time=args.get("slot") is not None)
+    return Answer.build(ok=True, ticket=ticket_wire(t, windows=domain.layout.windows_serving(t.queue),
+                                                    ahead=out.ahead, est_wait_s=out.est_wait_s),
+                        booking=booking)
+
+
 def _ticket_called(domain: QueueDomain, args: dict, out: Outcome, **more) -> Answer:
     ticket = None
     if out.ticket is not None:
@@ -288,6 +383,14 @@ def _save_rating(db: sqlite_utils.Database, day: date, at: datetime, args: dict,
                       score=args["score"], event=event.id if event else None, device=event.device if event else None)
 
 
+def _save_checkin(db: sqlite_utils.Database, day: date, at: datetime, args: dict, out: Outcome,
+                  event: Event | None) -> None:
+    if event is None:
+        return  # a replay: the booking row committed with the check-in
+    bookings.update(db, args["booking"], status=booking_rules.CHECKED_IN, checked_in_at=store.iso(at),
+                    ticket=out.ticket.no, on_time=int(args.get("slot") is not None))
+
+
 OPERATIONS: dict[str, Operation] = {op.name: op for op in (
     Operation("issue", "ticket_request", _ticket_request, _issue, _ticket_issued, check=_known_queue,
               at_window=False, issues=True),
@@ -303,5 +406,7 @@ OPERATIONS: dict[str, Operation] = {op.name: op for op in (
     Operation("login", "login", _staff_at_window, _login, _window_state, check=_assigned_window),
     Operation("logout", "logout", _staff_at_window, _logout, _window_state, check=_assigned_window),
     Operation("rating", "rating", _rating, _rate, _rated, check=_may_rate, record=_save_rating),
+    Operation("checkin", "checkin", _checkin, _check_in, _checked_in, check=_booking_found, at_window=False,
+              issues=True, record=_save_checkin),
 )}
 ASKED_BY: dict[str, Operation] = {op.event: op for op in OPERATIONS.values()}

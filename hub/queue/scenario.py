@@ -45,6 +45,7 @@ class ScenarioQueue(_Model):
     prefix: str = Field(default="", pattern=r"^([A-Z]{1,2})?$")
     standard_minutes: float = Field(default=10, gt=0)
     cap: int | None = Field(default=None, ge=1)
+    id_required: bool = False
 
 
 class ScenarioWindow(_Model):
@@ -94,8 +95,10 @@ class Step(_Model):
     ticket: str | None = None
     priority: bool = False
     staff: str | None = None
+    booked: time | None = None   # issue: a booking checked in on time, for this slot
+    person: str | None = None    # issue: who (the keyed hash of an ID number), for the walk-in limit
 
-    @field_validator("at", mode="before")
+    @field_validator("at", "booked", mode="before")
     @classmethod
     def _clock(cls, value):
         if isinstance(value, str):
@@ -142,7 +145,7 @@ def _engine_for(scenario: Scenario, default_hall) -> tuple[QueueEngine, ZoneInfo
         hall = default_hall() if callable(default_hall) else default_hall
         return QueueEngine(layout_from_hall(hall), rules_from_hall(hall), scenario.date), hall.tz
     layout = Layout(
-        queues={q.id: QueueSpec(q.id, q.prefix or q.id, q.standard_minutes, q.cap) for q in h.queues},
+        queues={q.id: QueueSpec(q.id, q.prefix or q.id, q.standard_minutes, q.cap, q.id_required) for q in h.queues},
         windows={w.id: WindowSpec(w.id, tuple(w.queues), tuple(w.backup)) for w in h.windows},
     )
     rules = Rules(recall_limit=h.rules.recall_limit, requeue_window=timedelta(minutes=h.rules.requeue_window_minutes),
@@ -154,7 +157,8 @@ def _engine_for(scenario: Scenario, default_hall) -> tuple[QueueEngine, ZoneInfo
 def apply_step(engine: QueueEngine, step: Step, at: datetime) -> Outcome:
     match step.op:
         case "issue":
-            return engine.issue_ticket(step.queue, at, priority=step.priority)
+            return engine.issue_ticket(step.queue, at, priority=step.priority, booked=step.booked,
+                                       person=step.person)
         case "call_next":
             return engine.call_next(step.window, at)
         case "recall":

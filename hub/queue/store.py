@@ -53,6 +53,8 @@ CREATE TABLE IF NOT EXISTS tickets (
     transfers INTEGER NOT NULL DEFAULT 0,
     requeues INTEGER NOT NULL DEFAULT 0,
     follow TEXT,                 -- the token of its page on the citizens' site (/t/<token>), valid for its day
+    phone TEXT,                  -- given at the kiosk for a text before its turn (never published)
+    booked TEXT,                 -- a booking checked in on time: its slot (HH:MM), called ahead of walk-ins
     PRIMARY KEY (day, no)
 );
 CREATE TABLE IF NOT EXISTS calls (
@@ -162,8 +164,8 @@ def save_tickets(db: sqlite_utils.Database, rows: list[tuple[date, Ticket, str |
     of its page (`follow(day, no)`)."""
     db.conn.executemany(
         """INSERT INTO tickets(day, no, queue, origin, service, priority, channel, device, event, issued_at, status,
-                               window, called_at, done_at, no_show_at, transfers, requeues, follow)
-           VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+                               window, called_at, done_at, no_show_at, transfers, requeues, follow, phone, booked)
+           VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
            ON CONFLICT(day, no) DO UPDATE SET device=coalesce(tickets.device, excluded.device),
                follow=coalesce(tickets.follow, excluded.follow),
                event=coalesce(tickets.event, excluded.event), queue=excluded.queue, status=excluded.status,
@@ -172,7 +174,8 @@ def save_tickets(db: sqlite_utils.Database, rows: list[tuple[date, Ticket, str |
                transfers=excluded.transfers, requeues=excluded.requeues""",
         [(day.isoformat(), t.no, t.queue, t.origin, t.service, int(t.priority), t.channel, device, event,
           iso(t.issued_at), t.status, t.window, iso(t.called_at), iso(t.done_at), iso(t.no_show_at), t.transfers,
-          t.requeues, follow(day, t.no) if follow else None) for day, t, device, event in rows])
+          t.requeues, follow(day, t.no) if follow else None, t.phone,
+          t.booked.strftime("%H:%M") if t.booked else None) for day, t, device, event in rows])
 
 
 def save_calls(db: sqlite_utils.Database, calls: list[tuple[date, Call]]) -> None:

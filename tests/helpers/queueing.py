@@ -38,8 +38,15 @@ class Script:
         self.steps.append({"at": self._clock.time().isoformat(), "op": op, **kw})
         return self
 
-    def issue(self, queue: str = "A", priority: bool = False, at: str | None = None) -> Script:
-        return self._add("issue", at, queue=queue, **({"priority": True} if priority else {}))
+    def issue(self, queue: str = "A", priority: bool = False, at: str | None = None, booked: str | None = None,
+              person: str | None = None) -> Script:
+        """A ticket; `booked`: a booking of that slot checked in on time; `person`: an ID number's hash given."""
+        more = {"priority": True} if priority else {}
+        if booked is not None:
+            more["booked"] = booked
+        if person is not None:
+            more["person"] = person
+        return self._add("issue", at, queue=queue, **more)
 
     def call(self, window: str = "1", at: str | None = None) -> Script:
         return self._add("call_next", at, window=window)

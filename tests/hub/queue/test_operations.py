@@ -17,6 +17,17 @@ def test_every_event_the_queue_takes_asks_for_one_operation():
     assert all(name == op.name for name, op in OPERATIONS.items())
 
 
+def _booking(d: DomainDriver, code: str, slot: str) -> None:
+    """A booking made on the citizens' site (the appointments domain's row), to check in at the kiosk."""
+    from hub.appointments import store as bookings
+
+    with d.db.atomic():
+        bookings.create_tables(d.db)
+        bookings.insert(d.db, code=code, queue="A", date="2026-11-30", time=slot, end="10:00", name="张*",
+                        id_hash="0" * 64, id_last4="002X", phone=None, status="booked",
+                        booked_at="2026-11-27T10:00:00.000+08:00")
+
+
 def _every_operation(d: DomainDriver) -> None:
     d.send("kiosk-01", "ticket_request", {"queue": "A"}, "09:00:00")
     d.send("kiosk-01", "ticket_request", {"queue": "A"}, "09:00:01")
@@ -28,6 +39,8 @@ def _every_operation(d: DomainDriver) -> None:
     d.send("win-01", "transfer", {"window": "1", "queue": "B"}, "09:03:00")
     d.send("kiosk-01", "ticket_request", {"queue": "A"}, "09:03:30")
     d.send("kiosk-01", "requeue", {"ticket": "A001"}, "09:04:00")
+    _booking(d, "12345678", "09:00")
+    d.send("kiosk-01", "checkin", {"code": "12345678"}, "09:04:10")
     d.send("win-01", "call_ticket", {"window": "1", "ticket": "A001"}, "09:04:30")
     d.send("win-01", "call_next", {"window": "1"}, "09:05:00")
     d.send("win-01", "complete", {"window": "1"}, "09:08:00")
