@@ -8,7 +8,8 @@ A ticket's life as the citizen sees it:
        └── near: `[public] near_turn` or fewer people ahead: the page alerts, an SMS goes out where a phone was left
 
 People ahead are read from the hub's journal, not from the engine: the waiting tickets of the same queue that the
-queue's order puts first (priority tickets, then tickets transferred in, then by the time they were issued). The
+queue's order puts first (priority tickets, tickets transferred in, booked tickets checked in on time by their slot,
+then the others by the time they were issued; a requeued ticket is counted by its issue, a little early). The
 estimate is the hub's own: the queue's published wait shared out per person ahead.
 """
 
@@ -43,10 +44,19 @@ class TicketRow:
     requeues: int
     follow: str | None
     phone: str | None = None
+    booked: str | None = None  # the slot of a booking checked in on time ("10:00"): ahead of walk-ins
 
     def order(self) -> tuple:
         """Its place in its queue's line, as the queue's rules order the waiting (see the module's docstring)."""
-        return (not self.priority, self.transfers == 0, self.issued_at, self.no)
+        if self.priority:
+            klass = 0
+        elif self.transfers:
+            klass = 1
+        elif self.booked:
+            klass = 2
+        else:
+            klass = 3
+        return (klass, self.booked or "" if klass == 2 else "", self.issued_at, self.no)
 
 
 def people_ahead(ticket: TicketRow, waiting: list[TicketRow]) -> int:

@@ -17,12 +17,14 @@ log = logging.getLogger("public.journal")
 
 COLUMNS = ("day", "no", "queue", "service", "priority", "issued_at", "status", "window", "called_at", "done_at",
            "no_show_at", "transfers", "requeues", "follow")
+# columns of a later hub: the phone left at the kiosk, the slot of a booked ticket (预约签到)
+LATER_COLUMNS = ("phone", "booked")
 
 
 class TicketBook:
     def __init__(self, data_dir: Path | str):
         self.path = Path(data_dir) / "hub.db"
-        self._has_phone: bool | None = None
+        self._later: set[str] = set()
 
     def _connect(self) -> sqlite3.Connection | None:
         if not self.path.exists():
@@ -36,9 +38,10 @@ class TicketBook:
             return None
 
     def _columns(self, conn: sqlite3.Connection) -> str:
-        if not self._has_phone:  # looked at until the hub has it: a hub upgraded while the site runs
-            self._has_phone = any(r[1] == "phone" for r in conn.execute("PRAGMA table_info(tickets)"))
-        return ", ".join((*COLUMNS, "phone" if self._has_phone else "NULL"))
+        if not self._later:  # looked at until the hub has them: a hub upgraded while the site runs
+            have = {r[1] for r in conn.execute("PRAGMA table_info(tickets)")}
+            self._later = {c for c in LATER_COLUMNS if c in have}
+        return ", ".join((*COLUMNS, *(c if c in self._later else "NULL" for c in LATER_COLUMNS)))
 
     def _tickets(self, where: str, params: tuple) -> list[TicketRow]:
         conn = self._connect()
@@ -53,7 +56,8 @@ class TicketBook:
             conn.close()
         return [TicketRow(day=r[0], no=r[1], queue=r[2], service=r[3], priority=bool(r[4]), issued_at=r[5],
                           status=r[6], window=r[7], called_at=r[8], done_at=r[9], no_show_at=r[10],
-                          transfers=r[11] or 0, requeues=r[12] or 0, follow=r[13], phone=r[14]) for r in rows]
+                          transfers=r[11] or 0, requeues=r[12] or 0, follow=r[13], phone=r[14], booked=r[15])
+                for r in rows]
 
     def by_token(self, token: str) -> TicketRow | None:
         found = self._tickets("follow=?", (token,))

@@ -168,23 +168,25 @@ def screenshot_live(browser, base_url: str, name: str, out: Path, prefix: str = 
 
 
 class EventStream:
-    """`/api/events` read by a thread, as a browser's EventSource would: (event, data) pairs in `events`."""
+    """A push stream (the console's `/api/events` unless `path` names another) read by a thread, as a browser's
+    EventSource would: (event, data) pairs in `events`, once the first event of kind `first` has come."""
 
-    def __init__(self, client):
+    def __init__(self, client, path: str = "/api/events", first: str = "snapshot"):
         import json
 
         self.events: list[tuple[str, dict]] = []
         self._json = json
         self._client = client
+        self._path = path
         self._response = None
         self._thread = threading.Thread(target=self._read, name="sse-reader", daemon=True)
         self._thread.start()
-        wait_for(lambda: any(kind == "snapshot" for kind, _ in self.events), 10, "the stream's snapshot")
+        wait_for(lambda: any(kind == first for kind, _ in self.events), 10, "the stream's first event")
 
     def _read(self) -> None:
         kind = "message"
         try:
-            with self._client.stream("GET", "/api/events", timeout=None) as response:
+            with self._client.stream("GET", self._path, timeout=None) as response:
                 self._response = response
                 assert response.status_code == 200, response.status_code
                 for line in response.iter_lines():
