@@ -82,13 +82,20 @@ class NatsNode:
     def url(self) -> str:
         return f"nats://127.0.0.1:{self.port}"
 
+    @property
+    def tls_url(self) -> str:
+        return f"tls://127.0.0.1:{self.port}"
+
 
 @dataclass
 class NatsCluster:
-    """A JetStream cluster of `size` nodes under `folder`; `halls` names the halls given a login."""
+    """A JetStream cluster of `size` nodes under `folder`; `halls` names the halls given a login. With `tls`,
+    every client connection and every route between the servers is TLS with a private CA (central/tls.py), and a
+    plain connection is refused."""
     folder: Path
     halls: list[str]
     size: int = 3
+    tls: bool = False
     nodes: list[NatsNode] = field(default_factory=list)
     passwords: dict[str, str] = field(default_factory=dict)
 
@@ -105,13 +112,21 @@ class NatsCluster:
 
     @property
     def urls(self) -> list[str]:
-        return [n.url for n in self.nodes]
+        return [n.tls_url if self.tls else n.url for n in self.nodes]
+
+    @property
+    def ca_file(self) -> Path | None:
+        return self.folder / "tls" / "ca.crt" if self.tls else None
 
     def login(self, user: str) -> dict:
-        """Connect options for nats-py: the servers, the user, its password, its inbox prefix."""
+        """Connect options for nats-py: the servers, the user, its password, its inbox prefix (and the CA)."""
         options = {"servers": self.urls, "user": user, "password": self.passwords[user]}
         if user != CENTRAL_USER:
             options["inbox_prefix"] = f"_INBOX.{user}"
+        if self.tls:
+            from central.tls import client_context
+
+            options["tls"] = client_context(self.ca_file)
         return options
 
     def config(self, node: NatsNode) -> str:
@@ -123,12 +138,21 @@ class NatsCluster:
                 "subscribe": {"allow": [f"_INBOX.{hall}.>"]},
             }})
         store = (node.folder / "jetstream").as_posix()
+        tls = ""
+        if self.tls:
+            certs = self.folder / "tls"
+            tls = (f'tls {{ cert_file: "{(certs / "server.crt").as_posix()}", '
+                   f'key_file: "{(certs / "server.key").as_posix()}", ca_file: "{(certs / "ca.crt").as_posix()}", '
+                   f"verify: {{verify}}, timeout: 3 }}")
         return "\n".join([
             f"server_name: {node.name}",
             f"listen: 127.0.0.1:{node.port}",
             f"http: 127.0.0.1:{node.monitor_port}",
+            tls.replace("{verify}", "false"),  # clients: TLS, then a user and a password
             f'jetstream {{ store_dir: "{store}", max_memory_store: 64MB, max_file_store: 4GB }}',
-            f"cluster {{ name: central, listen: 127.0.0.1:{node.route_port}, no_advertise: true, routes: [{routes}] }}",
+            # routes: both servers show the CA's certificate
+            f"cluster {{ name: central, listen: 127.0.0.1:{node.route_port}, no_advertise: true, "
+            f"routes: [{routes}]{', ' + tls.replace('{verify}', 'true') if tls else ''} }}",
             # JSON is valid NATS configuration syntax
             f"accounts {{ HALLS: {{ jetstream: enabled, users: {json.dumps(users)} }} }}",
             "max_payload: 1MB",
@@ -143,6 +167,10 @@ class NatsCluster:
             self.passwords.setdefault(user, secrets.token_urlsafe(18))
         self.folder.mkdir(parents=True, exist_ok=True)
         os.chmod(self.folder, 0o700)  # the logins are in here
+        if self.tls:
+            from central.tls import make_ca
+
+            make_ca(self.folder / "tls")
         (self.folder / "logins.json").write_text(json.dumps(self.passwords))
         for node in self.nodes:
             self.start_node(node, wait=False)

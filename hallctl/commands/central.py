@@ -18,7 +18,7 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from hallctl.commands import add_hall_args, hall_and_data
@@ -146,6 +146,7 @@ class SimulatedHall:
         create_alert_tables(self.db)
         self.random = random.Random(seed)
         self.offline: dict[str, object] = {}  # device → its device_offline alert, while it lasts
+        self.clock: datetime | None = None  # a backlog's own time; None: the real time
         self.open_cases: list[str] = []
         self.cases = 0
         self.seq = self.db.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
@@ -160,7 +161,7 @@ class SimulatedHall:
 
         self.seq += 1
         event_id = str(ULID())
-        now = datetime.now().astimezone().isoformat(timespec="milliseconds")
+        now = self.now().isoformat(timespec="milliseconds")
         self.db.execute("INSERT INTO events(id, device, type, seq, ts, received_at, data, res) "
                         "VALUES (?,?,?,?,?,?,?,?)",
                         (event_id, device, event_type, self.seq, now, now, json_text(data),
@@ -171,7 +172,7 @@ class SimulatedHall:
     def _decision(self, event_id: str, op: str, args: dict, result: dict) -> None:
         from hub.queue.store import journal
 
-        now = datetime.now().astimezone()
+        now = self.now()
         journal(self.db, event=event_id, day=now.date(), at=now, op=op, args=args, result=result)
         self.rows += 1
 
@@ -180,11 +181,24 @@ class SimulatedHall:
         with self.db.conn:
             self._step()
 
-    def backlog(self, steps: int) -> None:
-        """Many things at once (a day of traffic written fast, for a backlog)."""
-        with self.db.conn:
-            for _ in range(steps):
-                self._step()
+    def now(self) -> datetime:
+        return self.clock or datetime.now().astimezone()
+
+    def backlog(self, steps: int, spacing_s: float = 8.0) -> None:
+        """Many things at once: a day of traffic written fast, for a backlog. Its times are spread over the hours
+        before now, `spacing_s` apart on average, so waits and days are as a day's would be."""
+        self.clock = datetime.now().astimezone() - timedelta(seconds=steps * spacing_s)
+        try:
+            with self.db.conn:
+                for _ in range(steps):
+                    day = self.clock.date()
+                    self.clock += timedelta(seconds=self.random.uniform(0, 2 * spacing_s))
+                    if self.clock.date() != day:  # a new day: the hub starts its queues again
+                        self.waiting.clear()
+                        self.issued = dict.fromkeys(self.QUEUES, 0)
+                    self._step()
+        finally:
+            self.clock = None
 
     def _step(self) -> None:
         roll = self.random.random()
@@ -194,7 +208,7 @@ class SimulatedHall:
             no = f"{queue}{self.issued[queue]:03d}"
             event = self._event("kiosk-01", "ticket_request", {"queue": queue, "priority": False,
                                                                 "channel": "kiosk"})
-            at = datetime.now().astimezone().isoformat(timespec="milliseconds")
+            at = self.now().isoformat(timespec="milliseconds")
             self._decision(event, "issue", {"queue": queue},
                            {"ok": True, "ticket": {"no": no, "queue": queue, "issued_at": at}})
             self.waiting.append((no, queue))
@@ -202,7 +216,7 @@ class SimulatedHall:
             no, queue = self.waiting.pop(0)
             window = str(self.random.randint(1, 34))
             event = self._event("caller-01", "call_next", {"window": window})
-            at = datetime.now().astimezone().isoformat(timespec="milliseconds")
+            at = self.now().isoformat(timespec="milliseconds")
             self._decision(event, "call_next", {"window": window},
                            {"ok": True, "ticket": {"no": no, "queue": queue, "window": window,
                                                    "called_at": at}})
@@ -215,7 +229,7 @@ class SimulatedHall:
                                                "score": self.random.choice([5, 5, 5, 4, 3, 1])})
         else:
             self._event("fp-01", "punch", {"staff": f"s{self.random.randint(1, 149):03d}",
-                                           "at": datetime.now().astimezone().isoformat(timespec="seconds")})
+                                           "at": self.now().isoformat(timespec="seconds")})
 
     def _case(self) -> None:
         """A case accepted at a window, or one finished (nine in ten on time), with the hub's answer journaled."""
@@ -227,7 +241,7 @@ class SimulatedHall:
                                               "on_time": on_time}})
             return
         self.cases += 1
-        number = f"{datetime.now():%Y%m%d}{self.id[-3:]}{self.cases:04d}"
+        number = f"{self.now():%Y%m%d}{self.id[-3:]}{self.cases:04d}"
         self._event("window-01", "case_accept", {"service": "s-001", "window": "1"},
                     {"ok": True, "case": {"case": number, "status": "accepted", "days": 5, "on_time": None}})
         self.open_cases.append(number)
@@ -239,7 +253,7 @@ class SimulatedHall:
         from ulid import ULID
 
         device = f"rater-{self.random.randint(1, 34):02d}"
-        now = datetime.now().astimezone()
+        now = self.now()
         alert = self.offline.pop(device, None)
         if alert is None:
             alert = Alert(id=str(ULID()), key=f"device_offline:{device}", rule="device_offline", subject=device,
@@ -293,12 +307,12 @@ def simulate(folder: Path, names: list[str], rate: float, duration: float) -> in
 class CentralUp:
     """The cluster, PostgreSQL and the consumers, started and stopped together (tests and `hall central up`)."""
 
-    def __init__(self, folder: Path, halls: list[str]):
+    def __init__(self, folder: Path, halls: list[str], tls: bool = True):
         from central.services import NatsCluster, Postgres
 
         self.folder = Path(folder)
         self.halls = halls
-        self.cluster = NatsCluster(self.folder / "nats", halls=halls)
+        self.cluster = NatsCluster(self.folder / "nats", halls=halls, tls=tls)
         self.pg = Postgres(self.folder)
 
     def start(self) -> CentralUp:

@@ -3,7 +3,6 @@ a hall's reports, the year side by side and summed, rankings; and in Chromium, t
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 import statistics
 from datetime import datetime
@@ -17,7 +16,7 @@ from central.console.users import Users
 from central.consumer import Consumer
 from central.uplink import Uplink
 from hallctl.commands.central import ConsoleServer, SimulatedHall
-from tests.helpers.central import TEST_HALLS, fresh_database, fresh_stream, needs_central, stored
+from tests.helpers.central import TEST_HALLS, fresh_database, fresh_stream, needs_central, run_apart, stored
 from tests.helpers.web import CHROMIUM_ARGS, chromium  # noqa: F401 (the fixture)
 
 pytestmark = needs_central
@@ -37,7 +36,7 @@ def send(cluster, database, journals: dict) -> None:
         for name, journal in journals.items():
             await Uplink(name, journal, cluster.login(name)).drain()
         await Consumer(database, cluster.login("central")).run(idle_exit_s=1.5)
-    asyncio.run(run())
+    run_apart(run)
 
 
 @pytest.fixture(scope="module")

@@ -30,6 +30,14 @@ def _config_hall() -> str:
 CONFIG_HALL = _config_hall()  # the example hall's id: `hall uplink` and `hall up` tests log in as it
 
 
+def run_apart(coro_factory):
+    """`asyncio.run` in a thread of its own: the caller's thread may hold a loop already (Playwright's sync API)."""
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(coro_factory())).result()
+
+
 def fresh_stream(login: dict, replicas: int = 3) -> None:
     """The stream deleted (with its consumers and its duplicate window) and made again, on a running cluster."""
     import nats
@@ -47,7 +55,7 @@ def fresh_stream(login: dict, replicas: int = 3) -> None:
         finally:
             await nc.close()
 
-    asyncio.run(remake())
+    run_apart(remake)
 
 
 def fresh_database(pg) -> str:
