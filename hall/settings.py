@@ -309,6 +309,50 @@ class Staff(_Model):
     role: str = "window"
 
 
+class ReviewRules(_Model):
+    """[review]: how each bimonthly review (双月讲评) chooses its red flag windows (红旗窗口) and service stars
+    (服务标兵), and whom it names at the bottom (docs/year.md). Each window and person gets a composite of measures
+    (0-100 each), weighted by these weights; the weights need not add up to 1 (the composite is their weighted
+    mean)."""
+    red_flag_windows: int = strict_count(2, ge=0, le=100, description="red flag windows chosen per review")
+    service_stars: int = strict_count(7, ge=0, le=1000, description="service stars chosen per review")
+    weight_attendance: float = Field(default=0.5, ge=0, le=1, strict=True,
+                                     description="attendance score (100 for a clean period)")
+    weight_ratings: float = Field(default=0.3, ge=0, le=1, strict=True, description="share of good ratings × 100")
+    weight_cases: float = Field(default=0.2, ge=0, le=1, strict=True, description="cases finished on time × 100")
+    weight_discipline: float = Field(default=0.0, ge=0, le=1, strict=True,
+                                     description="100 less 20 per complaint or error (差错) charged to them")
+    min_ratings: int = strict_count(20, ge=0, le=100_000, description="ratings a candidate needs in the period")
+    star_min_attendance: float = Field(default=95.0, ge=0, le=100, strict=True,
+                                       description="a service star's attendance score is at least this")
+    no_absence: Switch = Field(default=True, description="an absent day rules a candidate (or their window) out")
+    no_complaint: Switch = Field(default=True, description="a complaint or an error rules a candidate out")
+    bottom_windows: int = strict_count(3, ge=0, le=100, description="windows named at the bottom")
+    bottom_people: int = strict_count(5, ge=0, le=1000, description="people named at the bottom (only those who "
+                                                                        "lost points)")
+
+    @model_validator(mode="after")
+    def _some_weight(self):
+        if not (self.weight_attendance + self.weight_ratings + self.weight_cases + self.weight_discipline) > 0:
+            raise ValueError("at least one weight above 0")
+        return self
+
+
+class AllowanceRules(_Model):
+    """[allowance]: each person's attendance allowance (出勤费) for a bimonthly period, in yuan: the base less a
+    deduction per occurrence, never below 0 (docs/year.md)."""
+    base: int = strict_count(600, ge=0, le=1_000_000, description="yuan for a clean two months")
+    late: int = strict_count(10, ge=0, le=100_000, description="per late arrival")
+    early: int = strict_count(10, ge=0, le=100_000, description="per early leave")
+    missing: int = strict_count(20, ge=0, le=100_000, description="per missing punch")
+    absent_day: int = strict_count(100, ge=0, le=100_000, description="per absent day")
+    leave_day: int = strict_count(20, ge=0, le=100_000, description="per day of 请假 (personal or sick leave)")
+    business_day: int = strict_count(0, ge=0, le=100_000, description="per day of 公出 (official business)")
+    in_lieu_day: int = strict_count(0, ge=0, le=100_000, description="per day of 调休 (time off in lieu)")
+    roles: list[Annotated[str, Field(min_length=1)]] = Field(
+        default_factory=lambda: ["window"], min_length=1, description="staff roles (staff.csv) paid the allowance")
+
+
 class HallFile(_Model):
     """The shape of hall.toml."""
 
@@ -317,9 +361,12 @@ class HallFile(_Model):
     queue: QueueRules = QueueRules()
     attendance: AttendanceRules = AttendanceRules()
     alerts: AlertRules = AlertRules()
+    appointments: AppointmentRules = AppointmentRules()
     broker: BrokerSettings = BrokerSettings()
     central: CentralSettings = CentralSettings()
     public: PublicSettings = PublicSettings()
+    review: ReviewRules = ReviewRules()
+    allowance: AllowanceRules = AllowanceRules()
     devices: list[Device] = []
 
 
@@ -358,13 +405,24 @@ class Hall:
         return self.file.alerts
 
     @property
+    def appointments(self) -> AppointmentRules:
+        return self.file.appointments
+
+    @property
     def broker(self) -> BrokerSettings:
         return self.file.broker
 
-    appointments: AppointmentRules = AppointmentRules()
     @property
     def central(self) -> CentralSettings:
         return self.file.central
+
+    @property
+    def review(self) -> ReviewRules:
+        return self.file.review
+
+    @property
+    def allowance(self) -> AllowanceRules:
+        return self.file.allowance
 
     @property
     def public(self) -> PublicSettings:
@@ -404,10 +462,6 @@ def load_staff(path: Path) -> list[Staff]:
     reader = csv.DictReader(text.splitlines())
     missing = {"staff", "name"} - set(reader.fieldnames or [])
     if missing:
-    @property
-    def appointments(self) -> AppointmentRules:
-        return self.file.appointments
-
         raise ConfigError(path, [f"line 1: header must name the columns staff,name[,window,role]; missing {sorted(missing)}"])
     out, problems, seen = [], [], set()
     for lineno, row in enumerate(reader, start=2):
@@ -439,6 +493,13 @@ def _hall_problems(file: HallFile, catalogue: Catalogue, staff: list[Staff]) -> 
         for w in d.windows:
             if w not in window_ids:
                 out.append(f"{where}.windows: unknown window {w!r}")
+    queue_ids = {q.id for q in catalogue.queues}
+    for q in file.appointments.queues:
+        if q not in queue_ids:
+            out.append(f"appointments.queues.{q}: unknown queue {q!r}")
+    for q in file.appointments.id_required:
+        if q not in queue_ids:
+            out.append(f"appointments.id_required: unknown queue {q!r}")
     for s in staff:
         if s.window and s.window not in window_ids:
             out.append(f"staff {s.id!r}: unknown window {s.window!r}")
@@ -462,10 +523,93 @@ def load_hall(path: Path | str | None = None) -> Hall:
     if problems:
         raise ConfigError(path, problems)
     return Hall(path.resolve(), file, catalogue, staff)
-    queue_ids = {q.id for q in catalogue.queues}
-    for q in file.appointments.queues:
-        if q not in queue_ids:
-            out.append(f"appointments.queues.{q}: unknown queue {q!r}")
-    for q in file.appointments.id_required:
-        if q not in queue_ids:
-            out.append(f"appointments.id_required: unknown queue {q!r}")
+
+
+# ---------------------------------------------------------------- the simulated year (config/year.toml)
+
+DEFAULT_YEAR = CONFIG_DIR / "year.toml"
+Share = Annotated[float, Field(ge=0, le=1, strict=True)]
+
+
+class YearArrivals(_Model):
+    """[arrivals]: who comes, when, for what (docs/year.md says how each moves the annual table)."""
+    tickets_per_day: int = strict_count(495, ge=1, le=100_000, description="tickets a working day, on average")
+    first_hour: int = strict_count(8, ge=0, le=23, description="the hour the first hour_weights entry is")
+    hour_weights: list[Annotated[float, Field(ge=0, strict=True)]] = Field(
+        default_factory=lambda: [0.4, 1.7, 1.5, 0.5, 0.05, 1.0, 1.2, 1.0, 0.6], min_length=1, max_length=24,
+        description="relative arrivals per hour from first_hour (the morning peak); only issuing hours get any")
+    weekday_weights: list[Annotated[float, Field(ge=0, strict=True)]] = Field(
+        default_factory=lambda: [1.25, 1.0, 0.95, 0.95, 0.9, 0.6, 0.6], min_length=7, max_length=7,
+        description="relative arrivals Monday..Sunday (a working weekend gets the weekend's)")
+    queues: dict[str, Annotated[float, Field(ge=0, strict=True)]] = Field(
+        default={}, description="relative arrivals per queue; a queue not named: its windows ÷ its standard minutes")
+    priority: Share = Field(default=0.03, description="green-channel tickets (绿色通道)")
+    no_show: Share = Field(default=0.02, description="tickets called whose citizen never comes (过号)")
+    requeue: Share = Field(default=0.3, description="no-shows that come back within the requeue time")
+    transfer: Share = Field(default=0.01, description="tickets sent to another queue at the window")
+    rating: Share = Field(default=0.65, description="served tickets rated on the window's pad (好差评)")
+    scores: list[Annotated[float, Field(ge=0, strict=True)]] = Field(
+        default_factory=lambda: [0.008, 0.017, 0.055, 0.12, 0.80], min_length=5, max_length=5,
+        description="relative frequency of the scores 1..5 (3 and above count as good)")
+
+
+class YearHandling(_Model):
+    """[handling]: how long a ticket takes at the window: lognormal, its median the queue's standard minutes ×
+    scale (or the service item's own minutes)."""
+    scale: float = Field(default=0.75, gt=0, le=10, strict=True)
+    sigma: float = Field(default=0.45, ge=0, le=3, strict=True, description="lognormal spread")
+    services: dict[str, Annotated[float, Field(gt=0, strict=True)]] = Field(
+        default={}, description="median minutes of named service items")
+
+
+class YearCases(_Model):
+    """[cases]: what becomes of the served tickets as cases (办件)."""
+    per_ticket: float = Field(default=1.0, ge=0, le=10, strict=True, description="cases accepted per served ticket")
+    suspend: Share = Field(default=0.05, description="cases suspended once for documents (补正)")
+    refused: Share = Field(default=0.01, description="cases finished 不予许可")
+    corrected: Share = Field(default=0.0, description="refused cases accepted again and approved: errors (差错)")
+    withdrawn: Share = Field(default=0.003, description="cases withdrawn (退件)")
+    use_of_limit: Share = Field(default=0.8, description="the latest share of its promised days a case takes")
+    late: Share = Field(default=0.0, description="cases finished after their deadline")
+    complaints: int = strict_count(0, ge=0, le=100_000, description="complaints (投诉) entered in the year")
+
+
+class YearAttendance(_Model):
+    """[attendance]: the window staff's four punches a day."""
+    late: Share = Field(default=0.015, description="arrivals (am_in, pm_in) after the scheduled time")
+    late_minutes: float = Field(default=4.0, gt=0, le=240, strict=True, description="median minutes late")
+    early: Share = Field(default=0.006, description="departures (am_out, pm_out) before the scheduled time")
+    missing: Share = Field(default=0.003, description="punches forgotten")
+    absent: Share = Field(default=0.0003, description="working days a person is absent without leave")
+    leave_days: float = Field(default=6.0, ge=0, le=250, strict=True, description="days of leave a person a year")
+    leave_kinds: dict[Literal["leave", "business", "in_lieu"], Annotated[float, Field(ge=0, strict=True)]] = Field(
+        default_factory=lambda: {"leave": 0.5, "business": 0.3, "in_lieu": 0.2},
+        description="relative frequency of 请假, 公出 and 调休")
+    roles: list[str] = Field(default_factory=lambda: ["window"], min_length=1, description="staff roles who punch")
+
+
+class YearSimulation(_Model):
+    """The shape of config/year.toml: the parameters of `hall simulate year`."""
+    seed: int = strict_count(2016, ge=0, le=2**63 - 1)
+    arrivals: YearArrivals = YearArrivals()
+    handling: YearHandling = YearHandling()
+    cases: YearCases = YearCases()
+    attendance: YearAttendance = YearAttendance()
+
+
+def load_year_simulation(path: Path | str | None = None, hall: Hall | None = None) -> YearSimulation:
+    """config/year.toml (the shipped one when no path is given), checked against the hall's queues and items."""
+    path = Path(path) if path else DEFAULT_YEAR
+    data = load_toml(path) if path.exists() or path != DEFAULT_YEAR else {}
+    try:
+        sim = YearSimulation.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(path, describe_validation(err, data, YearSimulation)) from None
+    if hall is not None:
+        problems = [f"arrivals.queues.{q}: unknown queue" for q in sim.arrivals.queues
+                    if hall.catalogue.queue(q) is None]
+        problems += [f"handling.services.{s}: unknown service item" for s in sim.handling.services
+                     if hall.catalogue.service(s) is None]
+        if problems:
+            raise ConfigError(path, problems)
+    return sim

@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "hallctl.commands.queue",       # queue simulate|report, window
     "hallctl.commands.attendance",  # attendance evaluate|report|leave, staff, terminal
     "hallctl.commands.cases",       # cases simulate|report (办件与电子监察)
+    "hallctl.commands.year",        # report year|bimonth, simulate year|plan (年度报表, 窗口测算)
     "hallctl.commands.kiosk",       # kiosk, catalogue check|generate, guide search
     "hallctl.commands.display",     # display, voice build|say
     "hallctl.commands.devices",     # caller, led (hall bus masters)

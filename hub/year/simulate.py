@@ -1,0 +1,761 @@
+"""A simulated year at the hall (`hall simulate year`): a hub journal for a whole year, written through the hub's
+own engines and stored in the hub's own tables, so every report reads it like a real year.
+
+Everything goes through the real rules: each queue operation is carried out by the queue domain's own operation
+table (hub/queue/operations.py, on the real QueueEngine) and journaled with the very answer the hub would have
+given; each case and follow-up goes through the real CaseBook (hub/cases/rules.py); each person's day is judged by
+the attendance rules (hub/attendance/rules.py) and stored as the hub closes a date. The rows are those of ingest
+(`events` with each request's answer, `devices`) and of each domain's store (`queue_journal`, `tickets`, `calls`,
+`ratings`; `punches`, `leave`, `attendance_days`, `attendance_dates`; `cases_journal`, `cases`, `case_cards`,
+`followups`), written in bulk (executemany, one transaction) rather than over MQTT: a year is about 600,000
+events, which the broker path would take hours to carry.
+
+What happens, each working day of the statutory calendar (config/year.toml says how much of each):
+- staff punch four times (lateness, early leave, forgotten punches, absence, whole days of leave by kind);
+- one present person of each window logs in at it; a window with nobody present stays closed;
+- citizens take tickets in the issuing hours, by hour (the morning peak), weekday and queue, some priority;
+- windows call in opening hours (09:00–11:40, from 13:00, finishing the line after 17:00): some citizens do not
+  come (skipped after a recall; some come back and are requeued), some are transferred, the rest are served for
+  a lognormal time around their queue's standard; many rate the service on the window's pad;
+- a served ticket becomes a case of its item, accepted at the window with the item's promised limit; some are
+  suspended for documents and resumed, a few refused or withdrawn; each finishes within its deadline (unless
+  `cases.late` says otherwise); a poor rating opens a follow-up answered the next working day, as the hub does.
+"""
+
+from __future__ import annotations
+
+import base64
+import heapq
+import json
+import math
+import random
+import time as wall
+from bisect import bisect_right
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+
+import pydantic_core
+
+from hall.protocol import json_text
+from hub.attendance import store as attendance_store
+from hub.attendance.rules import Leave, Punch, Schedule, WorkCalendar, evaluate
+from hub.cases import store as cases_store
+from hub.cases.rules import (
+    APPROVED,
+    COMPLAINT,
+    RATING,
+    REFUSED,
+    CaseBook,
+    clock_from_hall,
+    deadline_of,
+    id_last4,
+    id_number_hash,
+    masked_name,
+    services_from_hall,
+)
+from hub.queue import store as queue_store
+from hub.queue.domain import QueueDomain
+from hub.queue.engine import QueueEngine
+from hub.queue.operations import OPERATIONS
+from hub.store import open_db
+
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢"
+GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华建国志红文辉玉兰俊峰鑫"
+_CROCKFORD = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", b"0123456789ABCDEFGHJKMNPQRSTVWXYZ")
+ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+
+
+class SimulationError(Exception):
+    pass
+
+
+@dataclass
+class Figures:
+    """What the run wrote, for its summary and the benchmark."""
+    days: int = 0
+    tickets: int = 0
+    events: int = 0
+    punches: int = 0
+    cases: int = 0
+    rows: int = 0
+
+
+def _ulid(ms: int, rng: random.Random) -> str:
+    """A ULID (time-ordered event id, as devices make them) from the event's moment and the run's random source,
+    so a seed gives the same journal twice. 128 bits in 26 characters of Crockford's base 32: the value, right-
+    aligned in 20 bytes, base-32 encoded, less the 6 leading characters that only hold zeros."""
+    value = (ms << 80) | rng.getrandbits(80)
+    return base64.b32encode(value.to_bytes(20, "big"))[6:].translate(_CROCKFORD).decode("ascii")
+
+
+def _id_number(rng: random.Random, day: date) -> str:
+    """A citizen ID number of Miluo (430681) with a valid GB 11643 check digit."""
+    born = day - timedelta(days=rng.randint(18 * 365, 80 * 365))
+    body = f"430681{born:%Y%m%d}{rng.randint(0, 999):03d}"
+    return body + "10X98765432"[sum(int(c) * w for c, w in zip(body, ID_WEIGHTS, strict=True)) % 11]
+
+
+class YearSimulator:
+    """One simulated span of days into one hub database."""
+
+    FLUSH_EVERY = 20  # working days of rows held before they are written (in the one transaction)
+
+    def __init__(self, hall, sim, data_dir: Path | str, first: date, last: date, *, seed: int | None = None,
+                 progress: Callable[[str], None] | None = None):
+        self.hall, self.sim, self.tz = hall, sim, hall.tz
+        self.first, self.last = first, last
+        self.rng = random.Random(sim.seed if seed is None else seed)
+        self.say = progress or (lambda text: None)
+        self.path = Path(data_dir) / "hub.db"
+        self.figures = Figures()
+        self.calendar = WorkCalendar.from_rules(hall.attendance, warn=self.say)
+        self.schedule = Schedule.from_rules(hall.attendance)
+        self.domain = QueueDomain(hall)
+        self.layout = self.domain.layout
+        self.book = CaseBook(clock_from_hall(hall), services_from_hall(hall))
+        self.clock = self.book.clock
+        cat = hall.catalogue
+        self.services_of: dict[str, list] = defaultdict(list)
+        for s in cat.services:
+            if s.queue and (s.promised_days is not None or s.time_limit_days is not None):
+                self.services_of[s.queue].append(s)
+        self.department_of_window = {w.id: w.department for w in cat.windows}
+        self._queue_weights()
+        self._devices()
+        self.staff_by_window: dict[str, list[str]] = defaultdict(list)
+        for s in hall.staff:
+            if s.window and s.role == "window":
+                self.staff_by_window[s.window].append(s.id)
+        self.punching = [s.id for s in hall.staff if s.role in sim.attendance.roles]
+        self.key = b""
+        self._rows: dict[str, list] = defaultdict(list)
+        self._seq: dict[str, int] = defaultdict(int)
+        self._last_seen: dict[str, str] = {}
+        self._rating_id = 0
+        self._case_ops: list = []  # (moment, n, op, args, device, by): the cases' future, in time order
+        self._n = 0
+
+    # ------------------------------------------------------------ set-up
+
+    def _queue_weights(self) -> None:
+        given = self.sim.arrivals.queues
+        weights = {}
+        for q in self.hall.catalogue.queues:
+            if q.id in given:
+                weights[q.id] = given[q.id]
+            else:  # its windows' capacity: as many tickets as its windows can serve alike
+                weights[q.id] = len(self.layout.windows_serving(q.id)) / max(float(q.standard_minutes), 1.0)
+        self.queue_ids = [q for q, w in weights.items() if w > 0]
+        total = sum(weights[q] for q in self.queue_ids)
+        acc, self.queue_cum = 0.0, []
+        for q in self.queue_ids:
+            acc += weights[q] / total
+            self.queue_cum.append(acc)
+
+    def _devices(self) -> None:
+        self.caller_of, self.pc_of = {}, {}
+        for d in self.hall.devices:
+            for w in d.windows:
+                if d.kind == "caller":
+                    self.caller_of[w] = d.id
+                elif d.kind == "window":
+                    self.pc_of[w] = d.id
+        self.kiosks = [d.id for d in self.hall.devices_of("kiosk")] or ["kiosk-01"]
+        self.terminals = [d.id for d in self.hall.devices_of("terminal")] or ["fp-01"]
+        consoles = self.hall.devices_of("console")
+        self.console = consoles[0].id if consoles else "console-01"
+
+    # ------------------------------------------------------------ the run
+
+    def run(self) -> Figures:
+        started = wall.perf_counter()
+        if self.path.exists():
+            probe = open_db(self.path)
+            try:
+                used = probe.execute("SELECT count(*) FROM events").fetchone()[0]
+            finally:
+                probe.close()
+            if used:
+                raise SimulationError(f"{self.path} 已有 {used} 个事件，模拟只写入空的数据目录 / {self.path} holds "
+                                      f"{used} events already: a simulated year goes into an empty data folder")
+        db = open_db(self.path)
+        try:
+            db.execute("PRAGMA synchronous=OFF")  # one transaction, written once: a crash simply means run again
+            queue_store.create_tables(db)
+            attendance_store.create_tables(db)
+            cases_store.create_tables(db)
+            self.key = cases_store.id_key(db)
+            self.db = db
+            workdays = [d for d in _dates(self.first, self.last) if self.calendar.is_workday(d)]
+            if not workdays:
+                raise SimulationError(f"{self.first} – {self.last}: 没有工作日 / no working day in the span")
+            self._plan_leave(workdays)
+            self._plan_complaints(workdays)
+            with db.conn:
+                for i, day in enumerate(workdays, start=1):
+                    self._day(day)
+                    if i % self.FLUSH_EVERY == 0 or i == len(workdays):
+                        self._flush_cases(datetime.combine(day, time(23, 59), tzinfo=self.tz))
+                        self._write()
+                        self.say(f"模拟 {day:%Y-%m-%d}: {i}/{len(workdays)} 个工作日, {self.figures.tickets} 张票, "
+                                 f"{self.figures.cases} 件 / simulated {i} of {len(workdays)} working days "
+                                 f"({wall.perf_counter() - started:.1f} s)")
+                self._flush_cases(None)
+                self._close_rest_days()
+                self._write()
+                self._save_book()
+                self._save_devices()
+        finally:
+            db.close()
+        self.figures.days = len(workdays)
+        return self.figures
+
+    # ------------------------------------------------------------ events and rows
+
+    def _event(self, device: str, kind: str, at: datetime, data: dict, answer_text: str | None) -> str:
+        ms = int(at.timestamp() * 1000)
+        event_id = _ulid(ms, self.rng)
+        self._seq[device] += 1
+        moment = at.isoformat(timespec="milliseconds")
+        res = None if answer_text is None else '{"re":"' + event_id + '",' + answer_text[1:]
+        self._rows["events"].append((event_id, device, kind, self._seq[device], moment, moment,
+                                     pydantic_core.to_json(data).decode("utf-8"), res))
+        self._last_seen[device] = moment
+        self.figures.events += 1
+        return event_id
+
+    def _queue_op(self, name: str, device: str, at: datetime, data: dict, args: dict):
+        """A queue operation as the hub carries it out: the domain's operation on the engine, its answer, the event
+        with that answer, the journal row."""
+        op = OPERATIONS[name]
+        out, answer = op.carry_out(self.domain, args, at)
+        text = json_text(answer)
+        event_id = self._event(device, op.event, at, data, text)
+        self._rows["queue_journal"].append((event_id, self.domain.engine.day.isoformat(), queue_store.iso(at), name,
+                                            json_text(args), text))
+        if name == "rating" and out.ok:
+            self._rating_id += 1
+            self._rows["ratings"].append((self._rating_id, event_id, device, self.domain.engine.day.isoformat(),
+                                          queue_store.iso(at), args["window"], out.ticket.no, out.staff,
+                                          args["score"], int(args["score"] >= 3)))
+            if args["score"] <= self.hall.alerts.poor_rating_max:
+                self._case_ops.append((at + timedelta(seconds=1), self._next(), "rating_followup",
+                                       {"rating": self._rating_id, "window": args["window"],
+                                        "ticket": out.ticket.no, "staff": out.staff, "score": args["score"]},
+                                       None, None))
+        return out
+
+    def _next(self) -> int:
+        self._n += 1
+        return self._n
+
+    # ------------------------------------------------------------ attendance
+
+    def _plan_leave(self, workdays: list[date]) -> None:
+        """Whole days of leave for each person, by kind, through the year."""
+        a = self.sim.attendance
+        kinds = list(a.leave_kinds)
+        weights = [a.leave_kinds[k] for k in kinds]
+        self.on_leave: set[tuple[str, date]] = set()
+        share = len(workdays) / 250.0
+        for person in self.punching:
+            n = _poisson(self.rng, a.leave_days * share) if sum(weights) > 0 else 0
+            for day in self.rng.sample(workdays, min(n, len(workdays))):
+                kind = self.rng.choices(kinds, weights)[0]
+                self.on_leave.add((person, day))
+                start = datetime.combine(day, time(8, 0), tzinfo=self.tz)
+                end = datetime.combine(day, time(18, 0), tzinfo=self.tz)
+                self._rows["leave"].append((person, start.isoformat(), end.isoformat(), kind))
+        self._leave_of: dict[tuple[str, date], Leave] = {
+            (s, datetime.fromisoformat(a_).date()): Leave(s, datetime.fromisoformat(a_), datetime.fromisoformat(b), k)
+            for s, a_, b, k in self._rows["leave"]}
+
+    def _attendance_day(self, day: date) -> set[str]:
+        """Each person's punches of the day, judged and stored as the hub closes a date; who is at the hall."""
+        a, rng, tz = self.sim.attendance, self.rng, self.tz
+        present = set()
+        punches: list[Punch] = []
+        rows = self._rows["punches"]
+        for person in self.punching:
+            if (person, day) in self.on_leave:
+                continue
+            if rng.random() < a.absent:
+                continue
+            present.add(person)
+            terminal = self.terminals[hash(person) % len(self.terminals)]
+            for slot in self.schedule.slots:
+                if rng.random() < a.missing:
+                    continue
+                scheduled = datetime.combine(day, slot.scheduled, tzinfo=tz)
+                if slot.arrival:
+                    if rng.random() < a.late:
+                        moment = scheduled + timedelta(minutes=rng.lognormvariate(math.log(a.late_minutes), 0.8))
+                    else:
+                        moment = scheduled - timedelta(seconds=rng.randint(60, 1800))
+                elif rng.random() < a.early:
+                    moment = scheduled - timedelta(minutes=rng.lognormvariate(math.log(a.late_minutes), 0.8))
+                else:
+                    moment = scheduled + timedelta(seconds=rng.randint(0, 1500))
+                moment = moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+                text = moment.isoformat(timespec="milliseconds")
+                event_id = self._event(terminal, "punch", moment, {"staff": person, "at": text,
+                                                                   "score": rng.randint(60, 250)}, None)
+                rows.append((event_id, person, text, day.isoformat(), terminal, None, text, None))
+                punches.append(Punch(moment, person))
+        self.figures.punches += len(punches)
+        leaves = [lv for (s, d), lv in self._leave_of.items() if d == day]
+        self._judge(day, punches, leaves)
+        return present
+
+    def _judge(self, day: date, punches: list[Punch], leaves: list[Leave]) -> None:
+        closed_at = datetime.combine(day + timedelta(days=1), time(0, 5), tzinfo=self.tz)
+        days = evaluate(punches, leaves, staff=self.punching, dates=[day], schedule=self.schedule,
+                        calendar=self.calendar, tz=self.tz)
+        for d in days:
+            self._rows["attendance_days"].append(
+                (d.staff, d.date.isoformat(), int(d.workday), d.status,
+                 None if d.slots is None else json.dumps(d.to_dict()["slots"]),
+                 json.dumps([t.isoformat() for t in d.overtime]), closed_at.isoformat(timespec="seconds"), 0))
+        self._rows["attendance_dates"].append((day.isoformat(), 1, "[]", None, closed_at.isoformat(timespec="seconds")))
+
+    def _close_rest_days(self) -> None:
+        """Rest days are closed too (everyone `rest`), as the hub closes every date."""
+        for day in _dates(self.first, self.last):
+            if not self.calendar.is_workday(day):
+                self._judge(day, [], [])
+
+    # ------------------------------------------------------------ the queue's day
+
+    def _day(self, day: date) -> None:
+        present = self._attendance_day(day)
+        tz, rng = self.tz, self.rng
+        engine = self.domain.engine
+        self.domain.engine = engine = (QueueEngine(self.layout, self.domain.rules, day) if engine.day is None
+                                       else engine.next_day(day))
+        start = datetime.combine(day, time(0, 0, 1), tzinfo=tz)
+        self._rows["queue_journal"].append((None, day.isoformat(), queue_store.iso(start), "open_day",
+                                            json_text({"staff": {}}), json_text({"ok": True})))
+        at = lambda clock: datetime.combine(day, clock, tzinfo=tz)  # noqa: E731
+        heap: list = []
+        self.heap = heap
+
+        def push(moment: datetime, kind: str, *payload) -> None:
+            heapq.heappush(heap, (moment, self._next(), kind, payload))
+
+        # who sits at each window today: the present colleagues take turns
+        self.staffed: dict[str, str] = {}
+        for w in self.layout.windows:
+            here = sorted(p for p in self.staff_by_window.get(w, ()) if p in present)
+            if here:
+                who = here[day.toordinal() % len(here)]
+                self.staffed[w] = who
+                push(at(time(8, 40)) + timedelta(seconds=rng.randint(0, 900)), "login", w, who)
+        for moment in self._arrivals(day):
+            push(moment, "arrive")
+        push(at(time(9, 0)), "open")
+        push(at(time(13, 0)), "open")
+        self.idle: set[str] = set()
+        self.serving: dict[str, tuple] = {}
+        last = at(time(17, 0))
+        while heap:
+            moment, _, kind, payload = heapq.heappop(heap)
+            last = max(last, moment)
+            getattr(self, "_on_" + kind)(moment, *payload)
+        for w, who in self.staffed.items():
+            self._queue_op("logout", self.pc_of.get(w, "win-01"), last + timedelta(minutes=5),
+                           {"window": w, "staff": who}, {"window": w, "staff": who})
+        self._days_done.append((day, list(engine.tickets.values()), list(engine.calls)))
+
+    def _arrivals(self, day: date) -> list[datetime]:
+        arr, rng, tz = self.sim.arrivals, self.rng, self.tz
+        ww = arr.weekday_weights
+        expected = arr.tickets_per_day * ww[day.weekday()] / (sum(ww[:5]) / 5)
+        n = max(0, round(rng.gauss(expected, math.sqrt(expected))))
+        spans = [(s.start, s.end) for s in self.hall.hours.issuing] or [(time(0, 0), time(23, 59, 59))]
+        hours = []
+        for i, weight in enumerate(arr.hour_weights):
+            h = arr.first_hour + i
+            inside = sum(_overlap(h, a, b) for a, b in spans)
+            if h < 24 and inside > 0 and weight > 0:
+                hours.append((h, weight * inside / 3600))
+        if not hours:
+            return []
+        out = []
+        for h in rng.choices([h for h, _ in hours], [w for _, w in hours], k=n):
+            for _ in range(20):
+                moment = time(h, *divmod(rng.randint(0, 3599), 60))
+                if any(a <= moment < b for a, b in spans):
+                    out.append(datetime.combine(day, moment, tzinfo=tz))
+                    break
+        return out
+
+    def _callable(self, moment: datetime) -> bool:
+        clock = moment.time()
+        opens = self.hall.hours.open
+        return any(s.start <= clock < s.end for s in opens) or clock >= opens[-1].start
+
+    def _on_login(self, moment: datetime, window: str, who: str) -> None:
+        self._queue_op("login", self.pc_of.get(window, "win-01"), moment, {"window": window, "staff": who},
+                       {"window": window, "staff": who})
+        self.idle.add(window)
+
+    def _on_open(self, moment: datetime) -> None:
+        for w in sorted(self.idle):
+            self._try_call(w, moment)
+
+    def _on_arrive(self, moment: datetime) -> None:
+        arr, rng = self.sim.arrivals, self.rng
+        queue = self.queue_ids[bisect_right(self.queue_cum, rng.random() * self.queue_cum[-1])]
+        items = self.services_of.get(queue)
+        service = rng.choice(items).id if items else None
+        priority = rng.random() < arr.priority
+        data = {"service": service, "priority": priority} if service else {"queue": queue, "priority": priority}
+        args = {"queue": queue, "service": service, "priority": priority, "channel": "kiosk",
+                "device": rng.choice(self.kiosks)}
+        if priority is False:
+            data.pop("priority")
+        out = self._queue_op("issue", args["device"], moment, data, args)
+        if out.ok:
+            self.figures.tickets += 1
+            self._wake(queue, moment)
+
+    def _wake(self, queue: str, moment: datetime) -> None:
+        for w in self._windows_for(queue):
+            if w in self.idle:
+                self._try_call(w, moment)
+
+    def _windows_for(self, queue: str) -> list[str]:
+        cache = self.__dict__.setdefault("_for", {})
+        if queue not in cache:
+            cache[queue] = [w.id for w in self.layout.windows.values() if queue in w.queues] + \
+                           [w.id for w in self.layout.windows.values() if queue in w.backup]
+        return cache[queue]
+
+    def _try_call(self, window: str, moment: datetime, finishing: bool = False) -> None:
+        engine = self.domain.engine
+        if window not in self.staffed or not self._callable(moment) or engine.next_for(window) is None:
+            if finishing:
+                self._queue_op("complete", self.caller_of.get(window, "caller-01"), moment, {"window": window},
+                               {"window": window})
+            self.idle.add(window)
+            return
+        out = self._queue_op("call_next", self.caller_of.get(window, "caller-01"), moment, {"window": window},
+                             {"window": window})
+        self.idle.discard(window)
+        ticket = out.ticket
+        rng = self.rng
+        if rng.random() < self.sim.arrivals.no_show and ticket.requeues == 0:
+            self.heap_push(moment + timedelta(seconds=rng.randint(40, 90)), "recall", window)
+            self.heap_push(moment + timedelta(seconds=rng.randint(120, 200)), "skip", window, ticket.no)
+            return
+        h = self.sim.handling
+        item = self.sim.handling.services.get(ticket.service or "")
+        median = item or self.layout.queues[ticket.queue].standard_minutes * h.scale
+        minutes = rng.lognormvariate(math.log(max(median, 0.5)), h.sigma) if h.sigma else median
+        self.heap_push(moment + timedelta(seconds=max(30, round(minutes * 60))), "served", window, ticket.no)
+
+    def heap_push(self, moment: datetime, kind: str, *payload) -> None:
+        heapq.heappush(self.heap, (moment, self._next(), kind, payload))
+
+    def _on_recall(self, moment: datetime, window: str) -> None:
+        self._queue_op("recall", self.caller_of.get(window, "caller-01"), moment, {"window": window},
+                       {"window": window})
+
+    def _on_skip(self, moment: datetime, window: str, ticket: str) -> None:
+        self._queue_op("skip", self.caller_of.get(window, "caller-01"), moment, {"window": window},
+                       {"window": window})
+        if self.rng.random() < self.sim.arrivals.requeue:
+            self.heap_push(moment + timedelta(seconds=self.rng.randint(120, 1500)), "requeue", ticket)
+        self._try_call(window, moment + timedelta(seconds=2))
+
+    def _on_requeue(self, moment: datetime, ticket: str) -> None:
+        kiosk = self.rng.choice(self.kiosks)
+        out = self._queue_op("requeue", kiosk, moment, {"ticket": ticket}, {"ticket": ticket})
+        if out.ok:
+            self._wake(out.ticket.queue, moment)
+
+    def _on_served(self, moment: datetime, window: str, ticket_no: str) -> None:
+        engine, rng, arr = self.domain.engine, self.rng, self.sim.arrivals
+        ticket = engine.tickets[ticket_no]
+        if rng.random() < arr.transfer and ticket.transfers == 0:
+            others = [q for q in self.queue_ids if q != ticket.queue]
+            target = rng.choice(others) if others else ticket.queue
+            self._queue_op("transfer", self.caller_of.get(window, "caller-01"), moment,
+                           {"window": window, "queue": target}, {"window": window, "queue": target})
+            self._wake(target, moment + timedelta(seconds=1))
+            self._try_call(window, moment + timedelta(seconds=3))
+            return
+        # the clerk accepts the case at the start of the service: a case done on the spot (即办件) is finished
+        # within its acceptance day even when its service runs past the closing time
+        self._accept_cases(engine.windows[window].call.called_at + timedelta(seconds=20), window, ticket)
+        self._try_call(window, moment, finishing=True)
+        if rng.random() < arr.rating:
+            score = rng.choices((1, 2, 3, 4, 5), arr.scores)[0]
+            self.heap_push(moment + timedelta(seconds=rng.randint(3, 60)), "rate", window, ticket_no, score)
+
+    def _on_rate(self, moment: datetime, window: str, ticket: str, score: int) -> None:
+        self._queue_op("rating", self.caller_of.get(window, "caller-01"), moment,
+                       {"window": window, "ticket": ticket, "score": score},
+                       {"window": window, "ticket": ticket, "score": score})
+
+    # ------------------------------------------------------------ cases
+
+    def _accept_cases(self, moment: datetime, window: str, ticket) -> None:
+        c = self.sim.cases
+        n = int(c.per_ticket) + (self.rng.random() < c.per_ticket - int(c.per_ticket))
+        if not ticket.service:
+            return
+        for _ in range(n):
+            self._accept(moment, window, ticket.service, ticket.no, self.staffed.get(window))
+
+    def _accept(self, moment: datetime, window: str, service: str, ticket: str | None, staff: str | None,
+                number_key: str | None = None, approve: bool = False) -> None:
+        rng, c = self.rng, self.sim.cases
+        key = number_key or _id_number(rng, moment.date())
+        name = rng.choice(SURNAMES) + "".join(rng.choices(GIVEN, k=rng.randint(1, 2)))
+        args = {"service": service, "days": None, "reason": None, "ticket": ticket, "window": window,
+                "applicant": masked_name(name), "id_hash": id_number_hash(key, self.key),
+                "id_last4": id_last4(key), "device": self.pc_of.get(window, "win-01"), "by": staff}
+        out = self.book.accept(moment, service=service, ticket=ticket, window=window, applicant=args["applicant"],
+                               id_hash=args["id_hash"], id_last4=args["id_last4"])
+        if not out.ok:
+            return
+        case = out.case
+        args["days"] = case.days
+        data = {"service": service, "applicant_name": name, "id_hash": args["id_hash"], "id_last4": args["id_last4"],
+                "ticket": ticket, "window": window}
+        self._case_event("accept", "case_accept", moment, args, data, args["device"], out)
+        self.figures.cases += 1
+        self._case_who[case.number] = (args["device"], staff)
+        # its future: a suspension for documents, then its end, each at its moment
+        wd = self.clock.workdays
+        day_i = wd.index(moment.date())
+        suspensions = []
+        if case.days > 0 and rng.random() < c.suspend:
+            s = self._moment_on(wd.day(day_i + 1))
+            e = self._moment_on(wd.day(day_i + 1 + rng.randint(1, 3)))
+            suspensions.append((s, e))
+        deadline = deadline_of(self.clock, moment, case.days, suspensions)
+        if case.days == 0:
+            end = moment + timedelta(seconds=rng.randint(10, 120))
+            closes = self.clock.closes(moment.date())
+            if moment < closes <= end:
+                end = closes
+        else:
+            last_i = wd.index(deadline)
+            lo = wd.index_after(suspensions[-1][1].date()) if suspensions else day_i + 1
+            hi = max(lo, day_i + max(1, math.floor(case.days * c.use_of_limit)))
+            pick = rng.randint(min(lo, last_i), min(hi, last_i))
+            end = self._moment_on(wd.day(pick))
+            if rng.random() < c.late:
+                end = self._moment_on(wd.day(last_i + rng.randint(1, 3)))
+        for s, e in suspensions:
+            self._case_ops.append((s, self._next(), "suspend", {"case": case.number}, args["device"], staff))
+            self._case_ops.append((e, self._next(), "resume", {"case": case.number}, args["device"], staff))
+        r = rng.random()
+        if r < c.withdrawn:
+            self._case_ops.append((end, self._next(), "withdraw", {"case": case.number}, args["device"], staff))
+        else:
+            refused = not approve and r < c.withdrawn + c.refused
+            result = REFUSED if refused else APPROVED
+            self._case_ops.append((end, self._next(), "finish", {"case": case.number, "result": result},
+                                   args["device"], staff))
+            if refused and rng.random() < c.corrected:
+                again = self._moment_on(wd.day(wd.index(end.date()) + rng.randint(2, 6)))
+                self._case_ops.append((again, self._next(), "again",
+                                       {"window": window, "service": service, "key": key}, None, staff))
+
+    def _moment_on(self, day: date) -> datetime:
+        return datetime.combine(day, time(9, 30), tzinfo=self.tz) + timedelta(seconds=self.rng.randint(0, 6 * 3600))
+
+    @property
+    def _case_who(self) -> dict:
+        return self.__dict__.setdefault("_who", {})
+
+    def _case_event(self, op: str, kind: str | None, moment: datetime, args: dict, data: dict, device: str,
+                    out) -> None:
+        """A case operation's event and journal row, with the answer the cases domain gives (its fields in the
+        order hub/cases/domain.py builds them)."""
+        answer: dict = {"ok": True}
+        if out.case is not None:
+            c = out.case
+            deadline = self.book.shown_deadline(c)
+            answer["case"] = {"case": c.number, "service": c.service, "status": c.status,
+                              "deadline": deadline.isoformat() if deadline else None, "days": c.days,
+                              "result": c.result, "on_time": self.book.on_time(c)}
+        if out.followup is not None:
+            f = out.followup
+            answer["followup"] = {"id": f.id, "kind": f.kind, "department": f.department,
+                                  "due": self.book.followup_deadline(f).isoformat(),
+                                  "answered_at": queue_store.iso(f.answered_at), "answered_by": f.answered_by}
+        text = json_text(answer)
+        event_id = self._event(device, kind, moment, data, text) if kind else None
+        self._rows["cases_journal"].append((event_id, queue_store.iso(moment), op, json_text(args), text))
+
+    def _flush_cases(self, until: datetime | None) -> None:
+        """Carry out the cases' operations due by `until` (all of them with None), in time order."""
+        ops = self._case_ops
+        ops.sort(key=lambda o: (o[0], o[1]))
+        keep = []
+        for entry in ops:
+            moment, _, op, args, device, staff = entry
+            if until is not None and moment > until:
+                keep.append(entry)
+                continue
+            if op == "again":
+                self._accept(moment, args["window"], args["service"], None, staff, number_key=args["key"],
+                             approve=True)
+                continue
+            if op == "rating_followup":
+                self._rating_followup(moment, args)
+                continue
+            if op == "complaint":
+                out = self.book.open_followup(COMPLAINT, moment, department=args["department"],
+                                              window=args["window"], detail=args["detail"], by="督查室")
+                self._case_event("open_followup", "complaint", moment,
+                                 {"kind": COMPLAINT, "department": args["department"], "window": args["window"],
+                                  "ticket": None, "detail": args["detail"], "by": "督查室"},
+                                 {"department": args["department"], "window": args["window"],
+                                  "detail": args["detail"], "by": "督查室"}, self.console, out)
+                self._answer_later(out.followup)
+                continue
+            if op == "answer":
+                out = self.book.answer_followup(args["followup"], moment, by="科长", contact="已电话联系 called",
+                                                cause="服务态度 manner", correction="已整改 corrected")
+                self._case_event("answer_followup", "followup_answer", moment,
+                                 {"followup": args["followup"], "by": "科长", "contact": "已电话联系 called",
+                                  "cause": "服务态度 manner", "correction": "已整改 corrected"},
+                                 {"followup": args["followup"], "by": "科长", "contact": "已电话联系 called",
+                                  "cause": "服务态度 manner", "correction": "已整改 corrected"}, self.console, out)
+                continue
+            book_op = getattr(self.book, op)
+            if op == "finish":
+                out = book_op(args["case"], moment, args["result"])
+            else:
+                out = book_op(args["case"], moment)
+            if not out.ok:
+                continue
+            full = {"case": args["case"], "by": staff, "device": device}
+            data = {"case": args["case"]}
+            if op == "finish":
+                full["result"] = data["result"] = args["result"]
+            elif op in ("suspend", "withdraw"):
+                full["reason"] = data["reason"] = "补正材料 documents" if op == "suspend" else "申请人撤回 withdrawn"
+            self._case_event(op, "case_" + op, moment, full, data, device, out)
+        self._case_ops = keep
+
+    def _rating_followup(self, moment: datetime, args: dict) -> None:
+        """A poor rating's follow-up, as the cases domain opens it from the ratings table, answered next day."""
+        window = args["window"]
+        full = {"kind": RATING, "rating": args["rating"], "window": window, "ticket": args["ticket"],
+                "staff": args["staff"], "score": args["score"],
+                "department": self.department_of_window.get(window) or None}
+        out = self.book.open_followup(RATING, moment, department=full["department"], window=window,
+                                      ticket=args["ticket"], staff=args["staff"], score=args["score"],
+                                      rating=args["rating"])
+        if out.followup is None:
+            return
+        self._case_event("open_followup", None, moment, full, {}, self.console, out)
+        self._answer_later(out.followup)
+
+    def _answer_later(self, followup) -> None:
+        wd = self.clock.workdays
+        when = self._moment_on(wd.next_after(followup.opened_at.date()))
+        self._case_ops.append((when, self._next(), "answer", {"followup": followup.id}, self.console, None))
+
+    def _plan_complaints(self, workdays: list[date]) -> None:
+        windows = list(self.layout.windows)
+        for _ in range(self.sim.cases.complaints):
+            day = self.rng.choice(workdays)
+            window = self.rng.choice(windows)
+            self._case_ops.append((self._moment_on(day), self._next(), "complaint",
+                                   {"window": window, "department": self.department_of_window.get(window),
+                                    "detail": "群众来电投诉办事等候时间长 a citizen's complaint about the wait"},
+                                   self.console, None))
+
+    def _save_book(self) -> None:
+        book = self.book
+        now = datetime.combine(self.last, time(23, 59), tzinfo=self.tz)
+        cards = book.cards(now)
+        cases = list(book.cases.values())
+        for i in range(0, len(cases), 20000):
+            cases_store.save_cases(self.db, book, cases[i:i + 20000], cards, self._case_who)
+        cases_store.save_followups(self.db, book, list(book.followups.values()), {})
+        self.figures.rows += len(cases) + len(book.followups)
+
+    # ------------------------------------------------------------ writing
+
+    def _write(self) -> None:
+        """The rows held so far, into the hub's tables (inside the run's one transaction)."""
+        db, rows = self.db.conn, self._rows
+        statements = {
+            "events": "INSERT INTO events(id, device, type, seq, ts, received_at, data, res) VALUES (?,?,?,?,?,?,?,?)",
+            "queue_journal": "INSERT INTO queue_journal(event, day, at, op, args, result) VALUES (?,?,?,?,?,?)",
+            "ratings": "INSERT INTO ratings(id, event, device, day, at, window, ticket, staff, score, good) "
+                       "VALUES (?,?,?,?,?,?,?,?,?,?)",
+            "punches": "INSERT INTO punches(event_id, staff, at, date, terminal, score, received_at, flag) "
+                       "VALUES (?,?,?,?,?,?,?,?)",
+            "leave": "INSERT INTO leave(staff, start, end, kind) VALUES (?,?,?,?)",
+            "attendance_days": "INSERT OR REPLACE INTO attendance_days(staff, date, workday, status, slots, overtime, "
+                               "evaluated_at, revised) VALUES (?,?,?,?,?,?,?,?)",
+            "attendance_dates": "INSERT OR REPLACE INTO attendance_dates(date, final, waiting_for, warning, "
+                                "closed_at) VALUES (?,?,?,?,?)",
+            "cases_journal": "INSERT INTO cases_journal(event, at, op, args, result) VALUES (?,?,?,?,?)",
+        }
+        for table, sql in statements.items():
+            batch = rows.pop(table, [])
+            if batch:
+                db.executemany(sql, batch)
+                self.figures.rows += len(batch)
+        for day, tickets, calls in self._days_done:
+            queue_store.save_tickets(self.db, [(day, t, None, None) for t in tickets])
+            queue_store.save_calls(self.db, [(day, c) for c in calls])
+            self.figures.rows += len(tickets) + len(calls)
+        self._days_done = []
+
+    @property
+    def _days_done(self) -> list:
+        return self.__dict__.setdefault("_done", [])
+
+    @_days_done.setter
+    def _days_done(self, value: list) -> None:
+        self.__dict__["_done"] = value
+
+    def _save_devices(self) -> None:
+        kinds = {d.id: d.kind for d in self.hall.devices}
+        self.db.conn.executemany(
+            "INSERT INTO devices(id, kind, watermark, last_seen, status) VALUES (?,?,?,?,'offline') "
+            "ON CONFLICT(id) DO UPDATE SET watermark=excluded.watermark, last_seen=excluded.last_seen",
+            [(d, kinds.get(d), seq, self._last_seen.get(d)) for d, seq in self._seq.items()])
+
+
+def _overlap(hour: int, start: time, end: time) -> int:
+    """Seconds of the hour [hour:00, hour+1:00) inside [start, end)."""
+    lo, hi = hour * 3600, (hour + 1) * 3600
+    a = start.hour * 3600 + start.minute * 60 + start.second
+    b = end.hour * 3600 + end.minute * 60 + end.second
+    return max(0, min(hi, b) - max(lo, a))
+
+
+def _poisson(rng: random.Random, mean: float) -> int:
+    if mean <= 0:
+        return 0
+    limit, k, p = math.exp(-mean), 0, 1.0
+    while True:
+        p *= rng.random()
+        if p <= limit:
+            return k
+        k += 1
+
+
+def _dates(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def simulate(hall, sim, data_dir: Path | str, first: date, last: date, *, seed: int | None = None,
+             progress: Callable[[str], None] | None = None) -> Figures:
+    """Write a simulated span of days into data_dir/hub.db (an empty data folder)."""
+    return YearSimulator(hall, sim, data_dir, first, last, seed=seed, progress=progress).run()
