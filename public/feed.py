@@ -105,6 +105,8 @@ class PublicFeed:
         self.link.subscribe("hub/state/queue/+", self._on_message)
         self.link.subscribe("hub/state/window/+", self._on_message)
         self.link.subscribe("hub/call", self._on_message)
+        self.link.subscribe("hub/calls", self._on_message)
+        self._last_call: str | None = None  # the newest call of the `calls` list last seen
 
     def start(self) -> PublicFeed:
         self.link.start()
@@ -173,7 +175,9 @@ class PublicFeed:
             elif t.channel == "state" and t.rest[:1] == ("queue",) and len(t.rest) == 2:
                 self._queue_changed(t.rest[1], payload)
             elif t.channel == "state" and t.rest[:1] == ("window",) and len(t.rest) == 2:
-                self._window_changed(t.rest[1])
+                self._refresh_called()
+            elif t.channel == "calls":
+                self._calls_changed(payload.get("calls") or [])
         except Exception:  # a page that could not be made must not stop the others
             log.exception("citizens' site: %s", topic)
 
@@ -190,6 +194,27 @@ class PublicFeed:
 
     def _queue_changed(self, queue: str, state: dict) -> None:
         self.queue_states[queue] = {"waiting": state.get("waiting"), "est_wait_s": state.get("est_wait_s")}
+        self._refresh_queue(queue)
+
+    def _calls_changed(self, calls: list[dict]) -> None:
+        """The hub publishes only the state that changed since it last published: a ticket issued and another
+        called between two publications leave a queue's state as it was, a call and its end leave the window's.
+        The list of calls changes with every call, so it is the sure sign to read the lines and the called again."""
+        fresh = []
+        for call in calls:  # newest first
+            mark = f"{call.get('at')}/{call.get('ticket')}/{call.get('recall')}"
+            if mark == self._last_call:
+                break
+            fresh.append(call)
+        if calls:
+            first = calls[0]
+            self._last_call = f"{first.get('at')}/{first.get('ticket')}/{first.get('recall')}"
+        for queue in sorted({str(c.get("queue")) for c in fresh if c.get("queue")}):
+            self._refresh_queue(queue)
+        self._refresh_called()
+
+    def _refresh_queue(self, queue: str) -> None:
+        """Read a queue's line once: the pages of the tickets followed in it, and who is near enough for a notice."""
         day = self.today()
         waiting = self.book.waiting(day, queue)
         followed = {key for key in self.streams.followed() if key[0] == day}
@@ -207,12 +232,11 @@ class PublicFeed:
         self._push(changed, waiting={queue: waiting})
         self._notify_near(day, waiting)
 
-    def _window_changed(self, window: str) -> None:
+    def _refresh_called(self) -> None:
         """A window moved on: the ticket it served is done, missed or transferred; its page says which."""
         day = self.today()
         with self._lock:
-            rows = [(key, row) for key, row in self._rows.items()
-                    if key[0] == day and row.window == window and row.status == "called"]
+            rows = [(key, row) for key, row in self._rows.items() if key[0] == day and row.status == "called"]
         changed = []
         for key, _ in rows:
             fresh = self.book.ticket(*key)
