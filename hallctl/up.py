@@ -641,6 +641,9 @@ def run_up(hall: Hall, data: Path, *, port: int | None, duration: float | None, 
         print(f"  logins   未被模拟使用 free for outside devices: {', '.join(up.free)}  "
               f"(hall devices list --data {up.data}; broker port {up.port})")
     print(f"  console  {up.console.url}")
+    if hall.central.url:
+        print(f"  central  上传中心 uplink to {hall.central.url} as {hall.central.user or hall.id}  "
+              f"(logs/uplink.log; cursor {up.data / 'uplink.db'})")
     print(f"  public   {up.public.url}  (公众服务 citizens' site; tickets' QR codes open "
           f"{hall.public.base_url}/t/<token>)")
     if up.admin_password:

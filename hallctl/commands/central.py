@@ -96,7 +96,17 @@ def hall_connect_options(hall, args) -> dict:
                            str(ca) if ca else None)
 
 
+def _quiet_tls_eof() -> None:
+    """asyncio logs a warning each time a TLS peer closes a connection nats-py reads (a known, harmless remark of
+    asyncio's SSL transport); the central commands leave it out so that their own lines can be read."""
+    import logging
+
+    logging.getLogger("asyncio").addFilter(lambda record: "eof_received" not in record.getMessage())
+
+
 def _run_until_signal(coro_factory, stop) -> object:
+    _quiet_tls_eof()
+
     async def main():
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -343,9 +353,10 @@ async def central_up(folder: Path, n_halls: int, duration: float, rate: float, c
     from central.uplink import Uplink
 
     names = hall_names(n_halls)
-    up = CentralUp(folder, names).start()
+    up = CentralUp(folder, names)
     console = None
     try:
+        await asyncio.to_thread(up.start)  # it runs its own loop to make the stream
         users_file = Path(folder) / "central-users.json"
         password = first_user(users_file)
         console = ConsoleServer(up.pg.conninfo, users_file, port=console_port).start()
@@ -479,6 +490,7 @@ def cmd_central_up(args) -> int:
         print(f"hall central up: {why}", file=sys.stderr)
         return 1
     folder = args.data or Path(tempfile.mkdtemp(prefix="hall-central-"))
+    _quiet_tls_eof()
     say = (lambda text: print(text, file=sys.stderr, flush=True)) if args.json else print
     try:
         result = asyncio.run(central_up(Path(folder), args.halls, args.duration, args.rate, args.consumers,
