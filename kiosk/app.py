@@ -25,6 +25,7 @@ from kivy.uix.screenmanager import NoTransition, ScreenManager
 from hall.catalogue import Catalogue
 from hall.errors import ConfigError
 from kiosk.cache import KioskStore
+from kiosk.entry import EntryFlow
 from kiosk.fonts import register_default_font
 from kiosk.model import ISSUED, REFUSED, REQUESTING, WAITING, KioskModel, TicketState
 from kiosk.ui import KioskUI
@@ -106,6 +107,8 @@ class KioskApp(App):
         self.model.ticket.on_change = self._ticket_changed
         self.model.search.on_change = self._search_changed
         self.model.cases.on_change = self._cases_changed
+        self.entry = EntryFlow()  # 预约签到, and the ID number a queue needs before its ticket
+        self.id_required = frozenset(hall.appointments.id_required)
         self.ui = KioskUI(toggle=self.toggle_language, toggle_large=self.toggle_large)
         self.ui.hub_online = bool(link is not None and link.hub_online)
         self.sm: ScreenManager | None = None
@@ -140,8 +143,12 @@ class KioskApp(App):
         return root
 
     def lock_down(self) -> None:
-        """Full-screen kiosk mode: no key or window-manager request may close or leave the app."""
-        Window.fullscreen = "auto"
+        """Full-screen kiosk mode: no key or window-manager request may close or leave the app. The window covers
+        the X screen, borderless at (0, 0): SDL's own full screen leaves a clipped 800×600 corner where no window
+        manager runs (a hall's kiosk)."""
+        from hall.screen import cover_screen
+
+        log.info("kiosk window covers the screen: %s", cover_screen(Window, Clock.schedule_once))
         Window.show_cursor = False
         Window.bind(on_keyboard=self._swallow_keys, on_request_close=self._refuse_close)
 
@@ -224,7 +231,7 @@ class KioskApp(App):
         if not self.sm.has_screen(name):
             from kiosk.screens import SCREENS
 
-            load_kv(name)
+            load_kv(*(("caselookup",) if name == "entry" else ()), name)  # the entry screen's keypad keys
             self.sm.add_widget(SCREENS[name](name=name, ui=self.ui, kiosk=self))
         return self.sm.get_screen(name)
 
@@ -252,6 +259,7 @@ class KioskApp(App):
         self.model.ticket.reset()
         self.model.search.clear()
         self.model.cases.reset()  # the next citizen sees no case number typed before
+        self.entry.reset()  # nor a booking code or an ID number
         self._go("home", remember=False)
 
     def back(self) -> None:
@@ -280,11 +288,35 @@ class KioskApp(App):
         self.model.cases.reset()
         self._go("caselookup")
 
+    def open_checkin(self) -> None:
+        """预约签到: the booking code or the ID number on the keypad, then a ticket as by 取号."""
+        self.entry.start_checkin()
+        self._go("entry")
+
+    def submit_entry(self) -> bool:
+        if not self.entry.submit(self.model.ticket):
+            self.refresh()
+            return False
+        Clock.schedule_once(self._show_requesting, self.SHOW_REQUESTING_AFTER)
+        return True
+
+    def _needs_id(self, service: str | None, queue: str | None) -> bool:
+        """A queue whose walk-ins must give the ID number (`[appointments] id_required`)."""
+        if queue is None and service is not None:
+            item = self.model.catalogue.service(service)
+            queue = item.queue if item else None
+        return queue is not None and queue in self.id_required
+
     # a ticket usually comes back within a frame or two: show 正在取号 only if it does not, so the citizen sees
     # the number one full-screen redraw sooner
     SHOW_REQUESTING_AFTER = 0.15
 
     def take_ticket(self, service: str | None = None, queue: str | None = None) -> bool:
+        if self._needs_id(service, queue):
+            # the ID number first (one ticket per person per queue per day), and a mobile number if they like
+            self.entry.start_details(queue, service, id_required=True)
+            self._go("entry")
+            return True
         if not self.model.ticket.take(service=service, queue=queue):
             self.refresh()
             return False

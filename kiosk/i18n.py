@@ -121,6 +121,36 @@ STRINGS: dict[str, tuple[str, str]] = {
     "case_printing": ("正在打印…", "Printing…"),
     "case_printed": ("请取走打印单", "Please take your slip"),
     "case_print_failed": ("打印机暂不可用，请记下办件编号", "The printer is unavailable: please note the number"),
+    # 预约签到 and a ticket's ID number and phone (kiosk/entry.py)
+    "checkin": ("预约签到", "Booked? Check in"),
+    "checkin_title": ("预约签到", "Check in a booking"),
+    "checkin_hint": ("请输入8位预约码或身份证号码，签到后取号：预约时段前30分钟起可签到，按预约优先叫号",
+                     "Type your 8-digit booking code or your ID number: check in from 30 minutes before your slot "
+                     "and you are called ahead of walk-ins"),
+    "checkin_code": ("预约码或身份证号", "Booking code or ID number"),
+    "checkin_go": ("签到取号", "Check in"),
+    "details_title": ("取号信息", "Your details"),
+    "details_hint": ("该业务取号须输入身份证号码（每人每天限取一号）；留下手机号，叫号前短信提醒",
+                     "This service needs your ID number (one ticket a day each); leave a mobile number for a text "
+                     "before your turn"),
+    "details_hint_phone": ("可留下手机号，叫号前短信提醒（可不填）",
+                           "Leave a mobile number for a text before your turn (optional)"),
+    "id_number": ("身份证号码", "ID number"),
+    "phone": ("手机号，叫号前短信提醒", "Mobile, texted before your turn"),
+    "details_go": ("取号", "Take ticket"),
+    "entry_bad_code": ("请输入8位预约码或18位身份证号码", "Type the 8-digit code or the 18-character ID number"),
+    "entry_bad_id": ("请输入18位身份证号码", "Type the 18-character ID number"),
+    "entry_bad_phone": ("手机号应为11位，以1开头", "A mobile number has 11 digits and begins with 1"),
+    "refused_id_required": ("该业务取号须输入身份证号码", "This service needs your ID number"),
+    "refused_id_limit": ("每人每天每项业务限取一个号", "One ticket per person per service a day"),
+    "refused_invalid_id_number": ("身份证号码有误，请核对", "The ID number is not valid: please check it"),
+    "refused_no_booking": ("今天没有您的预约", "No booking of yours today"),
+    "refused_too_early": ("还未到签到时间（预约时段前30分钟起）", "Too early: check in from 30 minutes before your slot"),
+    "refused_not_today": ("该预约不是今天的", "That booking is not for today"),
+    "refused_already_checked_in": ("该预约已签到", "That booking is checked in already"),
+    "refused_booking_closed": ("该预约已取消", "That booking was cancelled"),
+    "refused_invalid": ("信息有误，请核对", "Please check what you typed"),
+    "booked_ticket": ("预约号 {t} 时段", "booked, {t} slot"),
 }
 
 

@@ -247,14 +247,29 @@ class TicketFlow:
             return "ticket_busy"
         return None
 
-    def take(self, service: str | None = None, queue: str | None = None) -> bool:
-        """Ask the hub for a ticket for a service item or a queue. False (nothing sent) when unavailable."""
+    def take(self, service: str | None = None, queue: str | None = None, *, id_number: str | None = None,
+             phone: str | None = None) -> bool:
+        """Ask the hub for a ticket for a service item or a queue, with the ID number (a queue that limits walk-ins
+        needs it) and a mobile number for a text before the turn if given. False (nothing sent) when unavailable."""
         if self.unavailable():
             return False
         data = {"service": service} if service else {"queue": queue}
         data["channel"] = "kiosk"
+        if id_number:
+            data["id_number"] = id_number
+        if phone:
+            data["phone"] = phone
+        return self._ask("ticket_request", data)
+
+    def check_in(self, code: str | None = None, id_number: str | None = None) -> bool:
+        """预约签到: today's booking by its code or the ID number; the hub answers with a ticket like a request."""
+        if self.unavailable():
+            return False
+        return self._ask("checkin", {"code": code} if code else {"id_number": id_number})
+
+    def _ask(self, event_type: str, data: dict) -> bool:
         self._set(TicketState(REQUESTING, history=[REQUESTING]))
-        threading.Thread(target=self._request, args=(data,), name="ticket-request", daemon=True).start()
+        threading.Thread(target=self._request, args=(data, event_type), name="ticket-request", daemon=True).start()
         return True
 
     def reset(self) -> None:
@@ -264,11 +279,11 @@ class TicketFlow:
 
     # ------------------------------------------------------------ worker threads
 
-    def _request(self, data: dict) -> None:
+    def _request(self, data: dict, event_type: str = "ticket_request") -> None:
         with self._lock:
             self._running += 1
         try:
-            answer = _read_answer(self.link.request("ticket_request", data, self.timeout))
+            answer = _read_answer(self.link.request(event_type, data, self.timeout))
         except Exception:
             log.exception("kiosk: ticket request failed")
             answer = None

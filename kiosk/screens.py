@@ -373,9 +373,11 @@ class TicketScreen(KioskScreen):
 
 
 from kiosk.caselookup_screen import CaseLookupScreen  # noqa: E402  (办件查询, its own module)
+from kiosk.entry_screen import EntryScreen  # noqa: E402  (预约签到 and a ticket's ID number and phone)
 
 SCREENS = {
     "caselookup": CaseLookupScreen,
+    "entry": EntryScreen,
     "home": HomeScreen,
     "queues": QueuesScreen,
     "departments": DepartmentsScreen,
