@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, StreamingResponse
@@ -28,6 +28,60 @@ Token = Annotated[str, Path(description="the ticket's token, from its QR code", 
 
 NOT_FOUND = "没有这张票：请核对二维码 No such ticket: check the QR code"
 EXPIRED = "这张票已过期（只在取号当天有效）This ticket has expired (valid on its day only)"
+
+
+class Refusal(BaseModel):
+    detail: str = Field(description="why, Chinese first")
+    code: str | None = Field(default=None, description="not_served, rated, rating_expired, … where there is one")
+
+
+class WindowPlace(BaseModel):
+    id: str
+    location: str
+    location_en: str
+
+
+class RatingState(BaseModel):
+    open: bool = Field(description="the page offers the rating now")
+    score: int | None = Field(description="the score given, once given")
+
+
+class TicketPage(BaseModel):
+    """A ticket's page as data (public.follow.ticket_view)."""
+    ticket: str
+    day: str
+    queue: str
+    queue_name: str
+    queue_name_en: str
+    service: str | None
+    service_en: str | None
+    priority: bool
+    issued_at: str
+    status: Literal["waiting", "called", "done", "no_show"]
+    status_text: str
+    status_text_en: str
+    windows: list[WindowPlace]
+    ahead: int | None = Field(description="people ahead while waiting")
+    est_wait_s: int | None = Field(description="the estimated wait while waiting, in seconds")
+    near: bool = Field(description="near_turn or fewer people ahead")
+    near_turn: int
+    window: str | None = Field(description="the window that called it")
+    window_location: str
+    window_location_en: str
+    called_at: str | None
+    requeue_until: str | None = Field(description="a missed ticket may go back in line until then")
+    rating: RatingState
+    phone: str | None = Field(description="the phone left at the kiosk, masked: ****1234")
+
+
+class Rated(BaseModel):
+    ok: bool
+    ticket: str
+    score: int
+
+
+REFUSALS = {code: {"model": Refusal, "description": why} for code, why in (
+    (404, "no such ticket"), (410, "a ticket of an earlier day"), (429, "too many requests from this address"))}
 
 
 class RatingIn(BaseModel):
@@ -72,8 +126,7 @@ async def ticket_page(request: Request, token: Token):
 
 
 @router.get("/api/t/{token}", tags=["ticket"], summary="排队进度 a ticket's place in line",
-            responses={404: {"description": "no such ticket"}, 410: {"description": "a ticket of an earlier day"},
-                       429: {"description": "too many lookups from this address"}})
+            responses={200: {"model": TicketPage}, **REFUSALS})
 async def api_ticket(request: Request, token: Token) -> JSONResponse:
     refused = limited(request, "lookup")
     if refused is not None:
@@ -86,8 +139,7 @@ async def api_ticket(request: Request, token: Token) -> JSONResponse:
 
 @router.get("/api/t/{token}/events", tags=["ticket"], summary="推送 the ticket's page at each change (SSE)",
             responses={200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events"},
-                       404: {"description": "no such ticket"}, 410: {"description": "a ticket of an earlier day"},
-                       429: {"description": "too many lookups from this address"}})
+                       **REFUSALS})
 async def api_ticket_events(request: Request, token: Token):
     refused = limited(request, "lookup")
     if refused is not None:
@@ -154,10 +206,9 @@ async def _rate(request: Request, token: str, score: int) -> tuple[int, dict]:
 
 
 @router.post("/api/t/{token}/rating", tags=["ticket"], summary="好差评 rate the service, once per ticket",
-             responses={404: {"description": "no such ticket"}, 409: {"description": "not served yet, rated already "
-                        "or too late"}, 410: {"description": "a ticket of an earlier day"},
-                        429: {"description": "too many requests from this address"},
-                        503: {"description": "the hall is not answering"}})
+             responses={200: {"model": Rated}, **REFUSALS,
+                        409: {"model": Refusal, "description": "not served yet, rated already or too late"},
+                        503: {"model": Refusal, "description": "the hall is not answering"}})
 async def api_rate(request: Request, token: Token, rating: RatingIn) -> JSONResponse:
     status, body = await _rate(request, token, rating.score)
     return JSONResponse(body, status_code=status)
