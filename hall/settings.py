@@ -533,7 +533,7 @@ Share = Annotated[float, Field(ge=0, le=1, strict=True)]
 
 class YearArrivals(_Model):
     """[arrivals]: who comes, when, for what (docs/year.md says how each moves the annual table)."""
-    tickets_per_day: int = strict_count(495, ge=1, le=100_000, description="tickets a working day, on average")
+    tickets_per_day: int = strict_count(520, ge=1, le=100_000, description="tickets a working day, on average")
     first_hour: int = strict_count(8, ge=0, le=23, description="the hour the first hour_weights entry is")
     hour_weights: list[Annotated[float, Field(ge=0, strict=True)]] = Field(
         default_factory=lambda: [0.4, 1.7, 1.5, 0.5, 0.05, 1.0, 1.2, 1.0, 0.6], min_length=1, max_length=24,
@@ -556,7 +556,7 @@ class YearArrivals(_Model):
 class YearHandling(_Model):
     """[handling]: how long a ticket takes at the window: lognormal, its median the queue's standard minutes ×
     scale (or the service item's own minutes)."""
-    scale: float = Field(default=0.75, gt=0, le=10, strict=True)
+    scale: float = Field(default=1.0, gt=0, le=10, strict=True)
     sigma: float = Field(default=0.45, ge=0, le=3, strict=True, description="lognormal spread")
     services: dict[str, Annotated[float, Field(gt=0, strict=True)]] = Field(
         default={}, description="median minutes of named service items")

@@ -254,15 +254,14 @@ def page_html(table: dict) -> str:
                        w["median_wait_min"] is not None else "-", f'{w["cases_accepted"]:,}', _pct(w["on_time_rate"]),
                        _pct(w["satisfaction"]["rate"]), w["satisfaction"]["ratings"], w["errors"], w["complaints"]]
                       for w in table["windows"]], left=2)
-    reviews = []
-    for r in table["reviews"]:
-        reviews.append(_table(
-            [("讲评", "review"), ("红旗窗口", "red flag windows"), ("服务标兵", "service stars"),
-             ("末位窗口", "bottom windows"), ("末位人员", "bottom people"), ("出勤费", "allowance")],
-            [[r["label"], "、".join(f'{w["window"]}号' for w in r["red_flag_windows"]) or "-",
-              "、".join(p["name"] for p in r["service_stars"]) or "-",
-              "、".join(f'{w["window"]}号' for w in r["bottom"]["windows"]) or "-",
-              "、".join(p["name"] for p in r["bottom"]["people"]) or "-", f'{r["allowance_total"]:,} 元']], left=6))
+    reviews = _table(
+        [("讲评", "review"), ("红旗窗口", "red flag windows"), ("服务标兵", "service stars"),
+         ("末位窗口", "bottom windows"), ("末位人员", "bottom people"), ("出勤费", "allowance")],
+        [[r["label"], "、".join(f'{w["window"]}号' for w in r["red_flag_windows"]) or "-",
+          "、".join(p["name"] for p in r["service_stars"]) or "-",
+          "、".join(f'{w["window"]}号' for w in r["bottom"]["windows"]) or "-",
+          "、".join(p["name"] for p in r["bottom"]["people"]) or "-", f'{r["allowance_total"]:,} 元']
+         for r in table["reviews"]], left=5)
     latest = table["reviews"][-1] if table["reviews"] else None
     ranking = ranking_bars(latest) if latest else ""
     return f"""<!DOCTYPE html>
@@ -278,7 +277,7 @@ every figure is counted from the hub's stored rows; the right column names the t
 <section><h2>等候时间（按星期与时段）<span class="en">waits by hour of day and weekday</span></h2>{heatmap(table["waits"])}
 </section>
 <section><h2>各窗口满意率 <span class="en">satisfaction by window</span></h2>{satisfaction_bars(table["windows"])}</section>
-<section><h2>双月讲评 <span class="en">bimonthly reviews</span></h2>{"".join(reviews)}
+<section><h2>双月讲评 <span class="en">bimonthly reviews</span></h2>{reviews}
 <h3>{_esc(latest["label"]) if latest else ""} 窗口排名 <span class="en">ranking of the windows</span></h3>{ranking}</section>
 <section><h2>各部门 <span class="en">by department</span></h2>{depts}</section>
 <section><h2>各窗口 <span class="en">by window</span></h2>{windows}</section>

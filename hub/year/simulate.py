@@ -135,6 +135,7 @@ class YearSimulator:
         self._seq: dict[str, int] = defaultdict(int)
         self._last_seen: dict[str, str] = {}
         self._rating_id = 0
+        self._issued: dict[str, tuple[str, str]] = {}  # today's ticket → the device and event that asked
         self._case_ops: list = []  # (moment, n, op, args, device, by): the cases' future, in time order
         self._n = 0
 
@@ -188,6 +189,8 @@ class YearSimulator:
             attendance_store.create_tables(db)
             cases_store.create_tables(db)
             self.key = cases_store.id_key(db)
+            # each ticket's page on the citizens' site, by the hub's own key, as the queue domain makes it
+            self.domain._follow_key = queue_store.follow_key(db)
             self.db = db
             workdays = [d for d in _dates(self.first, self.last) if self.calendar.is_workday(d)]
             if not workdays:
@@ -236,6 +239,8 @@ class YearSimulator:
         event_id = self._event(device, op.event, at, data, text)
         self._rows["queue_journal"].append((event_id, self.domain.engine.day.isoformat(), queue_store.iso(at), name,
                                             json_text(args), text))
+        if name == "issue" and out.ok:
+            self._issued[out.ticket.no] = (device, event_id)
         if name == "rating" and out.ok:
             self._rating_id += 1
             self._rows["ratings"].append((self._rating_id, event_id, device, self.domain.engine.day.isoformat(),
@@ -367,7 +372,9 @@ class YearSimulator:
         for w, who in self.staffed.items():
             self._queue_op("logout", self.pc_of.get(w, "win-01"), last + timedelta(minutes=5),
                            {"window": w, "staff": who}, {"window": w, "staff": who})
-        self._days_done.append((day, list(engine.tickets.values()), list(engine.calls)))
+        self._days_done.append((day, [(t, *self._issued.get(t.no, (None, None))) for t in engine.tickets.values()],
+                                list(engine.calls)))
+        self._issued = {}
 
     def _arrivals(self, day: date) -> list[datetime]:
         arr, rng, tz = self.sim.arrivals, self.rng, self.tz
@@ -519,8 +526,15 @@ class YearSimulator:
         args = {"service": service, "days": None, "reason": None, "ticket": ticket, "window": window,
                 "applicant": masked_name(name), "id_hash": id_number_hash(key, self.key),
                 "id_last4": id_last4(key), "device": self.pc_of.get(window, "win-01"), "by": staff}
-        out = self.book.accept(moment, service=service, ticket=ticket, window=window, applicant=args["applicant"],
-                               id_hash=args["id_hash"], id_last4=args["id_last4"])
+        spec = self.book.services.get(service)
+        if spec is not None and spec.promised_days == 0 and moment >= self.clock.closes(moment.date()) and \
+                (spec.legal_days is None or spec.legal_days >= 1):
+            # served after the closing time (the staff finish the line): an on-the-spot item cannot be finished
+            # on its acceptance day any more, so it is promised for the next working day, with the reason
+            args["days"], args["reason"] = 1, "闭厅后受理，次日办结 accepted after closing, done the next working day"
+        out = self.book.accept(moment, days=args["days"], service=service, reason=args["reason"], ticket=ticket,
+                               window=window, applicant=args["applicant"], id_hash=args["id_hash"],
+                               id_last4=args["id_last4"])
         if not out.ok:
             return
         case = out.case
@@ -711,7 +725,7 @@ class YearSimulator:
                 db.executemany(sql, batch)
                 self.figures.rows += len(batch)
         for day, tickets, calls in self._days_done:
-            queue_store.save_tickets(self.db, [(day, t, None, None) for t in tickets])
+            queue_store.save_tickets(self.db, [(day, *row) for row in tickets], follow=self.domain.follow_token)
             queue_store.save_calls(self.db, [(day, c) for c in calls])
             self.figures.rows += len(tickets) + len(calls)
         self._days_done = []
