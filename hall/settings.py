@@ -533,7 +533,7 @@ Share = Annotated[float, Field(ge=0, le=1, strict=True)]
 
 class YearArrivals(_Model):
     """[arrivals]: who comes, when, for what (docs/year.md says how each moves the annual table)."""
-    tickets_per_day: int = strict_count(520, ge=1, le=100_000, description="tickets a working day, on average")
+    tickets_per_day: int = strict_count(485, ge=1, le=100_000, description="tickets a working day, on average")
     first_hour: int = strict_count(8, ge=0, le=23, description="the hour the first hour_weights entry is")
     hour_weights: list[Annotated[float, Field(ge=0, strict=True)]] = Field(
         default_factory=lambda: [0.4, 1.7, 1.5, 0.5, 0.05, 1.0, 1.2, 1.0, 0.6], min_length=1, max_length=24,

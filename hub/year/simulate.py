@@ -24,7 +24,7 @@ What happens, each working day of the statutory calendar (config/year.toml says 
 
 from __future__ import annotations
 
-import base64
+import functools
 import heapq
 import json
 import math
@@ -51,7 +51,6 @@ from hub.cases.rules import (
     CaseBook,
     clock_from_hall,
     deadline_of,
-    id_last4,
     id_number_hash,
     masked_name,
     services_from_hall,
@@ -64,7 +63,9 @@ from hub.store import open_db
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢"
 GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华建国志红文辉玉兰俊峰鑫"
-_CROCKFORD = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", b"0123456789ABCDEFGHJKMNPQRSTVWXYZ")
+CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_PAIRS = [CROCKFORD[i >> 5] + CROCKFORD[i & 31] for i in range(1024)]
+CITIZENS = 60_000  # the people who come to the hall over a year (Miluo has 700,000; most come once)
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 
 
@@ -85,10 +86,11 @@ class Figures:
 
 def _ulid(ms: int, rng: random.Random) -> str:
     """A ULID (time-ordered event id, as devices make them) from the event's moment and the run's random source,
-    so a seed gives the same journal twice. 128 bits in 26 characters of Crockford's base 32: the value, right-
-    aligned in 20 bytes, base-32 encoded, less the 6 leading characters that only hold zeros."""
+    so a seed gives the same journal twice: 48 bits of milliseconds and 80 random bits in 26 characters of
+    Crockford's base 32, ten bits (two characters) at a time."""
     value = (ms << 80) | rng.getrandbits(80)
-    return base64.b32encode(value.to_bytes(20, "big"))[6:].translate(_CROCKFORD).decode("ascii")
+    pairs = _PAIRS
+    return "".join([pairs[(value >> shift) & 1023] for shift in range(120, -1, -10)])
 
 
 def _id_number(rng: random.Random, day: date) -> str:
@@ -130,11 +132,15 @@ class YearSimulator:
             if s.window and s.role == "window":
                 self.staff_by_window[s.window].append(s.id)
         self.punching = [s.id for s in hall.staff if s.role in sim.attendance.roles]
+        self.terminal_of = {p: self.terminals[i % len(self.terminals)] for i, p in enumerate(self.punching)}
+        self._opens = [(s.start, s.end) for s in hall.hours.open]
         self.key = b""
         self._rows: dict[str, list] = defaultdict(list)
         self._seq: dict[str, int] = defaultdict(int)
         self._last_seen: dict[str, str] = {}
         self._rating_id = 0
+        self._people: dict[int, tuple[str, str, str]] = {}
+        self._person_of: dict[str, int] = {}
         self._issued: dict[str, tuple[str, str]] = {}  # today's ticket → the device and event that asked
         self._case_ops: list = []  # (moment, n, op, args, device, by): the cases' future, in time order
         self._n = 0
@@ -191,6 +197,8 @@ class YearSimulator:
             self.key = cases_store.id_key(db)
             # each ticket's page on the citizens' site, by the hub's own key, as the queue domain makes it
             self.domain._follow_key = queue_store.follow_key(db)
+            # asked for at issue and again when the day's rows are written: worked out once
+            self.domain.follow_token = functools.lru_cache(maxsize=8192)(self.domain.follow_token)
             self.db = db
             workdays = [d for d in _dates(self.first, self.last) if self.calendar.is_workday(d)]
             if not workdays:
@@ -222,7 +230,7 @@ class YearSimulator:
         ms = int(at.timestamp() * 1000)
         event_id = _ulid(ms, self.rng)
         self._seq[device] += 1
-        moment = at.isoformat(timespec="milliseconds")
+        moment = queue_store.iso(at)
         res = None if answer_text is None else '{"re":"' + event_id + '",' + answer_text[1:]
         self._rows["events"].append((event_id, device, kind, self._seq[device], moment, moment,
                                      pydantic_core.to_json(data).decode("utf-8"), res))
@@ -237,13 +245,13 @@ class YearSimulator:
         out, answer = op.carry_out(self.domain, args, at)
         text = json_text(answer)
         event_id = self._event(device, op.event, at, data, text)
-        self._rows["queue_journal"].append((event_id, self.domain.engine.day.isoformat(), queue_store.iso(at), name,
+        self._rows["queue_journal"].append((event_id, self._day_text, queue_store.iso(at), name,
                                             json_text(args), text))
         if name == "issue" and out.ok:
             self._issued[out.ticket.no] = (device, event_id)
         if name == "rating" and out.ok:
             self._rating_id += 1
-            self._rows["ratings"].append((self._rating_id, event_id, device, self.domain.engine.day.isoformat(),
+            self._rows["ratings"].append((self._rating_id, event_id, device, self._day_text,
                                           queue_store.iso(at), args["window"], out.ticket.no, out.staff,
                                           args["score"], int(args["score"] >= 3)))
             if args["score"] <= self.hall.alerts.poor_rating_max:
@@ -290,7 +298,7 @@ class YearSimulator:
             if rng.random() < a.absent:
                 continue
             present.add(person)
-            terminal = self.terminals[hash(person) % len(self.terminals)]
+            terminal = self.terminal_of[person]
             for slot in self.schedule.slots:
                 if rng.random() < a.missing:
                     continue
@@ -341,6 +349,7 @@ class YearSimulator:
         self.domain.engine = engine = (QueueEngine(self.layout, self.domain.rules, day) if engine.day is None
                                        else engine.next_day(day))
         start = datetime.combine(day, time(0, 0, 1), tzinfo=tz)
+        self._day_text = day.isoformat()
         self._rows["queue_journal"].append((None, day.isoformat(), queue_store.iso(start), "open_day",
                                             json_text({"staff": {}}), json_text({"ok": True})))
         at = lambda clock: datetime.combine(day, clock, tzinfo=tz)  # noqa: E731
@@ -400,9 +409,9 @@ class YearSimulator:
         return out
 
     def _callable(self, moment: datetime) -> bool:
+        """Windows call in opening hours, and after the last opening time they finish the line."""
         clock = moment.time()
-        opens = self.hall.hours.open
-        return any(s.start <= clock < s.end for s in opens) or clock >= opens[-1].start
+        return any(a <= clock < b for a, b in self._opens) or clock >= self._opens[-1][0]
 
     def _on_login(self, moment: datetime, window: str, who: str) -> None:
         self._queue_op("login", self.pc_of.get(window, "win-01"), moment, {"window": window, "staff": who},
@@ -521,11 +530,10 @@ class YearSimulator:
     def _accept(self, moment: datetime, window: str, service: str, ticket: str | None, staff: str | None,
                 number_key: str | None = None, approve: bool = False) -> None:
         rng, c = self.rng, self.sim.cases
-        key = number_key or _id_number(rng, moment.date())
-        name = rng.choice(SURNAMES) + "".join(rng.choices(GIVEN, k=rng.randint(1, 2)))
+        key, name, hashed = self._citizen(number_key)
         args = {"service": service, "days": None, "reason": None, "ticket": ticket, "window": window,
-                "applicant": masked_name(name), "id_hash": id_number_hash(key, self.key),
-                "id_last4": id_last4(key), "device": self.pc_of.get(window, "win-01"), "by": staff}
+                "applicant": masked_name(name), "id_hash": hashed,
+                "id_last4": key[-4:], "device": self.pc_of.get(window, "win-01"), "by": staff}
         spec = self.book.services.get(service)
         if spec is not None and spec.promised_days == 0 and moment >= self.clock.closes(moment.date()) and \
                 (spec.legal_days is None or spec.legal_days >= 1):
@@ -581,6 +589,21 @@ class YearSimulator:
                 again = self._moment_on(wd.day(wd.index(end.date()) + rng.randint(2, 6)))
                 self._case_ops.append((again, self._next(), "again",
                                        {"window": window, "service": service, "key": key}, None, staff))
+
+    def _citizen(self, key: str | None = None) -> tuple[str, str, str]:
+        """An applicant: (ID number, name, its keyed hash). The town's people come back, so they are drawn from
+        a population of CITIZENS, each made the first time they come; a returning applicant is the same person."""
+        if key is not None:
+            return self._people[self._person_of[key]]
+        i = self.rng.randrange(CITIZENS)
+        person = self._people.get(i)
+        if person is None:
+            rng = self.rng
+            key = _id_number(rng, self.first)
+            name = rng.choice(SURNAMES) + "".join(rng.choices(GIVEN, k=rng.randint(1, 2)))
+            person = self._people[i] = (key, name, id_number_hash(key, self.key))
+            self._person_of[key] = i
+        return person
 
     def _moment_on(self, day: date) -> datetime:
         return datetime.combine(day, time(9, 30), tzinfo=self.tz) + timedelta(seconds=self.rng.randint(0, 6 * 3600))
