@@ -188,11 +188,62 @@ def _hub_field(error: str | None) -> str | None:
     return None
 
 
+class Asker:
+    """Requests to the hub over the site's link without a thread each: the event is queued in the link's outbox
+    and its answer (`res`, heard by the link's network thread) completes a future on the server's loop. Two hundred
+    citizens booking at once are two hundred events in flight, which the hub decides in one burst."""
+
+    EARLY_KEPT = 1000
+
+    def __init__(self, link):
+        self.link = link
+        self._lock = threading.Lock()
+        self._waiting: dict[str, tuple[asyncio.AbstractEventLoop, asyncio.Future]] = {}
+        self._early: dict[str, dict] = {}  # an answer heard before its asker was waiting for it
+        link.on_answer(self._on_answer)
+
+    def _on_answer(self, event_id: str, answer: dict) -> None:
+        with self._lock:
+            waiting = self._waiting.pop(event_id, None)
+            if waiting is None:
+                if len(self._early) >= self.EARLY_KEPT:
+                    self._early.pop(next(iter(self._early)))
+                self._early[event_id] = answer
+                return
+        loop, future = waiting
+        loop.call_soon_threadsafe(lambda: future.done() or future.set_result(answer))
+
+    async def ask(self, event_type: str, data: dict, timeout: float) -> dict | None:
+        loop = asyncio.get_running_loop()
+        # the outbox makes the event durable (a synced SQLite write): off the loop, which serves the others meanwhile
+        event_id = await asyncio.to_thread(self.link.send, event_type, data)
+        future = loop.create_future()
+        with self._lock:
+            early = self._early.pop(event_id, None)
+            if early is None:
+                self._waiting[event_id] = (loop, future)
+        if early is not None:
+            return early
+        try:
+            return await asyncio.wait_for(future, timeout)
+        except TimeoutError:
+            with self._lock:
+                self._waiting.pop(event_id, None)
+            return None  # the event stays queued: the hub decides it when it can, and answers a resend alike
+
+
+_askers: dict[int, Asker] = {}
+
+
 async def ask_hub(request: Request, event_type: str, data: dict) -> dict | None:
     feed = site(request).feed
     if feed is None:
         return None
-    return await asyncio.to_thread(feed.link.request, event_type, data, HUB_TIMEOUT_S)
+    with _boards_lock:
+        asker = _askers.get(id(feed))
+        if asker is None:
+            asker = _askers[id(feed)] = Asker(feed.link)
+    return await asker.ask(event_type, data, HUB_TIMEOUT_S)
 
 
 async def book(request: Request, data: dict) -> tuple[int, dict]:
