@@ -40,12 +40,13 @@ def raw_copy(source: Path, target: Path) -> tuple[int, float]:
     from hub.cases import store as cases_store
     from hub.queue import store as queue_store
     from hub.store import open_db
+    from hub.year.simulate import bulk_load
 
     db = open_db(target)
     queue_store.create_tables(db)
     attendance_store.create_tables(db)
     cases_store.create_tables(db)
-    db.execute("PRAGMA synchronous=OFF")  # as the simulation writes
+    bulk_load(db)  # as the simulation writes
     src = sqlite3.connect(source)
     batches = []
     for table in TABLES:

@@ -240,9 +240,10 @@ def composite(measures: dict[str, float | None], rules) -> float:
 
 
 def review(rows: YearRows, view: HallView, year: int, n: int, review_rules, allowance_rules, *, clock: Clock,
-           now: datetime) -> dict:
+           now: datetime, judged: dict[int, bool | None] | None = None, errors: list[tuple] | None = None) -> dict:
     """The bimonthly review n of the year: every window and person ranked, the red flag windows, the service
-    stars, the bottom, and each person's allowance."""
+    stars, the bottom, and each person's allowance. `judged` (id of a case row → on time) and `errors` may be
+    given by a caller that has them for the whole year already."""
     first, last = bimonth(year, n)
     lo, hi = first.isoformat(), last.isoformat()
     tallies = _tallies(rows.attendance, lo, hi)
@@ -257,7 +258,9 @@ def review(rows: YearRows, view: HallView, year: int, n: int, review_rules, allo
     cases_w: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     cases_s: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     finished_here = [r for r in rows.cases if r[5] == FINISHED and r[7] and lo <= r[7][:10] <= hi]
-    for r, verdict in _case_verdicts(finished_here, clock, now):
+    verdicts = ([(r, judged[id(r)]) for r in finished_here] if judged is not None
+                else _case_verdicts(finished_here, clock, now))
+    for r, verdict in verdicts:
         ok = int(bool(verdict))
         for book, key in ((cases_w, r[8]), (cases_s, r[9])):
             if key:
@@ -269,7 +272,7 @@ def review(rows: YearRows, view: HallView, year: int, n: int, review_rules, allo
         if kind == "complaint" and lo <= opened[:10] <= hi:
             blame_w[window or ""] += 1
             blame_s[staff or ""] += 1
-    for r in errors_of(rows.cases):
+    for r in errors_of(rows.cases) if errors is None else errors:
         if lo <= r[2][:10] <= hi:
             blame_w[r[8] or ""] += 1
             blame_s[r[9] or ""] += 1
@@ -474,7 +477,9 @@ def year_table(rows: YearRows, view: HallView, year: int, *, clock: Clock, now: 
     heatmap = {"weekdays": list(WEEKDAYS), "hours": sorted({h for _, h in heat}),
                "median_wait_min": {f"{d},{h}": _round(percentile(v, 0.5)) for (d, h), v in sorted(heat.items())},
                "tickets": {f"{d},{h}": len(v) for (d, h), v in sorted(heat.items())}}
-    done = [review(rows, view, year, n, review_rules, allowance_rules, clock=clock, now=now) for n in reviews]
+    judged = {id(r): on_time for r, on_time in cases}
+    done = [review(rows, view, year, n, review_rules, allowance_rules, clock=clock, now=now, judged=judged,
+                   errors=errors) for n in reviews]
     return {
         "year": year, "totals": totals, "months": list(months.values()), "departments": departments,
         "windows": windows, "waits": heatmap, "reviews": done,
