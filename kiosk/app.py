@@ -109,6 +109,7 @@ class KioskApp(App):
         self.model.cases.on_change = self._cases_changed
         self.entry = EntryFlow()  # 预约签到, and the ID number a queue needs before its ticket
         self.id_required = frozenset(hall.appointments.id_required)
+        self.ask_phone = False  # the citizen asked to leave a mobile number with the ticket (手机号，叫号前短信提醒)
         self.ui = KioskUI(toggle=self.toggle_language, toggle_large=self.toggle_large)
         self.ui.hub_online = bool(link is not None and link.hub_online)
         self.sm: ScreenManager | None = None
@@ -143,12 +144,8 @@ class KioskApp(App):
         return root
 
     def lock_down(self) -> None:
-        """Full-screen kiosk mode: no key or window-manager request may close or leave the app. The window covers
-        the X screen, borderless at (0, 0): SDL's own full screen leaves a clipped 800×600 corner where no window
-        manager runs (a hall's kiosk)."""
-        from hall.screen import cover_screen
-
-        log.info("kiosk window covers the screen: %s", cover_screen(Window, Clock.schedule_once))
+        """Full-screen kiosk mode: no key or window-manager request may close or leave the app."""
+        Window.fullscreen = "auto"
         Window.show_cursor = False
         Window.bind(on_keyboard=self._swallow_keys, on_request_close=self._refuse_close)
 
@@ -260,6 +257,7 @@ class KioskApp(App):
         self.model.search.clear()
         self.model.cases.reset()  # the next citizen sees no case number typed before
         self.entry.reset()  # nor a booking code or an ID number
+        self.ask_phone = False
         self._go("home", remember=False)
 
     def back(self) -> None:
@@ -293,6 +291,10 @@ class KioskApp(App):
         self.entry.start_checkin()
         self._go("entry")
 
+    def toggle_ask_phone(self) -> None:
+        self.ask_phone = not self.ask_phone
+        self.refresh()
+
     def submit_entry(self) -> bool:
         if not self.entry.submit(self.model.ticket):
             self.refresh()
@@ -312,9 +314,10 @@ class KioskApp(App):
     SHOW_REQUESTING_AFTER = 0.15
 
     def take_ticket(self, service: str | None = None, queue: str | None = None) -> bool:
-        if self._needs_id(service, queue):
+        needs_id = self._needs_id(service, queue)
+        if needs_id or self.ask_phone:
             # the ID number first (one ticket per person per queue per day), and a mobile number if they like
-            self.entry.start_details(queue, service, id_required=True)
+            self.entry.start_details(queue, service, id_required=needs_id)
             self._go("entry")
             return True
         if not self.model.ticket.take(service=service, queue=queue):

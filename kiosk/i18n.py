@@ -138,6 +138,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "id_number": ("身份证号码", "ID number"),
     "phone": ("手机号，叫号前短信提醒", "Mobile, texted before your turn"),
     "details_go": ("取号", "Take ticket"),
+    "phone_toggle": ("留手机号，叫号前短信提醒", "Text me before my turn"),
+    "phone_on": ("（已选）", "(on)"),
     "entry_bad_code": ("请输入8位预约码或18位身份证号码", "Type the 8-digit code or the 18-character ID number"),
     "entry_bad_id": ("请输入18位身份证号码", "Type the 18-character ID number"),
     "entry_bad_phone": ("手机号应为11位，以1开头", "A mobile number has 11 digits and begins with 1"),

@@ -75,9 +75,11 @@ class HomeScreen(KioskScreen):
 
 class QueuesScreen(KioskScreen):
     buttons = ObjectProperty({})
+    ask_phone = BooleanProperty(False)
 
     def refresh(self) -> None:
         ui, model = self.ui, self.kiosk.model
+        self.ask_phone = self.kiosk.ask_phone
         grid = self.ids.grid
         grid.clear_widgets()
         self.buttons = {}

@@ -160,3 +160,30 @@ def test_a_queue_that_limits_walk_ins_asks_for_the_id_number(kiosk_screen, booke
     k.tap(scr.ids.go)
     k.screen.until(lambda: k.app.model.ticket.s.state == "refused", 10, "the second refused")
     assert k.app.model.ticket.s.code == "id_limit"
+
+
+def test_a_citizen_leaves_a_mobile_number_with_an_ordinary_ticket(kiosk_screen, booked_hall):
+    rig = booked_hall
+    link = rig.link("kiosk-01")
+    assert link.wait_connected(10)
+    k = kiosk_screen(rig.hall, rig.data_dir, LANDSCAPE, link=link, request_timeout=5.0)
+    k.screen.until(lambda: k.app.ui.hub_online, 10, "the kiosk sees the hub online")
+    k.tap_id("home", "take")
+    k.screen.advance(0.5)
+    queues = k.app.screen("queues")
+    k.tap(queues.ids.phone)
+    assert queues.ask_phone and "已选" in queues.ids.phone.text
+    k.shot("queues-phone-1024x600")
+    k.tap(queues.buttons["A"])
+    k.screen.advance(0.5)
+    scr = k.app.screen("entry")
+    assert k.app.current == "entry" and scr.field == "phone" and "可不填" in scr.hint
+    keys = {w.text: w for w in scr.ids.keypad.children if w.text}
+    for digit in "13800138000":
+        k.tap(keys[digit])
+    k.tap(scr.ids.go)
+    k.screen.until(lambda: k.app.model.ticket.s.state == "issued", 10, "the ticket")
+    wait_for(lambda: rig.count("SELECT count(*) FROM tickets WHERE phone='13800138000' AND queue='A'") == 1, 5,
+             "the phone kept with the ticket")
+    k.app.home()
+    assert not k.app.ask_phone  # the next citizen is not asked unless they choose it
