@@ -27,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     yr.set_defaults(func=cmd_report_year)
 
     bm = rsub.add_parser("bimonth", help="双月讲评 · one bimonthly review: ranking, 红旗窗口, 服务标兵, bottom, 出勤费")
-    bm.add_argument("--year", type=int, required=True)
+    bm.add_argument("--year", type=int, required=True, help="the year, e.g. 2016")
     bm.add_argument("--period", type=int, required=True, help="1 (Jan–Feb) … 6 (Nov–Dec)")
     bm.add_argument("--json", action="store_true", help="JSON instead of text")
     add_hall_args(bm)

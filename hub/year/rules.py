@@ -138,6 +138,8 @@ class HallView:
     queues: dict[str, str]                        # queue → department id
     staff: dict[str, tuple[str, str | None, str]]  # staff → (name, window, role)
     services: dict[str, str] = field(default_factory=dict)  # service → name
+    service_departments: dict[str, str] = field(default_factory=dict)  # service → department id (its queue's
+    # department is used for a ticket without one)
 
     @classmethod
     def of(cls, hall) -> HallView:
@@ -146,7 +148,8 @@ class HallView:
                    departments={d.id: d.name for d in cat.departments},
                    queues={q.id: q.department for q in cat.queues},
                    staff={s.id: (s.name, s.window, s.role) for s in hall.staff},
-                   services={s.id: s.name for s in cat.services})
+                   services={s.id: s.name for s in cat.services},
+                   service_departments={s.id: s.department for s in cat.services if s.department})
 
 
 # ---------------------------------------------------------------- small figures
@@ -382,10 +385,10 @@ def year_table(rows: YearRows, view: HallView, year: int, *, clock: Clock, now: 
     tickets_q: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     waits_w: dict[str, list[float]] = defaultdict(list)
     served = 0
-    for day, queue, _service, status, window, issued_at, called_at in rows.tickets:
+    for day, queue, service, status, window, issued_at, called_at in rows.tickets:
         m = months[int(day[5:7])]
         m["tickets"] += 1
-        dept = view.queues.get(queue, "-")
+        dept = view.service_departments.get(service) or view.queues.get(queue, "-")
         tickets_q[dept][0] += 1
         if status == "done":
             served += 1

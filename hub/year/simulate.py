@@ -141,6 +141,7 @@ class YearSimulator:
         self._last_seen: dict[str, str] = {}
         self._rating_id = 0
         self._people: dict[int, tuple[str, str, str]] = {}
+        self._refused: set[tuple[str, str]] = set()  # (ID number, item) refused
         self._person_of: dict[str, int] = {}
         self._issued: dict[str, tuple[str, str]] = {}  # today's ticket → the device and event that asked
         self._case_ops: list = []  # (moment, n, op, args, device, by): the cases' future, in time order
@@ -539,6 +540,10 @@ class YearSimulator:
                 number_key: str | None = None, approve: bool = False) -> None:
         rng, c = self.rng, self.sim.cases
         key, name, hashed = self._citizen(number_key)
+        for _ in range(5):  # someone refused this item comes back for it only when the refusal is corrected
+            if number_key is not None or (key, service) not in self._refused:
+                break
+            key, name, hashed = self._citizen()
         args = {"service": service, "days": None, "reason": None, "ticket": ticket, "window": window,
                 "applicant": masked_name(name), "id_hash": hashed,
                 "id_last4": key[-4:], "device": self.pc_of.get(window, "win-01"), "by": staff}
@@ -590,6 +595,8 @@ class YearSimulator:
             self._case_ops.append((end, self._next(), "withdraw", {"case": case.number}, args["device"], staff))
         else:
             refused = not approve and r < c.withdrawn + c.refused
+            if refused:
+                self._refused.add((key, service))
             result = REFUSED if refused else APPROVED
             self._case_ops.append((end, self._next(), "finish", {"case": case.number, "result": result},
                                    args["device"], staff))
