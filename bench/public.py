@@ -60,8 +60,10 @@ from hub import broker  # noqa: E402
 
 # the site as `hall public` serves it (hallctl/commands/public.py)
 SERVE = """
-import logging, sys
+import logging, resource, sys
 import uvicorn
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # a socket per phone
 from hall.settings import load_hall
 from public.app import create_app
 config, data, port, broker_port = sys.argv[1:]
@@ -200,22 +202,35 @@ def take_tickets(hall, port: int, secrets: Secrets, n: int) -> tuple[dict[str, s
     return tokens, windows
 
 
-def calls_to_the_phones(hall, port: int, secrets: Secrets, windows: list, phones: Phones, site: SiteProcess,
-                        n: int, gap: float) -> dict:
-    staff = {}
-    for s in hall.staff:
-        staff.setdefault(s.window, s.id)
-    pcs = {}
-    for w in windows:
-        user = f"win-{int(w.id):02d}"
-        pcs[w.id] = Device(hall.id, user, secrets.password(user), port)
-        answer, _ = pcs[w.id].request("login", {"window": w.id, "staff": staff[w.id]})
-        if not answer.get("ok"):
-            raise RuntimeError(f"window {w.id} login refused: {answer}")
-    heard: dict[str, float] = {}
-    screen = paho_client("display-01", secrets.password("display-01"), port,
-                         lambda cl, u, m: heard.setdefault(json.loads(m.payload)["ticket"], time.time()))
-    subscribe(screen, f"hall/v1/{hall.id}/hub/call")
+class Windows:
+    """Every window's PC logged in, and a screen hearing `hub/call`. Made before the phones' streams are open:
+    paho waits on its socket with select(), which takes no descriptor above 1,023, and the phones take a thousand."""
+
+    def __init__(self, hall, port: int, secrets: Secrets, windows: list):
+        staff = {}
+        for s in hall.staff:
+            staff.setdefault(s.window, s.id)
+        self.pcs = {}
+        for w in windows:
+            user = f"win-{int(w.id):02d}"
+            self.pcs[w.id] = Device(hall.id, user, secrets.password(user), port)
+            answer, _ = self.pcs[w.id].request("login", {"window": w.id, "staff": staff[w.id]})
+            if not answer.get("ok"):
+                raise RuntimeError(f"window {w.id} login refused: {answer}")
+        self.heard: dict[str, float] = {}
+        self.screen = paho_client("display-01", secrets.password("display-01"), port,
+                                  lambda cl, u, m: self.heard.setdefault(json.loads(m.payload)["ticket"], time.time()))
+        subscribe(self.screen, f"hall/v1/{hall.id}/hub/call")
+
+    def close(self) -> None:
+        close(self.screen)
+        for pc in self.pcs.values():
+            close(pc.c)
+
+
+def calls_to_the_phones(desks: Windows, windows: list, phones: Phones, site: SiteProcess, n: int,
+                        gap: float) -> dict:
+    pcs, heard = desks.pcs, desks.heard
     published: dict[str, float] = {}
     c0, t0 = site.cpu_seconds(), time.monotonic()
     try:
@@ -231,9 +246,7 @@ def calls_to_the_phones(hall, port: int, secrets: Secrets, windows: list, phones
         cpu = 100 * (site.cpu_seconds() - c0) / (time.monotonic() - t0)
         rss = site.rss_kb()
     finally:
-        close(screen)
-        for pc in pcs.values():
-            close(pc.c)
+        desks.close()
     timed = list(published)[1:]  # the first call warms the path up
     return {"screen": [heard[t] - published[t] for t in timed], "phone": [phones.called[t] - published[t]
                                                                          for t in timed],
@@ -252,6 +265,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=20.0, help="length of each quiet CPU measurement")
     ap.add_argument("--keep", type=Path, help="keep the hall's data directory here")
     args = ap.parse_args(argv)
+    import resource
+
+    # a socket per phone here and in the site: more than the usual 1,024 open files
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    if hard < args.phones + 200:
+        raise SystemExit(f"bench/public.py: {args.phones} phones need {args.phones + 200} open files; "
+                         f"the limit is {hard} (ulimit -Hn)")
 
     work = Path(tempfile.mkdtemp(prefix="hall-bench-public-"))
     data = args.keep or work / "var"
@@ -285,13 +306,14 @@ def main(argv: list[str] | None = None) -> int:
             wait_until(lambda: _answers(client, f"/api/t/{first}"), 30, "the site listening", step=0.1)
         time.sleep(2)
         none_cpu, none_rss = cpu_over(site, args.seconds)
+        desks = Windows(hall, port, secrets, windows)
         phones = Phones(site.port, tokens)
         opened_at = time.monotonic()
         phones.open_all()
         open_s = time.monotonic() - opened_at
         time.sleep(2)
         open_cpu, open_rss = cpu_over(site, args.seconds)
-        call = calls_to_the_phones(hall, port, secrets, windows, phones, site, args.calls, args.gap)
+        call = calls_to_the_phones(desks, windows, phones, site, args.calls, args.gap)
         report(args, port, hop, call, (none_cpu, none_rss), (open_cpu, open_rss), open_s, phones)
         return 0
     finally:

@@ -175,7 +175,7 @@ class PublicFeed:
             elif t.channel == "state" and t.rest[:1] == ("queue",) and len(t.rest) == 2:
                 self._queue_changed(t.rest[1], payload)
             elif t.channel == "state" and t.rest[:1] == ("window",) and len(t.rest) == 2:
-                self._refresh_called()
+                self._refresh_called({t.rest[1]})
             elif t.channel == "calls":
                 self._calls_changed(payload.get("calls") or [])
         except Exception:  # a page that could not be made must not stop the others
@@ -211,7 +211,7 @@ class PublicFeed:
             self._last_call = f"{first.get('at')}/{first.get('ticket')}/{first.get('recall')}"
         for queue in sorted({str(c.get("queue")) for c in fresh if c.get("queue")}):
             self._refresh_queue(queue)
-        self._refresh_called()
+        self._refresh_called({str(c.get("window")) for c in fresh})
 
     def _refresh_queue(self, queue: str) -> None:
         """Read a queue's line once: the pages of the tickets followed in it, and who is near enough for a notice."""
@@ -232,11 +232,12 @@ class PublicFeed:
         self._push(changed, waiting={queue: waiting})
         self._notify_near(day, waiting)
 
-    def _refresh_called(self) -> None:
-        """A window moved on: the ticket it served is done, missed or transferred; its page says which."""
+    def _refresh_called(self, windows: set[str]) -> None:
+        """These windows moved on: the ticket each served is done, missed or transferred; its page says which."""
         day = self.today()
         with self._lock:
-            rows = [(key, row) for key, row in self._rows.items() if key[0] == day and row.status == "called"]
+            rows = [(key, row) for key, row in self._rows.items()
+                    if key[0] == day and row.status == "called" and row.window in windows]
         changed = []
         for key, _ in rows:
             fresh = self.book.ticket(*key)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import threading
 from pathlib import Path
 
 from public.follow import TicketRow
@@ -22,20 +23,35 @@ LATER_COLUMNS = ("phone", "booked")
 
 
 class TicketBook:
+    """Reads kept open, one connection per thread (the network thread's and the web server's): opening the file
+    for each read was most of a push's cost with a thousand pages open (bench/public.py)."""
+
     def __init__(self, data_dir: Path | str):
         self.path = Path(data_dir) / "hub.db"
         self._later: set[str] = set()
+        self._local = threading.local()
 
     def _connect(self) -> sqlite3.Connection | None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            return conn
         if not self.path.exists():
             return None
         try:
             conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=5, check_same_thread=False)
             conn.execute("PRAGMA busy_timeout=5000")
-            return conn
         except sqlite3.Error as err:
             log.warning("hub journal %s not readable: %s", self.path, err)
             return None
+        self._local.conn = conn
+        return conn
+
+    def _forget(self) -> None:
+        """After an error: the next read opens the file again (a hub that made its journal anew)."""
+        conn = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None:
+            conn.close()
 
     def _columns(self, conn: sqlite3.Connection) -> str:
         if not self._later:  # looked at until the hub has them: a hub upgraded while the site runs
@@ -49,11 +65,10 @@ class TicketBook:
             return []
         try:
             rows = conn.execute(f"SELECT {self._columns(conn)} FROM tickets WHERE {where}", params).fetchall()
-        except sqlite3.OperationalError as err:  # a table or column the hub has not made yet
+        except sqlite3.Error as err:  # a table or column the hub has not made yet
             log.debug("hub journal: %s", err)
+            self._forget()
             return []
-        finally:
-            conn.close()
         return [TicketRow(day=r[0], no=r[1], queue=r[2], service=r[3], priority=bool(r[4]), issued_at=r[5],
                           status=r[6], window=r[7], called_at=r[8], done_at=r[9], no_show_at=r[10],
                           transfers=r[11] or 0, requeues=r[12] or 0, follow=r[13], phone=r[14], booked=r[15])
@@ -79,8 +94,7 @@ class TicketBook:
         try:
             row = conn.execute("SELECT score FROM ratings WHERE day=? AND ticket=? ORDER BY id LIMIT 1",
                                (day, no)).fetchone()
-        except sqlite3.OperationalError:
+        except sqlite3.Error:
+            self._forget()
             return None
-        finally:
-            conn.close()
         return row[0] if row else None
