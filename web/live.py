@@ -16,6 +16,7 @@ from datetime import datetime
 
 from hall.protocol import (
     Alerts,
+    AppointmentsState,
     Call,
     Calls,
     HubStatus,
@@ -82,10 +83,13 @@ class QueueLive:
     est_wait_s: float | None = None
     last_called: str | None = None
     oldest_since: str | None = None   # issued_at of the first waiting ticket
+    booked_today: int | None = None   # 预约: today's bookings (checked in or not); None: the queue takes none
+    checked_in_today: int | None = None
 
     def wire(self, now: datetime) -> dict:
         return {"id": self.id, "name": self.name, "name_en": self.name_en, "department": self.department,
                 "waiting": self.waiting, "last_called": self.last_called, "oldest_since": self.oldest_since,
+                "booked_today": self.booked_today, "checked_in_today": self.checked_in_today,
                 "oldest_wait_min": minutes_since(self.oldest_since, now) if self.waiting else None,
                 "estimated_wait_min": None if self.est_wait_s is None else round(self.est_wait_s / 60, 1)}
 
@@ -147,6 +151,8 @@ class LiveHall:
             for a in self.alerts:
                 a["department"] = a.get("department") or self._subject_department(a)
             return [("alerts", {"alerts": self.alerts})]
+        if isinstance(msg, AppointmentsState):
+            return self._appointments(msg, now)
         if isinstance(msg, HubStatus):
             self.hub = msg.state
             return [("hub", {"state": msg.state, "cause": msg.cause})]
@@ -175,6 +181,15 @@ class LiveHall:
         q.waiting, q.est_wait_s, q.last_called = msg.waiting, msg.est_wait_s, msg.last_called
         if not q.waiting:
             q.oldest_since = None
+        return [("queue", q.wire(now))]
+
+    def _appointments(self, msg: AppointmentsState, now: datetime) -> list[tuple[str, dict]]:
+        """Today's bookings of a queue (docs/appointments.md): how many, and how many checked in at a kiosk."""
+        q = self.queues.get(msg.queue)
+        if q is None:
+            return []
+        checked_in = msg.today.get("checked_in", 0)
+        q.booked_today, q.checked_in_today = msg.today.get("booked", 0) + checked_in, checked_in
         return [("queue", q.wire(now))]
 
     def _call(self, call: Call) -> list[tuple[str, dict]]:

@@ -160,7 +160,10 @@ def year_of_tickets(path, hall, per_day: int = 500) -> int:
                     ratings.append((None, "rater", day.isoformat(), called, windows[q], no, None, 4, 1))
         day += timedelta(days=1)
     with db.conn:
-        db.conn.executemany("INSERT INTO tickets VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+        # by name: the hub's tickets table grows columns (the page token, the phone, the booked slot)
+        db.conn.executemany("INSERT INTO tickets(day, no, queue, origin, service, priority, channel, device, event, "
+                            "issued_at, status, window, called_at, done_at, no_show_at, transfers, requeues) "
+                            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
         db.conn.executemany("INSERT INTO calls VALUES (?,?,?,?,?,?,?,?,?,?)", calls)
         db.conn.executemany("INSERT INTO ratings(event, device, day, at, window, ticket, staff, score, good) "
                             "VALUES (?,?,?,?,?,?,?,?,?)", ratings)

@@ -49,6 +49,9 @@
     oldest.dataset.since = q.waiting && q.oldest_since ? q.oldest_since : "";
     minutes(oldest, oldest.dataset.since ? minutesSince(oldest.dataset.since) : null, null);
     minutes($("[data-f=estimated]", row), q.estimated_wait_min === null ? null : Math.round(q.estimated_wait_min), null);
+    // 预约: checked in / booked today, for the queues that take bookings
+    const booked = $("[data-f=booked]", row);
+    if (booked) setText(booked, q.booked_today == null ? "—" : `${q.checked_in_today}/${q.booked_today}`);
   }
 
   function callItem(c) {
