@@ -8,6 +8,7 @@ Mosquitto is missing), the hub, and simulated devices that speak the same protoc
   real `hall caller` bus master drives (devices.bus, hallctl.traffic.keypads);
 - LED window screens and guide strips on a simulated bus that the real `hall led` master drives;
 - staff punching simulated fingerprint sensors through the real terminal agent (hallctl.traffic.punches);
+- citizens booking on the citizens' site and checking in at a kiosk (hallctl.traffic.bookings);
 - every other configured device reporting `health`.
 
 With a screen (and without --headless) it also opens the kiosk and the calling board. With --duration it stops by
@@ -374,6 +375,7 @@ class HallUp:
             self._start_screens()
         self._start_console()
         self._start_public()
+        self._start_bookings()
         return self
 
     def _start_console(self) -> None:
@@ -398,6 +400,18 @@ class HallUp:
             port = broker.free_port()
         self.public = PublicServer(self.config_hall, self.data, port=port, broker_port=self.port)
         self.parts.append(self.public.start())
+
+    def _start_bookings(self) -> None:
+        """Citizens booking on the citizens' site and checking in at a kiosk (docs/appointments.md)."""
+        from hallctl.traffic.bookings import BookingTraffic
+
+        gui = {GUI_KIOSK} if self.screens else set()
+        kiosks = [d.id for d in self.hall.devices_of("kiosk") if d.id not in gui | set(self.free)]
+        if not kiosks or not self.hall.appointments.queues:
+            return
+        self.booking_traffic = BookingTraffic(self.hall, site_url=self.public.url, kiosk=self._link(kiosks[0]),
+                                              speed=self.speed, seed=7)
+        self.parts.append(self.booking_traffic.start())
 
     def _start_broker(self) -> None:
         from hub import broker
