@@ -21,7 +21,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 from central import DURABLE, STREAM, SUBJECTS
 
@@ -126,6 +126,7 @@ class Refused(ValueError):
 
 
 ALERT_CHANGES = ("raised", "acknowledged", "cleared")
+RAW = "\0raw"  # the body's own JSON text, kept beside the parsed body (no field of a hall's can have this name)
 
 
 def parse(subject: str, payload: bytes, msg_id: str | None) -> dict:
@@ -140,9 +141,11 @@ def parse(subject: str, payload: bytes, msg_id: str | None) -> dict:
         raise Refused(f"payload is not JSON: {err}") from None
     if not isinstance(body, dict):
         raise Refused("payload is not a JSON object")
+    if b"\\u0000" in payload:  # PostgreSQL's jsonb cannot hold it: the whole batch would fail on it, again and again
+        raise Refused("payload holds a NUL character (\\u0000)")
     if body.get("hall") != hall:
         raise Refused(f"payload names hall {str(body.get('hall'))[:40]!r}, the subject hall {hall!r}")
-    if not isinstance(body.get("n"), int) or isinstance(body.get("n"), bool) or body["n"] < 1:
+    if not isinstance(body.get("n"), int) or isinstance(body.get("n"), bool) or not 0 < body["n"] < 2**63:
         raise Refused("n (the row in the hall's journal) is not a positive integer")
     if not isinstance(body.get("id"), str) or not 0 < len(body["id"]) <= 128:
         raise Refused("id is missing or not a string of at most 128 characters")
@@ -155,6 +158,9 @@ def parse(subject: str, payload: bytes, msg_id: str | None) -> dict:
             raise Refused(f"type {str(body.get('type'))[:40]!r} differs from the subject's {rest!r}")
         if not isinstance(body.get("device"), str) or not body["device"]:
             raise Refused("device is missing")
+        seq = body.get("seq")
+        if seq is not None and (not isinstance(seq, int) or isinstance(seq, bool) or not -2**63 <= seq < 2**63):
+            raise Refused("seq is not an integer")
     elif kind == "alert":
         if body.get("change") not in ALERT_CHANGES or rest != f"alert.{body['change']}":
             raise Refused(f"change {str(body.get('change'))[:40]!r} differs from the subject's {rest!r}")
@@ -167,9 +173,22 @@ def parse(subject: str, payload: bytes, msg_id: str | None) -> dict:
             raise Refused(f"op {str(body.get('op'))[:40]!r} differs from the subject's {rest!r}")
         if body["id"] != f"{hall}.q.{body['n']}":
             raise Refused(f"a decision's id is <hall>.q.<n>, not {body['id'][:60]!r}")
+        if body.get("day") is not None and not _is_date(body["day"]):
+            raise Refused(f"day {str(body['day'])[:40]!r} is not a date (YYYY-MM-DD)")
     else:
         raise Refused(f"kind {str(kind)[:40]!r} is neither event, decision nor alert")
+    body[RAW] = payload.decode()
     return body
+
+
+def _is_date(text) -> bool:
+    if not isinstance(text, str) or len(text) != 10 or text[4] != "-" or text[7] != "-":
+        return False
+    try:
+        date.fromisoformat(text)
+        return True
+    except ValueError:
+        return False
 
 
 def moment(text) -> datetime | None:
@@ -239,53 +258,52 @@ def write_batch(conn, messages: list[tuple[str, bytes, str | None]], stored: Sto
     return stored
 
 
+# Each table takes a batch in one statement: columns as arrays (`unnest`, sent binary: `%b`, no quoting of the
+# JSON text), and the body's own JSON text parsed by PostgreSQL (`::jsonb`), so that no row is adapted or dumped
+# again one by one in Python. parse() has checked
+# every field a cast reads here (n, seq, day), so a batch cannot fail on one message's text.
+
+def _column_arrays(rows: list[tuple]) -> list[list]:
+    return [list(column) for column in zip(*rows, strict=True)]
+
+
 def _insert_events(cur, bodies: list[dict]) -> set[str]:
     if not bodies:
         return set()
-    from psycopg.types.json import Jsonb
-
-    rows = [(b["id"], b["hall"], b["n"], b["device"], b["type"], b.get("seq"), b.get("ts"), b.get("received_at"),
-             moment(b.get("received_at")), Jsonb(b.get("data")), Jsonb(b.get("res"))) for b in bodies]
-    cur.executemany(
+    cur.execute(
         "INSERT INTO events(id, hall, n, device, type, seq, ts, received_at, committed_at, data, res) "
-        "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (id) DO NOTHING RETURNING id", rows, returning=True)
-    return _returned(cur)
+        "SELECT b->>'id', b->>'hall', (b->>'n')::bigint, b->>'device', b->>'type', (b->>'seq')::bigint, "
+        "       b->>'ts', b->>'received_at', t.committed, b->'data', b->'res' "
+        "FROM unnest(%b::text[], %b::timestamptz[]) AS t(body, committed), LATERAL (SELECT t.body::jsonb AS b) j "
+        "ON CONFLICT (id) DO NOTHING RETURNING id",
+        ([b[RAW] for b in bodies], [moment(b.get("received_at")) for b in bodies]))
+    return {row[0] for row in cur.fetchall()}
 
 
 def _insert_decisions(cur, bodies: list[dict]) -> set[str]:
     if not bodies:
         return set()
-    from psycopg.types.json import Jsonb
-
-    rows = [(b["id"], b["hall"], b["n"], b.get("event"), b.get("day"), b.get("at"), moment(b.get("at")), b["op"],
-             Jsonb(b.get("args")), Jsonb(b.get("result"))) for b in bodies]
-    cur.executemany(
+    cur.execute(
         "INSERT INTO decisions(id, hall, n, event, day, at, committed_at, op, args, result) "
-        "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (id) DO NOTHING RETURNING id", rows, returning=True)
-    return _returned(cur)
+        "SELECT b->>'id', b->>'hall', (b->>'n')::bigint, b->>'event', (b->>'day')::date, b->>'at', t.committed, "
+        "       b->>'op', b->'args', b->'result' "
+        "FROM unnest(%b::text[], %b::timestamptz[]) AS t(body, committed), LATERAL (SELECT t.body::jsonb AS b) j "
+        "ON CONFLICT (id) DO NOTHING RETURNING id",
+        ([b[RAW] for b in bodies], [moment(b.get("at")) for b in bodies]))
+    return {row[0] for row in cur.fetchall()}
 
 
 def _insert_alerts(cur, bodies: list[dict]) -> set[str]:
     if not bodies:
         return set()
-    from psycopg.types.json import Jsonb
-
-    rows = [(b["id"], b["hall"], b["n"], b.get("at"), moment(b.get("at")), b["alert"], b.get("rule"),
-             b.get("subject"), b.get("department"), b["change"], Jsonb(b.get("data"))) for b in bodies]
-    cur.executemany(
+    cur.execute(
         "INSERT INTO alerts(id, hall, n, at, committed_at, alert, rule, subject, department, change, data) "
-        "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (id) DO NOTHING RETURNING id", rows, returning=True)
-    return _returned(cur)
-
-
-def _returned(cur) -> set[str]:
-    ids = set()
-    while True:
-        row = cur.fetchone()
-        if row:
-            ids.add(row[0])
-        if not cur.nextset():
-            return ids
+        "SELECT b->>'id', b->>'hall', (b->>'n')::bigint, b->>'at', t.committed, b->>'alert', b->>'rule', "
+        "       b->>'subject', b->>'department', b->>'change', b->'data' "
+        "FROM unnest(%b::text[], %b::timestamptz[]) AS t(body, committed), LATERAL (SELECT t.body::jsonb AS b) j "
+        "ON CONFLICT (id) DO NOTHING RETURNING id",
+        ([b[RAW] for b in bodies], [moment(b.get("at")) for b in bodies]))
+    return {row[0] for row in cur.fetchall()}
 
 
 def _note_halls(cur, bodies: list[dict]) -> None:
@@ -305,54 +323,87 @@ def _note_halls(cur, bodies: list[dict]) -> None:
             [(hall, at, n) for hall, (at, n) in sorted(seen.items())])  # sorted: consumers lock rows in one order
 
 
+def _text(value) -> str | None:
+    """A field as the text column keeps it: a hall's device may send a window as 3 or "3"."""
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _int(value) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and -2**31 <= value < 2**31 else None
+
+
+def merge_tickets(issues_and_calls: list[dict]) -> list[tuple]:
+    """One row per ticket of a batch: its issue and its first call may both be in it (pure)."""
+    merged: dict[tuple, dict] = {}
+    for t in issues_and_calls:
+        row = merged.setdefault((t["hall"], t["day"], t["no"]), {})
+        for key in ("queue", "service", "priority", "issued_at"):
+            if row.get(key) is None:
+                row[key] = t.get(key)
+        if t.get("called_at") is not None and (row.get("called_at") is None or t["called_at"] < row["called_at"]):
+            row["called_at"] = t["called_at"]
+        if t.get("window_no") is not None:
+            row["window_no"] = t["window_no"]
+    return [(hall, day, no, r.get("queue"), r.get("service"), r.get("priority"), r.get("issued_at"),
+             r.get("called_at"), r.get("window_no")) for (hall, day, no), r in merged.items()]
+
+
 def _derive(cur, events: list[dict], decisions: list[dict]) -> None:
     """The report tables, from rows stored for the first time."""
     ratings, punches, cases, tickets, calls = [], [], [], [], []
     for e in events:
         data = e.get("data") if isinstance(e.get("data"), dict) else {}
         if e["type"] == "rating":
-            score = data.get("score")
-            ratings.append((e["id"], e["hall"], e["device"], e.get("ts"), data.get("window"), data.get("ticket"),
-                            score, isinstance(score, int) and score >= 3))
+            score = _int(data.get("score"))
+            ratings.append((e["id"], e["hall"], e["device"], _text(e.get("ts")), _text(data.get("window")),
+                            _text(data.get("ticket")), score, score is not None and score >= 3))
         elif e["type"] == "punch":
-            punches.append((e["id"], e["hall"], e["device"], data.get("staff"), data.get("at")))
+            punches.append((e["id"], e["hall"], e["device"], _text(data.get("staff")), _text(data.get("at"))))
         elif e["type"].startswith("case_"):
-            from psycopg.types.json import Jsonb
-            cases.append((e["id"], e["hall"], e["type"], e.get("received_at") or e.get("ts"), Jsonb(data),
-                          Jsonb(e.get("res"))))
+            cases.append((e["id"], e["hall"], e["type"], _text(e.get("received_at") or e.get("ts")), e[RAW]))
     for d in decisions:
         result = d.get("result") if isinstance(d.get("result"), dict) else {}
         ticket = result.get("ticket") if isinstance(result.get("ticket"), dict) else None
-        if not result.get("ok") or not ticket or not d.get("day"):
+        if not result.get("ok") or not ticket or not d.get("day") or ticket.get("no") is None:
             continue
+        base = {"hall": d["hall"], "day": d["day"], "no": _text(ticket.get("no"))}
         if d["op"] == "issue":
-            tickets.append((d["hall"], d["day"], ticket.get("no"), ticket.get("queue"), ticket.get("service"),
-                            bool(ticket.get("priority")), ticket.get("issued_at") or d.get("at"), None, None))
+            tickets.append({**base, "queue": _text(ticket.get("queue")), "service": _text(ticket.get("service")),
+                            "priority": bool(ticket.get("priority")),
+                            "issued_at": _text(ticket.get("issued_at") or d.get("at"))})
         elif d["op"] in ("call_next", "call_ticket"):
-            at = ticket.get("called_at") or d.get("at")
-            tickets.append((d["hall"], d["day"], ticket.get("no"), ticket.get("queue"), None, None, None, at,
-                            ticket.get("window")))
-            calls.append((d["id"], d["hall"], d["day"], d["op"], ticket.get("no"), ticket.get("queue"),
-                          ticket.get("window"), at))
+            at = _text(ticket.get("called_at") or d.get("at"))
+            tickets.append({**base, "queue": _text(ticket.get("queue")), "called_at": at,
+                            "window_no": _text(ticket.get("window"))})
+            calls.append((d["id"], d["hall"], d["day"], d["op"], base["no"], _text(ticket.get("queue")),
+                          _text(ticket.get("window")), at))
     if ratings:
-        cur.executemany("INSERT INTO ratings VALUES (%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT DO NOTHING", ratings)
+        cur.execute("INSERT INTO ratings SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], "
+                    "%b::text[], %b::text[], %b::int[], %b::bool[]) ON CONFLICT DO NOTHING", _column_arrays(ratings))
     if punches:
-        cur.executemany("INSERT INTO punches VALUES (%s,%s,%s,%s,%s) ON CONFLICT DO NOTHING", punches)
+        cur.execute("INSERT INTO punches SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], "
+                    "%b::text[]) ON CONFLICT DO NOTHING", _column_arrays(punches))
     if cases:
-        cur.executemany("INSERT INTO case_events(id, hall, type, at, data, res) VALUES (%s,%s,%s,%s,%s,%s) "
-                        "ON CONFLICT DO NOTHING", cases)
+        cur.execute("INSERT INTO case_events(id, hall, type, at, data, res) "
+                    "SELECT id, hall, type, at, body::jsonb->'data', body::jsonb->'res' "
+                    "FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[]) "
+                    "AS t(id, hall, type, at, body) ON CONFLICT DO NOTHING", _column_arrays(cases))
     if tickets:
         # issue and call may arrive in either order (several consumers): each fills its own columns
-        cur.executemany(
+        cur.execute(
             "INSERT INTO tickets(hall, day, no, queue, service, priority, issued_at, called_at, window_no) "
-            "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (hall, day, no) DO UPDATE SET "
+            "SELECT * FROM unnest(%b::text[], %b::date[], %b::text[], %b::text[], %b::text[], %b::bool[], "
+            "%b::text[], %b::text[], %b::text[]) ON CONFLICT (hall, day, no) DO UPDATE SET "
             "queue=coalesce(tickets.queue, excluded.queue), service=coalesce(tickets.service, excluded.service), "
             "priority=coalesce(tickets.priority, excluded.priority), "
             "issued_at=coalesce(tickets.issued_at, excluded.issued_at), "
             "called_at=least(tickets.called_at, excluded.called_at), "
-            "window_no=coalesce(excluded.window_no, tickets.window_no)", tickets)
+            "window_no=coalesce(excluded.window_no, tickets.window_no)", _column_arrays(merge_tickets(tickets)))
     if calls:
-        cur.executemany("INSERT INTO calls VALUES (%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT DO NOTHING", calls)
+        cur.execute("INSERT INTO calls SELECT * FROM unnest(%b::text[], %b::text[], %b::date[], %b::text[], "
+                    "%b::text[], %b::text[], %b::text[], %b::text[]) ON CONFLICT DO NOTHING", _column_arrays(calls))
 
 
 # ------------------------------------------------------------------------------------------------ the loop
@@ -424,9 +475,10 @@ class Consumer:
                 if self._stopping.is_set():
                     return self.stored
                 await asyncio.sleep(0.3)
-        conn = await asyncio.to_thread(psycopg.connect, self.conninfo, autocommit=True)
-        await asyncio.to_thread(create_schema, conn)
+        self.conn = await asyncio.to_thread(psycopg.connect, self.conninfo, autocommit=True)
+        await asyncio.to_thread(create_schema, self.conn)
         idle_since = time.monotonic()
+        writing = None  # the batch being written while the next one is fetched
         try:
             while not self._stopping.is_set():
                 try:
@@ -439,14 +491,23 @@ class Consumer:
                         break
                     continue
                 idle_since = time.monotonic()
-                batch = [(m.subject, m.data, (m.headers or {}).get("Nats-Msg-Id")) for m in msgs]
-                conn = await self._write(conn, batch)
-                for m in msgs:  # only after the commit
-                    await m.ack()
+                if writing is not None:  # one transaction at a time on the connection, in the stream's order
+                    await writing
+                writing = asyncio.create_task(self._write_and_ack(msgs))
+            if writing is not None:
+                await writing
         finally:
-            conn.close()
+            if writing is not None and not writing.done():
+                writing.cancel()
+            self.conn.close()
             await nc.close()
         return self.stored
+
+    async def _write_and_ack(self, msgs) -> None:
+        batch = [(m.subject, m.data, (m.headers or {}).get("Nats-Msg-Id")) for m in msgs]
+        self.conn = await self._write(self.conn, batch)
+        for m in msgs:  # only after the commit
+            await m.ack()
 
     async def _write(self, conn, batch):
         """Write a batch, reconnecting to PostgreSQL (restarted, say) until it commits."""

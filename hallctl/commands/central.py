@@ -44,6 +44,7 @@ def register(sub) -> None:
     c.add_argument("--ca-file", help="the cluster's CA for tls:// servers")
     c.add_argument("--ack-wait", type=float, default=30.0,
                    help="seconds before a batch taken by a consumer that died is handed out again (default 30)")
+    c.add_argument("--fetch", type=int, default=500, help="messages taken and written per transaction (default 500)")
     c.set_defaults(func=cmd_consume)
 
     c = csub.add_parser("console", help="the central console: every hall side by side, over PostgreSQL (read-only)")
@@ -130,7 +131,7 @@ def cmd_consume(args) -> int:
 
     password = args.password_file.read_text().strip() if args.password_file else None
     consumer = Consumer(args.pg, connect_options(args.nats, args.user, password, args.ca_file, inbox=False),
-                        replicas=args.replicas, ack_wait_s=args.ack_wait)
+                        replicas=args.replicas, ack_wait_s=args.ack_wait, fetch=args.fetch)
     stored = _run_until_signal(consumer.run, consumer.stop)
     print(json.dumps(stored.as_dict()))
     return 0
