@@ -5,7 +5,8 @@
     annual(conn, year)         every hall's year side by side, and the sum of all of them
     ranking(rows, column)      the halls in order of one column (pure)
 
-Waits are a ticket's call minus its issue; satisfaction is the share of ratings of 3 and above (as the consumer
+Waits are a ticket's first call minus its issue, median and p90 by nearest rank (`percentile_disc`, as the
+hall's own annual report counts them); satisfaction is the share of ratings of 3 and above (as the consumer
 marks them `good`); on-time is the share of finished cases the hall's own hub found on time (its answer to
 `case_finish`, which knows the hall's calendar). The sums are computed over every hall's rows at once (the median
 of all tickets, not the median of the halls' medians).
@@ -77,8 +78,8 @@ def _report_sql(by: str, group: str, where_hall: str) -> dict[str, str]:
     return {
         "tickets": f"""
             SELECT {group.format(period=day)} count(*) AS tickets, count(called_at) AS called,
-                   percentile_cont(0.5) WITHIN GROUP (ORDER BY {_wait_minutes()}) AS wait_median,
-                   percentile_cont(0.9) WITHIN GROUP (ORDER BY {_wait_minutes()}) AS wait_p90
+                   percentile_disc(0.5) WITHIN GROUP (ORDER BY {_wait_minutes()}) AS wait_median,
+                   percentile_disc(0.9) WITHIN GROUP (ORDER BY {_wait_minutes()}) AS wait_p90
             FROM tickets WHERE day BETWEEN {year} AND issued_at IS NOT NULL {where_hall} {grouped}""",
         "ratings": f"""
             SELECT {group.format(period=_period('at', by))} count(*) AS ratings,
