@@ -41,6 +41,7 @@ NAMES = (
     + ["ticket.png"]
     + [f"console-{page}-{tag}.png" for page in ("live", "today", "attendance", "cases")
        for tag in ("1920x1080", "390x844")]
+    + [f"public-{scene}-390x844.png" for scene in ("waiting", "called", "done")]
 )
 KIOSK = "kiosk-01"
 MORNING = datetime(2026, 11, 30, 9, 41)   # the board's header: the morning its calls were made
@@ -75,6 +76,8 @@ def make(out_dir: Path, *, names: Iterable[str] | None = None, say: Callable[[st
             _kiosk_paper_out(shots, work / "kiosk-paper-out")
         if any(name.startswith("console-") for name in wanted):
             _console(shots, work / "console")
+        if any(name.startswith("public-") for name in wanted):
+            _public(shots, work / "public")
     return shots.made
 
 
@@ -645,3 +648,61 @@ def _console(shots: Shots, folder: Path) -> None:
             server.should_exit = True
             thread.join(10)
 
+
+def _public(shots: Shots, folder: Path) -> None:
+    """The citizens' site on a phone: a ticket followed from its QR code while three are ahead (near its turn),
+    called to its window, done with the rating open (docs/public.md)."""
+    if not CHROMIUM.exists():
+        raise RuntimeError(f"公众网站截图需要 Chromium the citizens' site screenshots need {CHROMIUM}")
+    import threading
+
+    import uvicorn
+    from playwright.sync_api import sync_playwright
+
+    from hall.link import DeviceLink
+    from hub.broker import free_port
+    from public.app import create_app
+
+    with _hall_running(folder) as (hall, data_dir, link):
+        tickets = [link.request("ticket_request", {"queue": "A"})["ticket"] for _ in range(4)]
+        pc = DeviceLink(hall, "win-02", data_dir).start()
+        pc.wait_connected(10)
+        pc.request("login", {"window": "2", "staff": next(s.id for s in hall.staff if s.window == "2")})
+        port = free_port()
+        server = uvicorn.Server(uvicorn.Config(create_app(hall, data_dir), host="127.0.0.1", port=port,
+                                               log_level="warning", timeout_graceful_shutdown=1))
+        thread = threading.Thread(target=server.run, name="public-site", daemon=True)
+        thread.start()
+        try:
+            end = time.monotonic() + 10
+            while not server.started and time.monotonic() < end:
+                time.sleep(0.05)
+            time.sleep(0.5)  # the hub has written the tickets' rows
+            with sync_playwright() as pw:
+                browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+                context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=1,
+                                              is_mobile=True, locale="zh-CN")
+                page = context.new_page()
+                page.goto(f"http://127.0.0.1:{port}/t/{tickets[-1]['follow']}")
+                page.wait_for_selector("body[data-push=connected]", state="attached", timeout=10_000)
+
+                def take(scene: str, selector: str) -> None:
+                    page.wait_for_selector(selector, timeout=10_000)
+                    out = shots.out_dir / f"public-{scene}-390x844.png"
+                    if out.name in shots.wanted:
+                        page.screenshot(path=str(out))
+                        shots.saved(out)
+
+                take("waiting", "#near:not([hidden])")
+                for _ in tickets:  # the three ahead, then this one
+                    pc.request("call_next", {"window": "2"})
+                page.wait_for_selector("#called:not([hidden])", timeout=10_000)
+                page.wait_for_timeout(3200)  # the call's flashing is over
+                take("called", "#called:not([hidden])")
+                pc.request("complete", {"window": "2"})
+                take("done", "#rate:not([hidden])")
+                browser.close()
+        finally:
+            server.should_exit = True
+            thread.join(10)
+            pc.stop()
