@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from hall.settings import load_hall
 from public.notify import Notifier
+from tests.helpers.cli import run_hall
 from tests.helpers.rig import wait_for
 from tests.helpers.web_public import PublicHall, public_config
 
@@ -41,6 +42,12 @@ def test_a_gateway_failing_twice_gets_the_notice_on_the_third_try(tmp_path, sms_
     finally:
         n.stop()
     assert os.stat(tmp_path / "data" / "public.db").st_mode & 0o777 == 0o600
+    # the record as `hall public notices` prints it: the phone masked, every try
+    listed = run_hall("public", "notices", "--config", str(tmp_path / "config" / "hall.toml"), "--data",
+                      str(tmp_path / "data"))
+    assert listed.returncode == 0, listed.stderr
+    assert "A012" in listed.stdout and "****5678" in listed.stdout and "13812345678" not in listed.stdout
+    assert "sent" in listed.stdout and listed.stdout.count("HTTP 500") == 2 and " 200 " in listed.stdout
 
 
 def test_a_gateway_that_never_answers_well_leaves_a_failed_notice(tmp_path, sms_receiver):
