@@ -152,7 +152,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "refused_already_checked_in": ("该预约已签到", "That booking is checked in already"),
     "refused_booking_closed": ("该预约已取消", "That booking was cancelled"),
     "refused_invalid": ("信息有误，请核对", "Please check what you typed"),
-    "booked_ticket": ("预约号 {t} 时段", "booked, {t} slot"),
+    "booked_ticket": ("预约号 · {t} 时段优先叫号", "Booked for {t}: called ahead of walk-ins"),
 }
 
 

@@ -300,6 +300,8 @@ class TicketScreen(KioskScreen):
                 self.service_name = ui.pair(svc.name, svc.name_en)
             elif q is not None:
                 self.service_name = ui.pair(q.name, q.name_en)
+            if t.booked:  # a booking checked in on time: called ahead of walk-ins
+                self.service_name += "\n" + ui.both("booked_ticket", t=t.booked)
             ws = t.windows or []
             if ws:
                 self.windows_line, self.place_line = self._where(ws)

@@ -337,14 +337,20 @@ async def api_cancel(request: Request, code: str) -> JSONResponse:
 
 # ---------------------------------------------------------------- pages
 
+def _day_shown(state: dict | None, wanted: str | None) -> str | None:
+    """The day whose slots the page lists: the one asked for if it is bookable, else the first."""
+    days = [d["date"] for d in (state or {}).get("dates", [])]
+    return wanted if wanted in days else (days[0] if days else None)
+
+
 @router.get("/book", response_class=HTMLResponse, include_in_schema=False)
-async def book_page(request: Request, queue: str | None = None):
+async def book_page(request: Request, queue: str | None = None, date: str | None = None):
     names = queue_names(request)
     queues = [(q, *names.get(q, (q, q))) for q in _bookable(request)]
     state = await slots_of(request, queue) if queue in _bookable(request) else None
     return render(request, "book.html", {"title": "网上预约 Book a visit", "queues": queues, "queue": queue,
                                          "queue_name": names.get(queue or "", ("", "")), "state": state,
-                                         "form": {}, "problem": None})
+                                         "day": _day_shown(state, date), "form": {}, "problem": None})
 
 
 @router.post("/book", response_class=HTMLResponse, include_in_schema=False)
@@ -365,7 +371,8 @@ async def book_submit(request: Request, queue: Annotated[str, Form()] = "", slot
     return render(request, "book.html", {"title": "网上预约 Book a visit",
                                          "queues": [(q, *names.get(q, (q, q))) for q in _bookable(request)],
                                          "queue": queue, "queue_name": names.get(queue, ("", "")), "state": state,
-                                         "form": {"name": name, "phone": phone, "slot": slot},
+                                         "day": _day_shown(state, day), "form": {"name": name, "phone": phone,
+                                                                                 "slot": slot},
                                          "problem": answer.get("detail")}, status_code=status)
 
 

@@ -117,6 +117,7 @@ def test_a_citizen_checks_in_on_the_keypad_and_is_called_ahead_of_walk_ins(kiosk
     k.screen.until(lambda: k.app.model.ticket.s.state == "issued", 10, "the booked ticket")
     ticket = k.app.model.ticket.s.ticket
     assert ticket.booked == slot[1] and ticket.ahead == 0
+    assert "预约号" in k.app.screen("ticket").service_name and "Booked for 10:00" in k.app.screen("ticket").service_name
     [printed] = printer_sim.wait_tickets(1)
     assert printed.find(ticket.no)
     k.shot(f"checkin-ticket-{size[0]}x{size[1]}")

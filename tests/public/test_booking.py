@@ -78,6 +78,9 @@ def test_the_pages_book_and_cancel_without_scripts(client):
     page = client.get("/book?queue=G")
     assert page.status_code == 200 and "网上预约" in page.text and "Book a visit" in page.text
     day, slot = first_slot(client, "G")
+    dates = [d["date"] for d in client.get("/api/slots?queue=G").json()["dates"]]
+    other = client.get(f"/book?queue=G&date={dates[-1]}").text  # one day's slots at a time
+    assert f'value="{dates[-1]} ' in other and f'value="{dates[0]} ' not in other
     form = {"queue": "G", "slot": f"{day} {slot['time']}", "name": "张三", "id_number": id_number(500),
             "phone": "13800138000"}
     done = client.post("/book", data=form)
