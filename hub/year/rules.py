@@ -295,7 +295,7 @@ def review(rows: YearRows, view: HallView, year: int, n: int, review_rules, allo
                "attendance": t.score, "ratings": len(scores_s.get(sid, ())), "good_rate": _share(scores_s.get(sid)),
                "cases_finished": finished, "cases_on_time": timely, "complaints_errors": blame_s.get(sid, 0),
                "measures": measures, "composite": composite(measures, review_rules)}
-        if role in allowance_rules.roles:
+        if role in allowance_rules.roles and t.workdays:  # paid for the working days judged, none without any
             row["allowance"] = allowance(t, leave_days.get(sid, {}), allowance_rules)
         people.append(row)
     windows = []

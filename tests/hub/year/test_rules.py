@@ -104,6 +104,8 @@ def test_the_review_ranks_chooses_and_names_the_bottom():
     assert "o" not in {p["staff"] for p in r["people"]}            # office staff are not ranked or paid here
     pay = {p["staff"]: p["allowance"]["amount"] for p in r["people"]}
     assert pay == {"a": 600, "b": 580, "c": 600} and r["allowance_total"] == 1780  # b: late twice
+    later = review(_rows(), VIEW, 2016, 4, rules, AllowanceRules(), clock=clock_from_hall(hall), now=NOW)
+    assert later["allowance_total"] == 0 and not later["red_flag_windows"]  # no day of that period judged yet
 
 
 def test_an_absent_day_rules_a_window_and_its_people_out():
@@ -158,3 +160,20 @@ def test_the_annual_table_from_plain_rows():
                                                                            for r in table["reviews"])
     by_window = {w["window"]: w for w in table["windows"]}
     assert by_window["1"]["complaints"] == 1 and by_window["1"]["cases_on_time"] == 1
+
+
+def test_the_rules_are_checked_strictly(tmp_path):
+    from pydantic import ValidationError
+
+    from hall.errors import ConfigError
+    from hall.settings import load_year_simulation
+
+    with pytest.raises(ValidationError):
+        ReviewRules(weight_attendance=0.0, weight_ratings=0.0, weight_cases=0.0, weight_discipline=0.0)
+    with pytest.raises(ValidationError):
+        AllowanceRules(base="600")
+    params = tmp_path / "year.toml"
+    params.write_text('[arrivals.queues]\nZZ = 1.0\n[handling.services]\n"no-such" = 5.0\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_year_simulation(params, load_hall())
+    assert "arrivals.queues.ZZ: unknown queue" in str(err.value) and "handling.services.no-such" in str(err.value)
