@@ -34,6 +34,9 @@ def read_arrivals(db_path: Path | str, queue: str, first: date, last: date) -> d
         raise PlanError(f"找不到中心数据库 {path} / no hub database at {path}")
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if not {"tickets", "calls"} <= tables:
+            return {}  # a hub that has issued no ticket yet
         span = (first.isoformat(), last.isoformat())
         handled = {(d, t): (datetime.fromisoformat(e) - datetime.fromisoformat(c)).total_seconds()
                    for d, t, c, e in conn.execute(

@@ -88,3 +88,15 @@ def test_bad_review_and_simulation_settings_are_named(tmp_path):
     params.write_text("[arrivals]\nno_show = 1.5\n", encoding="utf-8")
     out = run_hall("simulate", "year", "--year", "2016", "--params", str(params), "--data", str(tmp_path / "d"))
     assert out.returncode == 2 and "arrivals.no_show" in out.stderr
+
+
+def test_a_hub_without_a_year_reports_nothing_in_order(tmp_path):
+    from hub.store import open_db
+
+    open_db(tmp_path / "hub.db").close()  # a hub that has stored nothing yet
+    out = run_hall("report", "year", "--year", "2016", "--data", str(tmp_path), "--format", "json")
+    assert out.returncode == 0 and json.loads(out.stdout)["totals"]["tickets_issued"] == 0
+    out = run_hall("simulate", "plan", "--queue", "A", "--year", "2016", "--data", str(tmp_path))
+    assert out.returncode == 2 and "no served tickets" in out.stderr
+    out = run_hall("report", "year", "--year", "2016", "--data", str(tmp_path / "none"))
+    assert out.returncode == 2 and "no hub database" in out.stderr
