@@ -69,6 +69,9 @@
     source.onerror = function () {
       body.dataset.push = "offline";
       text.textContent = "连接中断，正在重连… Reconnecting…";
+      // a refused stream (too many tries from this address, a restart of the site) is not retried by the
+      // browser itself: try again a little later
+      if (source.readyState === EventSource.CLOSED) { setTimeout(connect, 15000); }
     };
     source.addEventListener("ticket", function (e) { render(JSON.parse(e.data)); });
   }
