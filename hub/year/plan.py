@@ -171,11 +171,11 @@ COLORS = ("#b3261e", "#1f6fb2", "#2e7d32", "#8e44ad", "#e67e22", "#00838f", "#6d
 
 def chart_svg(result: dict, queue: str) -> str:
     """90th percentile wait per hour: replayed (solid) and Erlang C (dashed), one colour per number of windows."""
-    w, h, left, bottom, top = 720, 340, 56, 40, 30
+    w, h, left, bottom, top = 760, 340, 56, 40, 30
     hours = result["hours"]
-    values = [r[k] for p in result["plans"] for r in p["hours"] for k in ("p90_wait_min", "erlang_p90_wait_min")
-              if r[k] is not None]
-    worst = max(values + [1.0])
+    # the scale follows the replayed waits: an Erlang C hour near saturation would flatten everything else
+    replayed = [r["p90_wait_min"] for p in result["plans"] for r in p["hours"] if r["p90_wait_min"] is not None]
+    worst = max(10.0, 1.5 * max(replayed + [1.0]))
     xs = {hr: left + (w - left - 140) * (i / max(1, len(hours) - 1)) for i, hr in enumerate(hours)}
 
     def y(v: float) -> float:
@@ -201,9 +201,9 @@ def chart_svg(result: dict, queue: str) -> str:
         out.append(f'<line x1="{w - 130}" x2="{w - 110}" y1="{top + 10 + i * 18}" y2="{top + 10 + i * 18}" '
                    f'stroke="{color}" stroke-width="3"/><text x="{w - 104}" y="{top + 14 + i * 18}">{p["windows"]} 个窗口 '
                    f'windows</text>')
-    out.append(f'<text x="{left}" y="{h - 6}">超出图顶的等候画在顶部 · waits above the top are drawn at the top; '
-               f'{result["days"]} 天 days, {result["tickets"]} 张票 tickets, 平均办理 {result["handling_min"]} 分钟 '
-               f'mean handling</text></svg>')
+    out.append(f'<text x="{left}" y="{h - 6}">{result["days"]} 天 days · {result["tickets"]} 张票 tickets · '
+               f'平均办理 mean handling {result["handling_min"]} min · 超出图顶的画在顶部 above the top: drawn at the '
+               f'top</text></svg>')
     return "\n".join(out)
 
 
