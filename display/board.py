@@ -27,6 +27,7 @@ from pathlib import Path
 from display.model import BoardModel
 from display.playlist import Band as BandPlaylist
 from display.playlist import Playlist, load_playlist
+from hall.screen import configure_covering, screen_size  # noqa: F401  (screen_size: hall up asks it here)
 
 log = logging.getLogger("display.board")
 
@@ -292,33 +293,6 @@ def BoardApp(hall, *, playlist: Playlist | None = None, link=None, voice=None, c
 DEFAULT_SIZE = (1280, 720)
 
 
-def screen_size() -> tuple[int, int] | None:
-    """The X screen's size in pixels, asked of the X server itself (libX11), or None where there is none."""
-    import ctypes
-    import ctypes.util
-
-    name = ctypes.util.find_library("X11")
-    if not name or not os.environ.get("DISPLAY"):
-        return None
-    try:
-        x11 = ctypes.CDLL(name)
-    except OSError:
-        return None
-    x11.XOpenDisplay.restype = ctypes.c_void_p
-    x11.XOpenDisplay.argtypes = [ctypes.c_char_p]
-    x11.XDefaultScreen.argtypes = [ctypes.c_void_p]
-    x11.XDisplayWidth.argtypes = x11.XDisplayHeight.argtypes = [ctypes.c_void_p, ctypes.c_int]
-    x11.XCloseDisplay.argtypes = [ctypes.c_void_p]
-    display = x11.XOpenDisplay(None)
-    if not display:
-        return None
-    try:
-        screen = x11.XDefaultScreen(display)
-        return x11.XDisplayWidth(display, screen), x11.XDisplayHeight(display, screen)
-    finally:
-        x11.XCloseDisplay(display)
-
-
 def configure_kivy(fullscreen: bool = False, size: tuple[int, int] | None = None,
                    position: tuple[int, int] | None = None) -> None:
     """Kivy settings of a board; before the window opens. Full screen is the hall's: no cursor, no way out.
@@ -339,20 +313,18 @@ def configure_kivy(fullscreen: bool = False, size: tuple[int, int] | None = None
     Config.set("graphics", "show_cursor", "0" if fullscreen else "1")
     Config.set("kivy", "exit_on_escape", "0" if fullscreen else "1")
     Config.set("graphics", "allow_screensaver", "0")
-    filled = screen_size() if fullscreen else None
-    if fullscreen and filled is None:
-        Config.set("graphics", "fullscreen", "auto")  # no X screen to measure (a console): SDL's own
+    if fullscreen:
+        configure_covering(Config)  # borderless, the X screen's size, at (0, 0)
     else:
         Config.set("graphics", "fullscreen", "0")
-        Config.set("graphics", "borderless", "1" if filled else "0")
-        width, height = filled or size or DEFAULT_SIZE
+        Config.set("graphics", "borderless", "0")
+        width, height = size or DEFAULT_SIZE
         Config.set("graphics", "width", str(width))
         Config.set("graphics", "height", str(height))
-        if filled or position:
-            x, y = (0, 0) if filled else position
+        if position:
             Config.set("graphics", "position", "custom")
-            Config.set("graphics", "left", str(x))
-            Config.set("graphics", "top", str(y))
+            Config.set("graphics", "left", str(position[0]))
+            Config.set("graphics", "top", str(position[1]))
     from kivy.clock import Clock
 
     Clock.interupt_next_only = True

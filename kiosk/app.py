@@ -144,8 +144,12 @@ class KioskApp(App):
         return root
 
     def lock_down(self) -> None:
-        """Full-screen kiosk mode: no key or window-manager request may close or leave the app."""
-        Window.fullscreen = "auto"
+        """Full-screen kiosk mode: no key or window-manager request may close or leave the app. The window covers
+        the X screen, borderless at (0, 0): SDL's own full screen leaves a clipped 800×600 corner where no window
+        manager runs (a hall's kiosk)."""
+        from hall.screen import cover_screen
+
+        log.info("kiosk window covers the screen: %s", cover_screen(Window, Clock.schedule_once))
         Window.show_cursor = False
         Window.bind(on_keyboard=self._swallow_keys, on_request_close=self._refuse_close)
 

@@ -1,5 +1,6 @@
 """`hall display` (and the kiosk) as systemd runs them: real processes on the X server, full screen without a
-window manager, stopped by SIGTERM."""
+window manager (each on an X screen of its own of a given size, asked of the X server itself), stopped by
+SIGTERM."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from display.board import screen_size
+from hall.screen import screen_size
+from tests.helpers.xscreen import XWindow, own_screen, windows_on
 
 pytestmark = pytest.mark.gui
 
@@ -114,3 +116,44 @@ def test_hall_up_puts_the_kiosk_and_the_board_side_by_side(screen):
     assert kx + kw <= bx  # the board starts where the kiosk ends: no overlap
     assert bx + bw <= screen[0] and by + bh <= screen[1] and ky + kh <= screen[1]
     assert abs(kw / kh - 9 / 16) < 0.01 and abs(bw / bh - 16 / 9) < 0.01
+
+
+def covering_window(display: str, size: tuple[int, int], proc, timeout: float = 60.0) -> list[XWindow]:
+    """Waits until the X server shows one window covering the whole screen, borderless at (0, 0)."""
+    whole = XWindow(0, 0, size[0], size[1], decorated=False)
+    end = time.monotonic() + timeout
+    shown: list[XWindow] = []
+    while time.monotonic() < end:
+        shown = windows_on(display)
+        if whole in shown:
+            return shown
+        assert proc.poll() is None, f"exited with {proc.returncode}"
+        time.sleep(0.3)
+    raise AssertionError(f"no window covers the {size[0]}×{size[1]} screen: the X server shows {shown}")
+
+
+@pytest.mark.parametrize("size", [(1080, 1920), (1366, 768)])
+def test_fullscreen_kiosk_covers_its_screen_without_a_window_manager(screen_env, tmp_path, size):
+    with own_screen(*size) as display:
+        env = dict(screen_env, DISPLAY=display)
+        proc, log = start(env, tmp_path, "kiosk", "--fullscreen")
+        try:
+            # Kivy logs "a: b" as "[a] b"
+            wait_for(log, rf"kiosk window covers the screen\W+\({size[0]}, {size[1]}\)", proc, timeout=180)
+            shown = covering_window(display, size, proc)
+            assert len(shown) == 1, shown  # nothing else on the screen (SDL's 800×600 corner before)
+        finally:
+            stop_with_sigterm(proc)
+
+
+def test_fullscreen_board_covers_a_screen_of_another_size(screen_env, tmp_path):
+    size = (1366, 768)
+    with own_screen(*size) as display:
+        env = dict(screen_env, DISPLAY=display)
+        proc, log = start(env, tmp_path, "display", "--device", "display-01", "--no-voice", "--fullscreen")
+        try:
+            found = wait_for(log, WINDOW, proc)
+            assert (int(found[1]), int(found[2]), found[4]) == (*size, "full screen")
+            assert len(covering_window(display, size, proc)) == 1
+        finally:
+            stop_with_sigterm(proc)
