@@ -29,6 +29,7 @@ import gc
 import heapq
 import json
 import math
+import operator
 import random
 import time as wall
 from bisect import bisect_right
@@ -96,9 +97,9 @@ def _ulid(ms: int, rng: random.Random) -> str:
 
 def _id_number(rng: random.Random, day: date) -> str:
     """A citizen ID number of Miluo (430681) with a valid GB 11643 check digit."""
-    born = day - timedelta(days=rng.randint(18 * 365, 80 * 365))
-    body = f"430681{born:%Y%m%d}{rng.randint(0, 999):03d}"
-    return body + "10X98765432"[sum(int(c) * w for c, w in zip(body, ID_WEIGHTS, strict=True)) % 11]
+    born = date.fromordinal(day.toordinal() - rng.randrange(18 * 365, 80 * 365))
+    body = f"430681{born.year:04d}{born.month:02d}{born.day:02d}{rng.randrange(1000):03d}"
+    return body + "10X98765432"[sum(map(operator.mul, map(int, body), ID_WEIGHTS)) % 11]
 
 
 class YearSimulator:
