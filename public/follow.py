@@ -121,7 +121,11 @@ def ticket_view(hall, ticket: TicketRow, *, ahead: int | None, queue_state: dict
     catalogue = hall.catalogue
     queue = catalogue.queue(ticket.queue)
     item = catalogue.service(ticket.service) if ticket.service else None
-    window_ids = list(item.windows) if item is not None and item.windows else catalogue.windows_serving(ticket.queue)
+    # the service's own windows, unless the ticket was transferred to another queue since
+    if item is not None and item.windows and item.queue == ticket.queue:
+        window_ids = list(item.windows)
+    else:
+        window_ids = catalogue.windows_serving(ticket.queue)
     windows = []
     for wid in window_ids:
         w = catalogue.window(wid)

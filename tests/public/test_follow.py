@@ -81,3 +81,13 @@ def test_the_page_of_a_called_missed_and_done_ticket():
                           rated=None, now=now)
     assert (waiting["ahead"], waiting["est_wait_s"], waiting["near"]) == (2, 480, True)
     assert [w["id"] for w in waiting["windows"]] == hall.catalogue.windows_serving("A")
+
+
+def test_a_transferred_ticket_shows_the_windows_of_its_new_queue():
+    hall = load_hall()
+    item = next(s for s in hall.catalogue.services if s.queue == "A")
+    moved = row("A001", "09:00:00", service=item.id, queue="B", transfers=1)
+    page = ticket_view(hall, moved, ahead=0, queue_state=None, rated=None,
+                       now=datetime(2026, 11, 30, 10, 0, tzinfo=TZ))
+    assert [w["id"] for w in page["windows"]] == hall.catalogue.windows_serving("B")
+    assert page["queue_name"] == hall.catalogue.queue("B").name
