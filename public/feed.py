@@ -24,7 +24,15 @@ from pathlib import Path
 from hall.clock import now as clock_now
 from hall.link import DeviceLink
 from hall.protocol import parse_topic
-from public.follow import TicketRow, is_near, needs_notice, notice_text, people_ahead, ticket_view
+from public.follow import (
+    TicketRow,
+    is_near,
+    needs_notice,
+    notice_text,
+    people_ahead,
+    ticket_view,
+    windows_of,
+)
 from public.journal import TicketBook
 
 log = logging.getLogger("public.feed")
@@ -284,8 +292,5 @@ class PublicFeed:
             if not is_near(t, ahead, near_turn):
                 continue
             if needs_notice(t, ahead, near_turn, self.notifier.noticed(day, t.no)):
-                windows = self.hall.catalogue.windows_serving(t.queue)
-                item = self.hall.catalogue.service(t.service) if t.service else None
-                if item is not None and item.windows:
-                    windows = list(item.windows)
+                windows = windows_of(self.hall.catalogue, t)
                 self.notifier.submit(day, t.no, t.phone, notice_text(self.hall.info.name, t, ahead, windows))

@@ -115,17 +115,21 @@ def notice_text(hall_name: str, ticket: TicketRow, ahead: int, windows: list[str
             f" Ticket {ticket.no}: {ahead} ahead, please go to window {', '.join(windows)}.")
 
 
+def windows_of(catalogue, ticket: TicketRow) -> list[str]:
+    """The windows that serve the ticket: its service's own, unless it was transferred to another queue since."""
+    item = catalogue.service(ticket.service) if ticket.service else None
+    if item is not None and item.windows and item.queue == ticket.queue:
+        return list(item.windows)
+    return catalogue.windows_serving(ticket.queue)
+
+
 def ticket_view(hall, ticket: TicketRow, *, ahead: int | None, queue_state: dict | None, rated: int | None,
                 now: datetime) -> dict:
     """The ticket's page as data: the JSON twin `/api/t/<token>` and what the HTML page and its push render."""
     catalogue = hall.catalogue
     queue = catalogue.queue(ticket.queue)
     item = catalogue.service(ticket.service) if ticket.service else None
-    # the service's own windows, unless the ticket was transferred to another queue since
-    if item is not None and item.windows and item.queue == ticket.queue:
-        window_ids = list(item.windows)
-    else:
-        window_ids = catalogue.windows_serving(ticket.queue)
+    window_ids = windows_of(catalogue, ticket)
     windows = []
     for wid in window_ids:
         w = catalogue.window(wid)
