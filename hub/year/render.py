@@ -121,13 +121,14 @@ def bars_by_month(months: list[dict]) -> str:
 
 
 def heatmap(waits: dict) -> str:
-    """Median wait by hour of day (columns) and weekday (rows)."""
+    """Mean wait by hour of issue (columns) and weekday (rows): in a hall where most people are called at once the
+    median is 0 nearly everywhere, the mean shows where the lines form (median and p90 in each cell's title)."""
     hours = waits["hours"]
     if not hours:
         return "<p>没有等候数据 · no waits</p>"
     cell, left, top = 52, 76, 22
     w, h = left + cell * len(hours) + 8, top + 26 * 7 + 30
-    values = [v for v in waits["median_wait_min"].values() if v is not None]
+    values = [v for v in waits["mean_wait_min"].values() if v is not None]
     worst = max(values + [1.0])
     out = [f'<svg viewBox="0 0 {w} {h}" width="100%" role="img" aria-label="等候热力图 waits by hour and weekday">']
     for j, hour in enumerate(hours):
@@ -137,7 +138,8 @@ def heatmap(waits: dict) -> str:
         y = top + d * 26
         out.append(f'<text x="{left - 6}" y="{y + 17}" class="tick" text-anchor="end">{_esc(name)}</text>')
         for j, hour in enumerate(hours):
-            value = waits["median_wait_min"].get(f"{d},{hour}")
+            value = waits["mean_wait_min"].get(f"{d},{hour}")
+            median, p90 = waits["median_wait_min"].get(f"{d},{hour}"), waits["p90_wait_min"].get(f"{d},{hour}")
             count = waits["tickets"].get(f"{d},{hour}", 0)
             if value is None:
                 out.append(f'<rect x="{left + j * cell}" y="{y}" width="{cell - 2}" height="24" class="empty"/>')
@@ -145,10 +147,11 @@ def heatmap(waits: dict) -> str:
             share = value / worst
             color = f"rgb({255},{int(245 - 160 * share)},{int(220 - 200 * share)})"
             out.append(f'<rect x="{left + j * cell}" y="{y}" width="{cell - 2}" height="24" fill="{color}">'
-                       f'<title>{_esc(name)} {hour:02d}:00 中位等候 median {value} min ({count} 张 tickets)</title></rect>'
+                       f'<title>{_esc(name)} {hour:02d}:00 平均 mean {value}, 中位 median {median}, p90 {p90} min '
+                       f'({count} 张 tickets)</title></rect>'
                        f'<text x="{left + j * cell + cell / 2 - 1}" y="{y + 16}" class="cell" text-anchor="middle">'
                        f'{value:.1f}</text>')
-    out.append(f'<text x="{left}" y="{h - 6}" class="tick">每格为等候时间中位数（分钟）· each cell: median wait in '
+    out.append(f'<text x="{left}" y="{h - 6}" class="tick">每格为该时段取号的平均等候（分钟）· each cell: mean wait in '
                f'minutes of the tickets taken in that hour</text></svg>')
     return "".join(out)
 

@@ -478,7 +478,9 @@ def year_table(rows: YearRows, view: HallView, year: int, *, clock: Clock, now: 
                         "on_time_rate": _rate(c[2], c[1]), "satisfaction": _satisfaction(scores_w.get(wid, [])),
                         "errors": errors_w.get(wid, 0), "complaints": complaints_w.get(wid, 0)})
     heatmap = {"weekdays": list(WEEKDAYS), "hours": sorted({h for _, h in heat}),
+               "mean_wait_min": {f"{d},{h}": _round(sum(v) / len(v)) for (d, h), v in sorted(heat.items())},
                "median_wait_min": {f"{d},{h}": _round(percentile(v, 0.5)) for (d, h), v in sorted(heat.items())},
+               "p90_wait_min": {f"{d},{h}": _round(percentile(v, 0.9)) for (d, h), v in sorted(heat.items())},
                "tickets": {f"{d},{h}": len(v) for (d, h), v in sorted(heat.items())}}
     judged = {id(r): on_time for r, on_time in cases}
     done = [review(rows, view, year, n, review_rules, allowance_rules, clock=clock, now=now, judged=judged,

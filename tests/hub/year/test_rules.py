@@ -155,7 +155,8 @@ def test_the_annual_table_from_plain_rows():
     assert t["satisfaction"] == {"ratings": 9, "good": 8, "rate": 0.8889, "mean": 4.22}
     assert (t["complaints"], t["errors"], t["windows"], t["staff"]) == (1, 0, 1, 2)
     assert table["months"][0]["tickets"] == 2 and table["months"][1]["tickets"] == 1
-    assert table["waits"]["median_wait_min"]["0,9"] == 4.0  # Monday, 09:00
+    assert table["waits"]["median_wait_min"]["0,9"] == 4.0  # Monday, 09:00: waits of 4 and 10 minutes
+    assert table["waits"]["mean_wait_min"]["0,9"] == 7.0 and table["waits"]["p90_wait_min"]["0,9"] == 10.0
     assert len(table["reviews"]) == 6 and table["red_flag_windows"] == sum(len(r["red_flag_windows"])
                                                                            for r in table["reviews"])
     by_window = {w["window"]: w for w in table["windows"]}
