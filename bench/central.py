@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -112,21 +113,72 @@ async def raw_consume(login: dict, n: int) -> None:
     await nc.close()
 
 
+# ------------------------------------------------------------------------------------------------ CPU
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_s(pid: int) -> float:
+    """User + system seconds a running process has used so far (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / TICK
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def pg_pids(data: Path) -> list[int]:
+    """The postmaster and its backends."""
+    try:
+        master = int((data / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return []
+    pids = [master]
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == master:
+                pids.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            pass
+    return pids
+
+
+class Cpu:
+    """CPU seconds of the servers (NATS, PostgreSQL) over a phase; processes of the phase added by pid."""
+
+    def __init__(self, up):
+        self.up = up
+
+    def servers(self) -> dict[str, float]:
+        return {"nats": sum(cpu_s(n.proc.pid) for n in self.up.cluster.nodes if n.proc),
+                "postgres": sum(cpu_s(p) for p in pg_pids(self.up.pg.data))}
+
+
+def per_thousand(spent: dict[str, float], rows: int) -> dict[str, float]:
+    return {k: round(v * 1000 / rows, 3) for k, v in spent.items()}
+
+
 def child(role: str, folder: Path, *extra: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, __file__, "--role", role, "--folder", str(folder), *extra],
                             stdout=subprocess.PIPE, text=True)
 
 
-def raw_rate(folder: Path, n: int) -> float:
-    """Publisher and consumer each a process of its own, as the halls and the consumers are: msgs/s end to end."""
+def raw_rate(folder: Path, n: int, cpu: Cpu) -> tuple[float, dict]:
+    """Publisher and consumer each a process of its own, as the halls and the consumers are: msgs/s end to end,
+    and CPU seconds per 1,000 messages of each part."""
     consumer = child("raw-consume", folder, "--count", str(n))
     assert consumer.stdout.readline().strip() == "ready"
+    before = cpu.servers()
     started = time.perf_counter()
     publisher = child("raw-publish", folder)
-    consumer.wait(600)
+    _, _, consumer_use = os.wait4(consumer.pid, 0)
     elapsed = time.perf_counter() - started
-    publisher.wait(60)
-    return n / elapsed
+    after = cpu.servers()
+    _, _, publisher_use = os.wait4(publisher.pid, 0)
+    consumer.returncode = publisher.returncode = 0  # reaped above
+    spent = {"publisher": publisher_use.ru_utime + publisher_use.ru_stime,
+             "consumer": consumer_use.ru_utime + consumer_use.ru_stime, "nats": after["nats"] - before["nats"]}
+    return n / elapsed, per_thousand(spent, n)
 
 
 async def run_uplinks_with(folder: Path, names: list[str], logins: dict) -> None:
@@ -214,9 +266,11 @@ async def run(args) -> dict:
         (folder / "bodies.bin").write_bytes(b"\n".join(bodies))
 
         say(f"1. raw JetStream publish → consume, {len(bodies)} messages (a publisher and a consumer process) …")
-        raw = await asyncio.to_thread(raw_rate, folder, len(bodies))
+        cpu = Cpu(up)
+        raw, raw_cpu = await asyncio.to_thread(raw_rate, folder, len(bodies), cpu)
         results["raw_msgs_per_s"] = round(raw)
-        say(f"   raw: {raw:,.0f} msgs/s")
+        results["raw_cpu_s_per_1000"] = raw_cpu
+        say(f"   raw: {raw:,.0f} msgs/s; CPU seconds per 1,000 messages: {raw_cpu}")
 
         say(f"2. ingest: {written} rows from {args.halls} halls → JetStream → {args.consumers} consumer processes "
             "→ PostgreSQL …")
@@ -227,15 +281,20 @@ async def run(args) -> dict:
                  "--password-file", str(folder / "central.pass"), "--ca-file", str(ca), "--pg", up.pg.conninfo,
                  "--fetch", str(args.fetch)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         await wait_rows_table(up.pg.conninfo)
+        consumers_before = sum(cpu_s(p.pid) for p in procs)
+        before = cpu.servers()
         started = time.perf_counter()
         procs.append(child("halls", folder, "--names", ",".join(names)))
         got, _ = await wait_rows(up.pg.conninfo, written, "ingest", 600)
         ingest_s = time.perf_counter() - started
+        after = cpu.servers()
+        spent = {"uplinks": cpu_s(procs[-1].pid), "consumers": sum(cpu_s(p.pid) for p in procs[:-1]) - consumers_before,
+                 "nats": after["nats"] - before["nats"], "postgres": after["postgres"] - before["postgres"]}
         rate = got / ingest_s
         results.update(ingest_rows=got, ingest_s=round(ingest_s, 2), ingest_rows_per_s=round(rate),
-                       ratio=round(rate / raw, 2))
+                       ratio=round(rate / raw, 2), ingest_cpu_s_per_1000=per_thousand(spent, got))
         say(f"   ingest: {got} rows in {ingest_s:.1f} s = {rate:,.0f} rows/s; ratio ingest / raw "
-            f"{rate / raw:.2f} (aim ≥ 0.5)")
+            f"{rate / raw:.2f} (aim ≥ 0.5); CPU seconds per 1,000 rows: {per_thousand(spent, got)}")
 
         per_hall = BUSY_DAY_ROWS / (OPEN_HOURS * 3600) * 10
         say(f"3. live: {args.halls} halls at 10× a busy day ({per_hall:.2f} rows/s each, "
@@ -343,7 +402,7 @@ def main() -> None:
     p.add_argument("--rows", type=int, default=1200, help="journal rows held back in each hall for the ingest run")
     p.add_argument("--live-seconds", type=float, default=20.0)
     p.add_argument("--consumers", type=int, default=2)
-    p.add_argument("--fetch", type=int, default=500, help="messages a consumer takes per batch")
+    p.add_argument("--fetch", type=int, default=1000, help="messages a consumer takes per batch")
     p.add_argument("--json", action="store_true")
     p.add_argument("--role", help=argparse.SUPPRESS)  # a child process of the benchmark
     p.add_argument("--folder", type=Path, help=argparse.SUPPRESS)

@@ -28,7 +28,7 @@ from central import DURABLE, STREAM, SUBJECTS
 log = logging.getLogger("hall.central")
 
 RAW_KEEP = 2048
-FETCH = 500
+FETCH = 1000
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (

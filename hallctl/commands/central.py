@@ -44,7 +44,8 @@ def register(sub) -> None:
     c.add_argument("--ca-file", help="the cluster's CA for tls:// servers")
     c.add_argument("--ack-wait", type=float, default=30.0,
                    help="seconds before a batch taken by a consumer that died is handed out again (default 30)")
-    c.add_argument("--fetch", type=int, default=500, help="messages taken and written per transaction (default 500)")
+    c.add_argument("--fetch", type=int, default=1000,
+                   help="messages taken and written per transaction (default 1000)")
     c.set_defaults(func=cmd_consume)
 
     c = csub.add_parser("console", help="the central console: every hall side by side, over PostgreSQL (read-only)")
