@@ -547,6 +547,8 @@ class YearArrivals(_Model):
     no_show: Share = Field(default=0.02, description="tickets called whose citizen never comes (过号)")
     requeue: Share = Field(default=0.3, description="no-shows that come back within the requeue time")
     transfer: Share = Field(default=0.01, description="tickets sent to another queue at the window")
+    booked: Share = Field(default=0.1, description="tickets of the queues taking bookings that come booked (预约)")
+    booking_no_show: Share = Field(default=0.05, description="bookings never checked in")
     rating: Share = Field(default=0.65, description="served tickets rated on the window's pad (好差评)")
     scores: list[Annotated[float, Field(ge=0, strict=True)]] = Field(
         default_factory=lambda: [0.008, 0.017, 0.055, 0.12, 0.80], min_length=5, max_length=5,

@@ -42,6 +42,7 @@ from pathlib import Path
 import pydantic_core
 
 from hall.protocol import json_text
+from hub.appointments.domain import AppointmentsDomain
 from hub.attendance import store as attendance_store
 from hub.attendance.rules import Leave, Punch, Schedule, WorkCalendar, evaluate
 from hub.cases import store as cases_store
@@ -57,6 +58,7 @@ from hub.cases.rules import (
     masked_name,
     services_from_hall,
 )
+from hub.domain import Emit
 from hub.queue import store as queue_store
 from hub.queue.domain import QueueDomain
 from hub.queue.engine import QueueEngine
@@ -120,6 +122,8 @@ class YearSimulator:
         self.domain = QueueDomain(hall)
         self.layout = self.domain.layout
         self.book = CaseBook(clock_from_hall(hall), services_from_hall(hall))
+        self.appointments = AppointmentsDomain(hall)
+        self.booking_rules = self.appointments.rules
         self.clock = self.book.clock
         cat = hall.catalogue
         self.services_of: dict[str, list] = defaultdict(list)
@@ -206,6 +210,9 @@ class YearSimulator:
             self.domain._follow_key = queue_store.follow_key(db)
             # asked for at issue and again when the day's rows are written: worked out once
             self.domain.follow_token = functools.lru_cache(maxsize=65536)(self.domain.follow_token)
+            # bookings through the appointments domain; the queue domain's check-in reads them
+            self.appointments.setup(db, Emit())
+            self.domain.db, self.domain.key = db, self.appointments.key
             self.db = db
             workdays = [d for d in _dates(self.first, self.last) if self.calendar.is_workday(d)]
             if not workdays:
@@ -240,9 +247,12 @@ class YearSimulator:
 
     # ------------------------------------------------------------ events and rows
 
-    def _event(self, device: str, kind: str, at: datetime, data: dict, answer_text: str | None) -> str:
-        ms = int(at.timestamp() * 1000)
-        event_id = _ulid(ms, self.rng)
+    def _event_id(self, at: datetime) -> str:
+        return _ulid(int(at.timestamp() * 1000), self.rng)
+
+    def _event(self, device: str, kind: str, at: datetime, data: dict, answer_text: str | None,
+               event_id: str | None = None) -> str:
+        event_id = event_id or self._event_id(at)
         self._seq[device] += 1
         moment = queue_store.iso(at)
         res = None if answer_text is None else '{"re":"' + event_id + '",' + answer_text[1:]
@@ -381,8 +391,20 @@ class YearSimulator:
                 who = here[day.toordinal() % len(here)]
                 self.staffed[w] = who
                 push(at(time(8, 40)) + timedelta(seconds=rng.randint(0, 900)), "login", w, who)
+        booking = self.booking_rules
+        arr = self.sim.arrivals
+        self.appointments.tick(self.db, datetime.combine(day, time(0, 0, 30), tzinfo=tz), Emit())  # no-shows
         for moment in self._arrivals(day):
-            push(moment, "arrive")
+            queue = self.queue_ids[bisect_right(self.queue_cum, rng.random() * self.queue_cum[-1])]
+            slot = next((s for s in booking.slots(queue) if s.start <= moment.time() < s.end), None)
+            if slot is not None and rng.random() < arr.booked:
+                # booked on the citizens' site before the hall opens, checked in at a kiosk within the slot
+                holder = {"queue": queue, "slot": slot.label}
+                push(at(time(7, 0)) + timedelta(seconds=rng.randint(0, 5000)), "book", holder)
+                if rng.random() >= arr.booking_no_show:
+                    push(moment, "checkin", holder)
+                continue
+            push(moment, "arrive", queue)
         push(at(time(9, 0)), "open")
         push(at(time(13, 0)), "open")
         self.idle: set[str] = set()
@@ -436,9 +458,57 @@ class YearSimulator:
         for w in sorted(self.idle):
             self._try_call(w, moment)
 
-    def _on_arrive(self, moment: datetime) -> None:
+    def _on_book(self, moment: datetime, holder: dict) -> None:
+        """A booking (网上预约) through the appointments domain, as the citizens' site sends it."""
+        key, name, _ = self._citizen()
+        phone = f"1{self.rng.choice('3578')}{self.rng.randrange(10**9):09d}"
+        data = {"queue": holder["queue"], "date": moment.date().isoformat(), "time": holder["slot"], "name": name,
+                "id_number": key, "phone": phone}
+        answer = self._domain_event(self.appointments, "web-01", "web", "booking_request", moment, data)
+        if answer.ok:
+            holder["code"] = answer.booking.code
+
+    def _on_checkin(self, moment: datetime, holder: dict) -> None:
+        """预约签到 at a kiosk with the booking's code: the queue domain's own check-in issues the booked ticket."""
+        code = holder.get("code")
+        if code is None:  # the slot was full: they came all the same, as walk-ins
+            self._on_arrive(moment, holder["queue"])
+            return
+        kiosk = self.rng.choice(self.kiosks)
+        op = OPERATIONS["checkin"]
+        event_id = self._event_id(moment)
+        event = self._make_event(event_id, kiosk, "kiosk", "checkin", moment, {"code": code})
+        args = op.read(self.domain, event)
+        answer = op.refused(self.domain, event, args)
+        out = None
+        if answer is None:
+            out, answer = op.carry_out(self.domain, args, moment)
+        text = json_text(answer)
+        self._event(kiosk, "checkin", moment, {"code": code}, text, event_id)
+        self._rows["queue_journal"].append((event_id, self._day_text, queue_store.iso(moment), "checkin",
+                                            json_text(args), text))
+        if out is not None and out.ok:
+            op.record(self.db, self.domain.engine.day, moment, args, out, event)
+            self._issued[out.ticket.no] = (kiosk, event_id)
+            self.figures.tickets += 1
+            self._wake(out.ticket.queue, moment)
+
+    def _make_event(self, event_id: str, device: str, kind: str, event_type: str, at: datetime, data: dict):
+        from hall.protocol import EVENT_MODELS
+        from hub.domain import Event
+
+        return Event(id=event_id, device=device, kind=kind, type=event_type, seq=self._seq[device] + 1, ts=at,
+                     received_at=at, data=EVENT_MODELS[event_type].model_validate(data), raw=data)
+
+    def _domain_event(self, domain, device: str, kind: str, event_type: str, at: datetime, data: dict):
+        """An event through a domain's own apply(), stored as ingest stores it (its data as the domain redacts it)."""
+        event_id = self._event_id(at)
+        answer = domain.apply(self.db, self._make_event(event_id, device, kind, event_type, at, data), Emit())
+        self._event(device, event_type, at, domain.redact(event_type, data), json_text(answer), event_id)
+        return answer
+
+    def _on_arrive(self, moment: datetime, queue: str) -> None:
         arr, rng = self.sim.arrivals, self.rng
-        queue = self.queue_ids[bisect_right(self.queue_cum, rng.random() * self.queue_cum[-1])]
         items = self.services_of.get(queue)
         service = rng.choice(items).id if items else None
         priority = rng.random() < arr.priority
@@ -536,10 +606,12 @@ class YearSimulator:
     def _accept_cases(self, moment: datetime, window: str, ticket) -> None:
         c = self.sim.cases
         n = int(c.per_ticket) + (self.rng.random() < c.per_ticket - int(c.per_ticket))
-        if not ticket.service:
+        items = self.services_of.get(ticket.queue)
+        service = ticket.service or (self.rng.choice(items).id if items else None)
+        if not service:
             return
         for _ in range(n):
-            self._accept(moment, window, ticket.service, ticket.no, self.staffed.get(window))
+            self._accept(moment, window, service, ticket.no, self.staffed.get(window))
 
     def _accept(self, moment: datetime, window: str, service: str, ticket: str | None, staff: str | None,
                 number_key: str | None = None, approve: bool = False) -> None:

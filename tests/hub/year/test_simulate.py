@@ -41,7 +41,11 @@ def test_the_span_is_written_at_the_halls_scale(span):
     assert any("10/10" in s for s in said)       # progress as it goes
     db = sqlite3.connect(data / "hub.db")
     counts = dict(db.execute("SELECT type, count(*) FROM events GROUP BY type").fetchall())
-    assert counts["ticket_request"] == figures.tickets and counts["punch"] == figures.punches
+    assert counts["ticket_request"] + counts["checkin"] == figures.tickets and counts["punch"] == figures.punches
+    # appointments: booked on the citizens' site, checked in at a kiosk, the rest no-shows when their day is over
+    bookings = dict(db.execute("SELECT status, count(*) FROM bookings GROUP BY status").fetchall())
+    assert bookings["checked_in"] == counts["checkin"] and bookings.get("no_show", 0) < 0.15 * bookings["checked_in"]
+    assert db.execute("SELECT count(*) FROM tickets WHERE booked IS NOT NULL").fetchone()[0] == counts["checkin"]
     assert counts["case_accept"] == figures.cases and counts["rating"] > 0.5 * figures.tickets
     # every request carries the answer the hub gave it, addressed to it
     eid, res = db.execute("SELECT id, res FROM events WHERE type='call_next' LIMIT 1").fetchone()
