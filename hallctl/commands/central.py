@@ -199,12 +199,13 @@ class SimulatedHall:
     def backlog(self, steps: int, spacing_s: float = 8.0) -> None:
         """Many things at once: a day of traffic written fast, for a backlog. Its times are spread over the hours
         before now, `spacing_s` apart on average, so waits and days are as a day's would be."""
-        self.clock = datetime.now().astimezone() - timedelta(seconds=steps * spacing_s)
+        gaps = [self.random.uniform(0, 2 * spacing_s) for _ in range(steps)]
+        self.clock = datetime.now().astimezone() - timedelta(seconds=sum(gaps))  # the last one now, none later
         try:
             with self.db.conn:
-                for _ in range(steps):
+                for gap in gaps:
                     day = self.clock.date()
-                    self.clock += timedelta(seconds=self.random.uniform(0, 2 * spacing_s))
+                    self.clock += timedelta(seconds=gap)
                     if self.clock.date() != day:  # a new day: the hub starts its queues again
                         self.waiting.clear()
                         self.issued = dict.fromkeys(self.QUEUES, 0)
@@ -264,8 +265,11 @@ class SimulatedHall:
         from hub.alerts.store import journal as journal_alert
         from ulid import ULID
 
-        device = f"rater-{self.random.randint(1, 34):02d}"
         now = self.now()
+        if self.offline and self.random.random() < 0.8:  # most go back soon: a hall has one or two away at a time
+            device = self.random.choice(sorted(self.offline))
+        else:
+            device = f"rater-{self.random.randint(1, 34):02d}"
         alert = self.offline.pop(device, None)
         if alert is None:
             alert = Alert(id=str(ULID()), key=f"device_offline:{device}", rule="device_offline", subject=device,

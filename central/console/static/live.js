@@ -7,6 +7,7 @@
     if (td.textContent !== String(text)) td.textContent = text;
     if (cls !== undefined) td.className = cls;
   }
+  let day = "";
   function row(h) {
     let tr = document.getElementById("h-" + h.hall);
     if (!tr) {
@@ -31,11 +32,13 @@
     cell(tr, "alerts", h.alerts, h.alerts ? "num warn" : "num");
     cell(tr, "devices_offline", h.devices_offline, h.devices_offline ? "num crit" : "num");
     cell(tr, "issued_called", `${h.issued} / ${h.called}`, "num");
-    cell(tr, "last_committed_at", (h.last_committed_at || "–").slice(11, 19));
+    const at = h.last_committed_at;  // a time today, a date and time before
+    cell(tr, "last_committed_at", !at ? "–" : at.slice(0, 10) === day ? at.slice(11, 19) : `${at.slice(0, 10)} ${at.slice(11, 16)}`);
   }
   const source = new EventSource("/live/stream");
   source.addEventListener("live", (e) => {
     const live = JSON.parse(e.data);
+    day = live.day;
     live.halls.forEach(row);
     for (const [k, v] of Object.entries(live.total)) {
       const b = document.querySelector(`[data-t=${k}]`);
