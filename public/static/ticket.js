@@ -5,7 +5,6 @@
   var body = document.body;
   var token = body.dataset.token;
   var page = JSON.parse(document.getElementById("page-data").textContent);
-  var alertsOn = false;
   var audio = null;
 
   function field(name, value) {
@@ -76,12 +75,17 @@
     source.addEventListener("ticket", function (e) { render(JSON.parse(e.data)); });
   }
 
+  // sound is allowed once the citizen has touched the page: the button says so, any touch will do
+  function allowSound() {
+    var Ctx = window.AudioContext || window.webkitAudioContext;
+    if (Ctx && !audio) { try { audio = new Ctx(); } catch (e) { audio = null; } }
+  }
+  document.addEventListener("touchstart", allowSound, {once: true, passive: true});
+  document.addEventListener("click", allowSound, {once: true});
   var button = document.getElementById("alerts");
   if (button) {
     button.addEventListener("click", function () {
-      var Ctx = window.AudioContext || window.webkitAudioContext;
-      if (Ctx && !audio) { audio = new Ctx(); }
-      alertsOn = true;
+      allowSound();
       beep(1); buzz(100);
       button.textContent = "提醒已开启 Alerts on";
       button.disabled = true;
