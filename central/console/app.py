@@ -14,6 +14,7 @@ import asyncio
 import hmac
 import json
 import secrets
+import time
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
@@ -119,8 +120,17 @@ def create_app(conninfo: str, users_file: Path, *, tz: str = "Asia/Shanghai", pu
 
     # ------------------------------------------------------------------------------------------ the halls now
 
+    shared = {"at": 0.0, "live": None}
+    shared_lock = asyncio.Lock()
+
     async def live_now():
-        return await read(figures.live, today()) or {"day": today().isoformat(), "halls": [], "total": {}}
+        """The halls now, read at most once a push period however many pages are open: they share it."""
+        async with shared_lock:
+            if shared["live"] is None or time.monotonic() - shared["at"] >= push_s * 0.9:
+                shared["live"] = (await read(figures.live, today())
+                                  or {"day": today().isoformat(), "halls": [], "total": {}})
+                shared["at"] = time.monotonic()
+            return shared["live"]
 
     @app.get("/api/live")
     async def api_live():
