@@ -145,6 +145,10 @@ class YearSimulator:
         self._seq: dict[str, int] = defaultdict(int)
         self._last_seen: dict[str, str] = {}
         self._rating_id = 0
+        self._case_who: dict[str, tuple[str, str | None]] = {}  # case → the window PC and the clerk who accepted it
+        self._days_done: list = []  # (day, tickets with who asked, calls) waiting to be written
+        self._for: dict[str, list[str]] = {}  # queue → the windows that call it, own first, then backup
+        self.heap: list = []  # the day's coming moments: (moment, n, what, payload)
         self._people: dict[int, tuple[str, str, str]] = {}
         self._refused: set[tuple[str, str]] = set()  # (ID number, item) refused
         self._person_of: dict[str, int] = {}
@@ -377,12 +381,8 @@ class YearSimulator:
         self._rows["queue_journal"].append((None, day.isoformat(), queue_store.iso(start), "open_day",
                                             json_text({"staff": {}}), json_text({"ok": True})))
         at = lambda clock: datetime.combine(day, clock, tzinfo=tz)  # noqa: E731
-        heap: list = []
-        self.heap = heap
-
-        def push(moment: datetime, kind: str, *payload) -> None:
-            heapq.heappush(heap, (moment, self._next(), kind, payload))
-
+        self.heap = heap = []
+        push = self._push
         # who sits at each window today: the present colleagues take turns
         self.staffed: dict[str, str] = {}
         for w in self.layout.windows:
@@ -528,7 +528,7 @@ class YearSimulator:
                 self._try_call(w, moment)
 
     def _windows_for(self, queue: str) -> list[str]:
-        cache = self.__dict__.setdefault("_for", {})
+        cache = self._for
         if queue not in cache:
             cache[queue] = [w.id for w in self.layout.windows.values() if queue in w.queues] + \
                            [w.id for w in self.layout.windows.values() if queue in w.backup]
@@ -548,16 +548,16 @@ class YearSimulator:
         ticket = out.ticket
         rng = self.rng
         if rng.random() < self.sim.arrivals.no_show and ticket.requeues == 0:
-            self.heap_push(moment + timedelta(seconds=rng.randint(40, 90)), "recall", window)
-            self.heap_push(moment + timedelta(seconds=rng.randint(120, 200)), "skip", window, ticket.no)
+            self._push(moment + timedelta(seconds=rng.randint(40, 90)), "recall", window)
+            self._push(moment + timedelta(seconds=rng.randint(120, 200)), "skip", window, ticket.no)
             return
         h = self.sim.handling
         item = self.sim.handling.services.get(ticket.service or "")
         median = item or self.layout.queues[ticket.queue].standard_minutes * h.scale
         minutes = rng.lognormvariate(math.log(max(median, 0.5)), h.sigma) if h.sigma else median
-        self.heap_push(moment + timedelta(seconds=max(30, round(minutes * 60))), "served", window, ticket.no)
+        self._push(moment + timedelta(seconds=max(30, round(minutes * 60))), "served", window, ticket.no)
 
-    def heap_push(self, moment: datetime, kind: str, *payload) -> None:
+    def _push(self, moment: datetime, kind: str, *payload) -> None:
         heapq.heappush(self.heap, (moment, self._next(), kind, payload))
 
     def _on_recall(self, moment: datetime, window: str) -> None:
@@ -568,7 +568,7 @@ class YearSimulator:
         self._queue_op("skip", self.caller_of.get(window, "caller-01"), moment, {"window": window},
                        {"window": window})
         if self.rng.random() < self.sim.arrivals.requeue:
-            self.heap_push(moment + timedelta(seconds=self.rng.randint(120, 1500)), "requeue", ticket)
+            self._push(moment + timedelta(seconds=self.rng.randint(120, 1500)), "requeue", ticket)
         self._try_call(window, moment + timedelta(seconds=2))
 
     def _on_requeue(self, moment: datetime, ticket: str) -> None:
@@ -594,7 +594,7 @@ class YearSimulator:
         self._try_call(window, moment, finishing=True)
         if rng.random() < arr.rating:
             score = rng.choices((1, 2, 3, 4, 5), arr.scores)[0]
-            self.heap_push(moment + timedelta(seconds=rng.randint(3, 60)), "rate", window, ticket_no, score)
+            self._push(moment + timedelta(seconds=rng.randint(3, 60)), "rate", window, ticket_no, score)
 
     def _on_rate(self, moment: datetime, window: str, ticket: str, score: int) -> None:
         self._queue_op("rating", self.caller_of.get(window, "caller-01"), moment,
@@ -699,10 +699,6 @@ class YearSimulator:
 
     def _moment_on(self, day: date) -> datetime:
         return datetime.combine(day, time(9, 30), tzinfo=self.tz) + timedelta(seconds=self.rng.randint(0, 6 * 3600))
-
-    @property
-    def _case_who(self) -> dict:
-        return self.__dict__.setdefault("_who", {})
 
     def _case_event(self, op: str, kind: str | None, moment: datetime, args: dict, data: dict, device: str,
                     out) -> None:
@@ -844,14 +840,6 @@ class YearSimulator:
             queue_store.save_calls(self.db, [(day, c) for c in calls])
             self.figures.rows += len(tickets) + len(calls)
         self._days_done = []
-
-    @property
-    def _days_done(self) -> list:
-        return self.__dict__.setdefault("_done", [])
-
-    @_days_done.setter
-    def _days_done(self, value: list) -> None:
-        self.__dict__["_done"] = value
 
     def _save_devices(self) -> None:
         kinds = {d.id: d.kind for d in self.hall.devices}
