@@ -208,3 +208,41 @@ def test_chromium_sees_the_halls_change_without_a_reload(chromium, filled, users
     finally:
         server.stop()
     assert stored(database) > 0
+
+
+def test_hall_central_console_command(tmp_path, filled):
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    users = tmp_path / "central-users.json"
+    add = subprocess.run([sys.executable, "-m", "hallctl.cli", "central", "console", "--pg", filled[0], "--users",
+                          str(users), "--add-user", "li"], input="short\n", capture_output=True, text=True, timeout=60)
+    assert add.returncode == 2 and "至少" in add.stderr  # a password too short is refused, in Chinese and English
+    add = subprocess.run([sys.executable, "-m", "hallctl.cli", "central", "console", "--pg", filled[0], "--users",
+                          str(users), "--add-user", "li"], input="li-password-1\n", capture_output=True, text=True,
+                         timeout=60)
+    assert add.returncode == 0 and Users(users).check("li", "li-password-1")
+    server = subprocess.Popen([sys.executable, "-m", "hallctl.cli", "central", "console", "--pg", filled[0],
+                               "--users", str(users), "--port", "0"], stdout=subprocess.PIPE, text=True)
+    try:
+        line = server.stdout.readline()
+        assert "中心控制台 central console: http://127.0.0.1:" in line
+        url = line.split(": ", 1)[1].strip()
+        end = time.monotonic() + 20
+        while True:
+            try:
+                page = httpx.get(f"{url}login", timeout=2)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < end, "the console did not answer"
+                time.sleep(0.2)
+        assert page.status_code == 200 and "登录" in page.text
+        with httpx.Client(base_url=url) as c:
+            c.post("/login", data={"username": "li", "password": "li-password-1"})
+            assert {h["hall"] for h in c.get("/api/live").json()["halls"]} == set(filled[1])
+    finally:
+        server.terminate()
+        server.wait(15)
