@@ -261,9 +261,10 @@ class SimulatedHall:
 
     def _device_offline_or_back(self) -> None:
         """A rating pad goes silent (the hub raises device_offline) or comes back (the alert clears)."""
+        from ulid import ULID
+
         from hub.alerts.rules import CRITICAL, Alert, Change
         from hub.alerts.store import journal as journal_alert
-        from ulid import ULID
 
         now = self.now()
         if self.offline and self.random.random() < 0.8:  # most go back soon: a hall has one or two away at a time

@@ -3,8 +3,8 @@ a hall's reports, the year side by side and summed, rankings; and in Chromium, t
 
 from __future__ import annotations
 
-import sqlite3
 import math
+import sqlite3
 from datetime import datetime
 
 import pytest
@@ -17,7 +17,7 @@ from central.consumer import Consumer
 from central.uplink import Uplink
 from hallctl.commands.central import ConsoleServer, SimulatedHall
 from tests.helpers.central import TEST_HALLS, fresh_database, fresh_stream, needs_central, run_apart, stored
-from tests.helpers.web import CHROMIUM_ARGS, chromium  # noqa: F401 (the fixture)
+from tests.helpers.web import chromium  # noqa: F401 (the fixture)
 
 pytestmark = needs_central
 
