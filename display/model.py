@@ -5,7 +5,7 @@ The board is a pure function of the hub's topics and the time. Every input is a 
 Kivy view redraws only those and the rules here are tested without a window or a broker:
 
 - a tile per window of the catalogue, with its ticket and status (serving, idle, paused: 暂停服务, or with the
-  reason the clerk gave in the middle, 午休 over 暂停 Paused: lunch break; closed);
+  reason the clerk gave in the middle, 午休 over 暂停 Lunch break; closed);
 - every call lights its tile at once: it flashes for `flash_s` seconds, however many calls come together, so
   at opening time all 34 windows calling within a second are all on screen within that second (nothing waits
   for a turn). The newest call is the big one on the now-calling panel, and stays lit, steady, after its flash;
@@ -59,7 +59,8 @@ class Tile:
     @property
     def status_text(self) -> tuple[str, str]:
         if self.status == "paused" and self.reason in PAUSE_REASONS:
-            return "暂停", f"Paused: {PAUSE_REASONS[self.reason]}"
+            # the reason alone in English: "暂停  Lunch break" fits a tile's line at the board's smallest size
+            return "暂停", PAUSE_REASONS[self.reason].capitalize()
         return STATUS_TEXT.get(self.status, STATUS_TEXT["closed"])
 
     @property
@@ -131,7 +132,7 @@ class BoardModel:
             name, name_en = window_label(w.id)
             dept = depts.get(w.department)
             tile = Tile(window=w.id, name=w.name or name, name_en=w.name_en or name_en,
-                        department=dept.name if dept else "", queues=list(w.queues))
+                        department=dept.board_name if dept else "", queues=list(w.queues))
             prev = old_tiles.get(w.id)
             if prev:
                 tile.status, tile.ticket, tile.staff, tile.heard = prev.status, prev.ticket, prev.staff, prev.heard
@@ -139,7 +140,7 @@ class BoardModel:
             self.tiles[w.id] = tile
         self.queues = {}
         for q in catalogue.queues:
-            line = QueueLine(queue=q.id, prefix=q.prefix, name=q.name, name_en=q.name_en)
+            line = QueueLine(queue=q.id, prefix=q.prefix, name=q.name, name_en=q.board_name_en)
             prev = old_queues.get(q.id)
             if prev:
                 line.waiting, line.est_wait_s, line.last_called = prev.waiting, prev.est_wait_s, prev.last_called

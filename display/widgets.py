@@ -176,6 +176,7 @@ class QueueRow(BoxLayout):
     name_en = StringProperty("")
     waiting = NumericProperty(0)
     wait = StringProperty("")
+    legend = BooleanProperty(False)    # the panel's first cell: what its numbers are
 
     def show(self, line):
         self.queue, self.prefix, self.name, self.name_en = line.queue, line.prefix, line.name, line.name_en
@@ -235,7 +236,7 @@ class Band(Widget):
     page_count = NumericProperty(0)
     shift = NumericProperty(0)         # 0 → 1 while the next page slides in
     font_px = 34
-    count_px = 18
+    count_px = 20          # the board's smallest text (MIN in board.kv)
     pad = 24
 
     def __init__(self, **kw):
@@ -437,14 +438,18 @@ class BoardScreen(FloatLayout):
         self.tiles, self.queue_rows = {}, {}
         n = len(model.tiles)
         self.tile_cols = 7 if n > 28 else max(1, min(7, n))
-        q = max(1, len(model.queues))
-        self.queue_cols = max(6, min(8, -(-q // 3)))
+        # six columns, wide enough for a queue's name at the board's smallest size; more when there are many
+        q = len(model.queues) + 1   # and the legend
+        self.queue_cols = max(6, min(8, -(-q // 4)))
         self.queue_lines = -(-q // self.queue_cols)
         for tile in model.ordered_tiles():
             w = WindowTile(u=self.u)
             self.bind(u=w.setter("u"))
             self.tiles[tile.window] = w
             grid.add_widget(_cached(w, NAVY))
+        legend = QueueRow(u=self.u, legend=True, name="等候人数 · 预计等候", name_en="Waiting · estimated wait")
+        self.bind(u=legend.setter("u"))
+        qgrid.add_widget(_cached(legend, PANEL))
         for line in model.ordered_queues():
             row = QueueRow(u=self.u)
             self.bind(u=row.setter("u"))

@@ -25,10 +25,23 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# The calling board shows a department's name on a window tile and a queue's English name on the waiting panel at
+# its smallest readable size (20 px at 1920×1080): these are the most that fit there, and a longer name has a
+# short form for the board.
+BOARD_DEPARTMENT_MAX = 9     # characters of a department's (short) name on a tile
+BOARD_QUEUE_EN_MAX = 17      # characters of a queue's (short) English name on the waiting panel
+
+
 class Department(_Model):
     id: ShortId
     name: str = Field(min_length=1)
     name_en: str = ""
+    short: str = Field(default="", max_length=BOARD_DEPARTMENT_MAX, pattern=r"^[^\n\r\t]*$",
+                       description="the name on the board's tiles when the name is longer (人社局)")
+
+    @property
+    def board_name(self) -> str:
+        return self.short or self.name
 
 
 class Queue(_Model):
@@ -36,10 +49,16 @@ class Queue(_Model):
     prefix: str = Field(pattern=r"^[A-Z]{1,2}$", description="ticket prefix, one or two capital letters")
     name: str = Field(min_length=1)
     name_en: str = ""
+    en_short: str = Field(default="", max_length=BOARD_QUEUE_EN_MAX, pattern=r"^[^\n\r\t]*$",
+                          description="the English name on the board when name_en is longer (Marriage & Aid)")
     department: str
     standard_minutes: float = Field(default=10, gt=0, le=24 * 60, strict=True, allow_inf_nan=False,
                                     description="handling time assumed until enough are done")
     cap: int | None = Field(default=None, ge=1, le=100_000, strict=True, description="tickets per day at most")
+
+    @property
+    def board_name_en(self) -> str:
+        return self.en_short or self.name_en
 
 
 class Window(_Model):
@@ -111,6 +130,17 @@ class Catalogue(_Model):
     def windows_serving(self, queue_id: str) -> list[str]:
         """Windows whose own queues include this one (backup windows are not promised on a ticket)."""
         return [w.id for w in self.windows if queue_id in w.queues]
+
+    def too_long_for_the_board(self) -> list[str]:
+        """Names the calling board can show only cut short (with …): a long name without its short form. Not an
+        error (the hall still runs), a thing to fix in the catalogue."""
+        out = [f"departments[id={d.id!r}].short: the name has {len(d.name)} characters, more than a tile shows "
+               f"({BOARD_DEPARTMENT_MAX}): give it a short name"
+               for d in self.departments if len(d.board_name) > BOARD_DEPARTMENT_MAX]
+        out += [f"queues[id={q.id!r}].en_short: name_en has {len(q.name_en)} characters, more than the board shows "
+                f"({BOARD_QUEUE_EN_MAX}): give it a short English name"
+                for q in self.queues if len(q.board_name_en) > BOARD_QUEUE_EN_MAX]
+        return out
 
     def problems(self) -> list[str]:
         """Cross-reference errors a schema cannot see, each naming the item and the key."""

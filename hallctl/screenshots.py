@@ -246,6 +246,18 @@ def call(ticket: str, window: str, queue: str | None = None, recall: int = 0, at
             "at": at or f"2026-11-30T09:{len(ticket) + int(window):02d}:00+08:00", "recall": recall}
 
 
+def opening_calls(hall) -> list[dict]:
+    """Opening time: every window calls its queue's first tickets of the day, one after another, as `hub/call`
+    payloads."""
+    out = []
+    issued: dict[str, int] = {}  # each queue's first tickets of the day, in the order its windows call
+    for i, w in enumerate(hall.catalogue.windows):
+        prefix = hall.catalogue.queue(w.queues[0]).prefix
+        issued[prefix] = issued.get(prefix, 0) + 1
+        out.append(call(f"{prefix}{issued[prefix]:03d}", w.id, w.queues[0], at=f"2026-11-30T09:00:{i:02d}+08:00"))
+    return out
+
+
 class HeldClock:
     """Monotonic seconds that move only when told to."""
 
@@ -318,12 +330,8 @@ def _board_burst(shots: Shots, window: ShotWindow) -> None:
             controller.apply(suffix, payload)
         controller.apply("hub/status", {"state": "online"})
         controller.refresh(app.model.set_connected(True))
-        issued: dict[str, int] = {}  # each queue's first tickets of the day, in the order its windows call
-        for i, w in enumerate(hall.catalogue.windows):
-            prefix = hall.catalogue.queue(w.queues[0]).prefix
-            issued[prefix] = issued.get(prefix, 0) + 1
-            controller.apply("hub/call", call(f"{prefix}{issued[prefix]:03d}", w.id, w.queues[0],
-                                              at=f"2026-11-30T09:00:{i:02d}+08:00"))
+        for payload in opening_calls(hall):
+            controller.apply("hub/call", payload)
             clock.advance(1 / 34)
         band = root.ids.band
         band.show(next(item for item in controller.band.items if item.kind == "guide"))

@@ -63,8 +63,8 @@ def test_queue_counts(board_hall):
                       0)
     assert changes == {"queue:B"}
     line = m.queues["B"]
-    assert (line.name, line.name_en, line.waiting, line.est_wait_min) == ("不动产登记", "Real Estate Registration",
-                                                                          5, 11)
+    # the board shows the catalogue's short English name (en_short) where it has one
+    assert (line.name, line.name_en, line.waiting, line.est_wait_min) == ("不动产登记", "Real Estate", 5, 11)
 
 
 def test_a_call_shows_at_once_and_flashes_then_stays_lit(board_hall):

@@ -25,9 +25,9 @@ def test_the_tile_model_carries_the_reason_while_paused_only():
     model = BoardModel(hall.catalogue)
     assert model.apply("hub/state/window/6", paused("6", "会议"), 0.0) == {"tile:6"}
     tile = model.tiles["6"]
-    assert (tile.reason_text, tile.status_text) == ("会议", ("暂停", "Paused: meeting"))
+    assert (tile.reason_text, tile.status_text) == ("会议", ("暂停", "Meeting"))
     assert model.apply("hub/state/window/6", paused("6", "午休"), 0.0) == {"tile:6"}  # another reason: redrawn
-    assert (tile.reason_text, tile.status_text) == ("午休", ("暂停", "Paused: lunch break"))
+    assert (tile.reason_text, tile.status_text) == ("午休", ("暂停", "Lunch break"))
     model.apply("hub/state/window/6", paused("6", None), 0.0)
     assert (tile.reason_text, tile.status_text) == ("", ("暂停服务", "Paused"))
     model.apply("hub/state/window/6", paused("6", "外出调研"), 0.0)  # a hall's own reason: no English for it
@@ -44,7 +44,7 @@ def test_paused_tiles_show_the_reason_uncut_and_screenshot(make_board, board_hal
         board.controller.apply(f"hub/state/window/{window}", paused(window, reason))
     board.screen.pump(2)
     shown = {w: (board.tile(w).ids.ticket.text, board.tile(w).ids.status.text) for w in REASONS}
-    assert shown == {"6": ("系统故障", "暂停  Paused: system fault"), "14": ("午休", "暂停  Paused: lunch break"),
+    assert shown == {"6": ("系统故障", "暂停  System fault"), "14": ("午休", "暂停  Lunch break"),
                      "22": ("—", "暂停服务  Paused"), "30": ("外出调研", "暂停服务  Paused")}
     # resumed: the tile's middle is the ticket's again
     board.controller.apply("hub/state/window/6", paused("6", None, "idle"))

@@ -247,3 +247,28 @@ def test_a_lone_surrogate_in_the_catalogue_is_refused_before_the_hub_publishes_i
         parse_catalogue(data, "broken.json")
     assert err.value.problems == ["services[0].name: got text with a lone surrogate escape (\\ud800-\\udfff), "
                                   "expected Unicode text"]
+
+
+def test_the_shipped_catalogue_has_board_names_that_fit():
+    from hall.settings import load_hall
+
+    cat = load_hall().catalogue
+    assert cat.too_long_for_the_board() == []
+    assert cat.department("rs").board_name == "人社局" and cat.department("sw").board_name == "税务局"
+    assert cat.queue("V").board_name_en == "Urban & Fire" and cat.queue("C").board_name_en == "Social Insurance"
+
+
+def test_short_names_longer_than_the_board_shows_are_refused():
+    data = {"departments": [{"id": "rs", "name": "人力资源和社会保障局", "short": "人力资源和社会保障局"}],
+            "queues": [{"id": "C", "prefix": "C", "name": "社会保险", "name_en": "Social Insurance Services",
+                        "en_short": "Social Insurance Services", "department": "rs"}],
+            "windows": [{"id": "1", "queues": ["C"]}]}
+    with pytest.raises(ConfigError) as err:
+        parse_catalogue(data)
+    text = str(err.value)
+    assert "short" in text and "en_short" in text
+    # without short forms the hall still runs, and says which names the board can show only cut short
+    long_names = parse_catalogue({**data, "departments": [{"id": "rs", "name": "人力资源和社会保障局"}],
+                                  "queues": [{**data["queues"][0], "en_short": ""}]})
+    assert [p.split(":")[0] for p in long_names.too_long_for_the_board()] == ["departments[id='rs'].short",
+                                                                              "queues[id='C'].en_short"]

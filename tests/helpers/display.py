@@ -11,7 +11,7 @@ import pytest
 from hall.settings import load_hall
 
 # the busy morning the docs' screenshots show: the tests feed the board the same
-from hallctl.screenshots import GUIDES, call, guide_catalogue, hall_day  # noqa: F401
+from hallctl.screenshots import GUIDES, call, guide_catalogue, hall_day, opening_calls  # noqa: F401
 from hallctl.screenshots import HeldClock as FakeClock  # noqa: F401
 
 
