@@ -114,6 +114,7 @@ class PublicFeed:
         self.link.subscribe("hub/state/window/+", self._on_message)
         self.link.subscribe("hub/call", self._on_message)
         self.link.subscribe("hub/calls", self._on_message)
+        self.link.on_hub_status(self._on_hub)
         self._last_call: str | None = None  # the newest call of the `calls` list last seen
 
     def start(self) -> PublicFeed:
@@ -127,6 +128,11 @@ class PublicFeed:
     def connected(self) -> bool:
         return self.link.connected
 
+    @property
+    def hall_online(self) -> bool:
+        """The site hears the broker and the hub says it is online: the figures are live."""
+        return self.link.connected and self.link.hub_online
+
     def today(self) -> str:
         return self.clock().date().isoformat()
 
@@ -139,7 +145,7 @@ class PublicFeed:
             ahead = people_ahead(ticket, self.book.waiting(ticket.day, ticket.queue))
         rated = self.book.rating_of(ticket.day, ticket.no) if ticket.status == "done" else None
         return ticket_view(self.hall, ticket, ahead=ahead, queue_state=self.queue_states.get(ticket.queue),
-                           rated=rated, now=self.clock())
+                           rated=rated, now=self.clock(), hall_online=self.hall_online)
 
     def follow(self, ticket: TicketRow) -> tuple[asyncio.Queue, dict]:
         """Open a stream for a ticket's page; returns it with the page to send first."""
@@ -172,6 +178,14 @@ class PublicFeed:
             self._push([(key, fresh)], force=True)
 
     # ------------------------------------------------------------ network thread
+
+    def _on_hub(self, online: bool) -> None:
+        """The hub went away or came back: every open page says so (their figures are otherwise as they were)."""
+        with self._lock:
+            changed = [(key, {**page, "hall_online": online}) for key, page in self._pages.items()
+                       if page.get("hall_online") != online]
+            self._pages.update(changed)
+        self.streams.publish(changed)
 
     def _on_message(self, topic: str, payload: dict) -> None:
         t = parse_topic(topic)
@@ -265,12 +279,13 @@ class PublicFeed:
                     line = self.book.waiting(row.day, row.queue)
                 ahead = people_ahead(row, line)
                 page = ticket_view(self.hall, row, ahead=ahead, queue_state=self.queue_states.get(row.queue),
-                                   rated=None, now=now)
+                                   rated=None, now=now, hall_online=self.hall_online)
             elif row.status == "done":
                 page = ticket_view(self.hall, row, ahead=None, queue_state=None,
-                                   rated=self.book.rating_of(row.day, row.no), now=now)
+                                   rated=self.book.rating_of(row.day, row.no), now=now, hall_online=self.hall_online)
             else:
-                page = ticket_view(self.hall, row, ahead=None, queue_state=None, rated=None, now=now)
+                page = ticket_view(self.hall, row, ahead=None, queue_state=None, rated=None, now=now,
+                                   hall_online=self.hall_online)
             with self._lock:
                 if key not in self._rows:
                     continue  # nobody follows it any more

@@ -124,7 +124,7 @@ def windows_of(catalogue, ticket: TicketRow) -> list[str]:
 
 
 def ticket_view(hall, ticket: TicketRow, *, ahead: int | None, queue_state: dict | None, rated: int | None,
-                now: datetime) -> dict:
+                now: datetime, hall_online: bool = True) -> dict:
     """The ticket's page as data: the JSON twin `/api/t/<token>` and what the HTML page and its push render."""
     catalogue = hall.catalogue
     queue = catalogue.queue(ticket.queue)
@@ -174,4 +174,6 @@ def ticket_view(hall, ticket: TicketRow, *, ahead: int | None, queue_state: dict
         "requeue_until": requeue_until(ticket, hall.queue_rules.requeue_window_minutes),
         "rating": {"open": rating_open, "score": rated},
         "phone": mask_phone(ticket.phone),
+        # the hub away: the page says its figures may be old rather than showing them as if live
+        "hall_online": hall_online,
     }

@@ -72,6 +72,7 @@ class TicketPage(BaseModel):
     requeue_until: str | None = Field(description="a missed ticket may go back in line until then")
     rating: RatingState
     phone: str | None = Field(description="the phone left at the kiosk, masked: ****1234")
+    hall_online: bool = Field(description="false while the site does not hear the hub: the figures may be old")
 
 
 class Rated(BaseModel):
@@ -108,7 +109,7 @@ def _page(request: Request, ticket: TicketRow) -> dict:
 
     ahead = people_ahead(ticket, s.book.waiting(ticket.day, ticket.queue)) if ticket.status == "waiting" else None
     rated = s.book.rating_of(ticket.day, ticket.no) if ticket.status == "done" else None
-    return ticket_view(s.hall, ticket, ahead=ahead, queue_state=None, rated=rated, now=s.clock())
+    return ticket_view(s.hall, ticket, ahead=ahead, queue_state=None, rated=rated, now=s.clock(), hall_online=False)
 
 
 @router.get("/t/{token}", response_class=HTMLResponse, include_in_schema=False)

@@ -45,6 +45,7 @@
     field("requeue_until_en", clock(next.requeue_until));
     ["waiting", "called", "no_show", "done"].forEach(function (s) { show(s, next.status === s); });
     show("near", next.near);
+    show("offline", !next.hall_online);
     show("rate", next.rating.open && next.rating.score === null);
     if (next.rating.score !== null) { field("score", "★★★★★".slice(0, next.rating.score)); show("rated", true); }
     if (next.near && !before.near) {

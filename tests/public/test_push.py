@@ -88,3 +88,21 @@ def test_a_recall_is_pushed_again(base_url, public_hall):
         assert pages(stream)[-1]["status"] == "called"
     finally:
         stream.close()
+
+
+def test_the_page_says_so_while_the_hub_is_away(base_url, public_hall):
+    ticket = public_hall.issue("A")
+    stream = follow(base_url, ticket)
+    try:
+        assert pages(stream)[0]["hall_online"] is True
+        public_hall.rig.stop_hub(public_hall.hub)
+        away = stream.wait(lambda k, d: d["hall_online"] is False, 10, "the hub away on the page")
+        assert away["ticket"] == ticket["no"]
+        html = httpx.get(f"{base_url}/t/{ticket['follow']}").text
+        assert 'id="offline" role="status">' in html and "大厅系统暂时联系不上" in html  # shown, not hidden
+    finally:
+        public_hall.hub = public_hall.rig.start_hub()
+    try:
+        stream.wait(lambda k, d: d["hall_online"] is True and pages(stream)[-1]["hall_online"], 10, "back")
+    finally:
+        stream.close()
