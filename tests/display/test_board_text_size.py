@@ -6,6 +6,8 @@ calls; Chinese and English labels alike."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 
 from tests.display.test_board_view import busy_morning, cut_off, labels
@@ -14,6 +16,7 @@ from tests.helpers.display import opening_calls
 pytestmark = pytest.mark.gui
 
 MIN_PX = 20   # at 1920×1080: MIN in display/board.kv
+WIDEST_DATE = datetime(2025, 12, 31, 23, 58)   # 2025年12月31日 星期三  Wed 31 Dec: the header's widest date
 
 
 def shown_labels(root):
@@ -81,6 +84,10 @@ def chinese(text: str) -> bool:
 
 def check_every_label(board, size):
     root = board.root
+    board.controller.wall_clock = lambda: WIDEST_DATE
+    board.controller._clock_ev.cancel()   # the minute's tick, made again at once with the widest date
+    board.controller._tick_clock()
+    board.screen.pump(1)
     assert root.u == pytest.approx(min(size[0] / 1920, size[1] / 1080))
     smallest = int(MIN_PX * root.u)
     problems = (too_small(root, smallest) + cut_off(root) + wider_than_its_box(root) + shortened(root)
