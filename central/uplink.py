@@ -9,7 +9,8 @@ its own cursor in a small SQLite file of its own beside hub.db (`uplink.db`). Ev
 it. The cursor moves only over rows JetStream has acknowledged, in order: a row not acknowledged is sent again,
 never skipped. While the cluster is away nothing moves; when it returns the backlog goes out in batches, oldest
 first. The hub is never written to nor locked: the journal is opened read-only and each batch is one short read
-(WAL readers do not block the hub's writer).
+(WAL readers do not block the hub's writer; no read transaction is held between looks). The uplink looks every
+50 ms; a look that finds nothing committed since the last one (`PRAGMA data_version`) reads nothing.
 """
 
 from __future__ import annotations
@@ -152,13 +153,15 @@ class Uplink:
     """Sends one hall's journal up. `run()` until `stop()`; `drain()` until the cursor reaches the journal's end."""
 
     def __init__(self, hall: str, journal: Path, connect: dict, *, cursor: Path | None = None, batch: int = BATCH,
-                 idle_s: float = 0.2, ack_wait_s: float = ACK_WAIT_S):
+                 idle_s: float = 0.05, ack_wait_s: float = ACK_WAIT_S):
         self.hall = hall
         self.journal = Path(journal)
         self.connect_options = connect
         self.cursor_path = Path(cursor) if cursor else self.journal.parent / CURSOR_FILE
         self.batch = batch
         self.idle_s = idle_s
+        self._db: sqlite3.Connection | None = None   # hub.db, read-only, kept open between looks
+        self._quiet_at: int | None = None            # the journal's data_version when a look found nothing new
         self.ack_wait_s = ack_wait_s
         self.sent = Sent()
         self._stopping = asyncio.Event()
@@ -212,6 +215,7 @@ class Uplink:
                     await self._pause(self.idle_s)
         finally:
             cursor.close()
+            self._close_journal()
             if self.nc is not None:
                 try:
                     await self.nc.close()
@@ -222,18 +226,36 @@ class Uplink:
     async def drain(self) -> Sent:
         return await self.run(until_drained=True)
 
+    def _read(self, cursor: Cursor) -> list[Row]:
+        """The rows after the cursors, or none at once when nothing was committed to the journal since the last look
+        found it all sent (`PRAGMA data_version`: one cheap question, so the uplink can look often)."""
+        if self._db is None:
+            self._db = read_journal(self.journal)
+            self._quiet_at = None
+        db = self._db
+        version = db.execute("PRAGMA data_version").fetchone()[0]
+        if version == self._quiet_at:
+            return []
+        if not has_table(db, "events"):
+            return []
+        rows = (event_rows(db, self.hall, cursor.get("events"), self.batch)
+                + decision_rows(db, self.hall, cursor.get("queue_journal"), self.batch)
+                + alert_rows(db, self.hall, cursor.get("alerts_journal"), self.batch))
+        self._quiet_at = None if rows else version
+        return rows
+
+    def _close_journal(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
     async def _send_batch(self, js, cursor: Cursor) -> int:
         """One batch of each source, published in order; each cursor moves over the acknowledged prefix."""
-        db = read_journal(self.journal)
         try:
-            if not has_table(db, "events"):
-                return 0
-            events = event_rows(db, self.hall, cursor.get("events"), self.batch)
-            decisions = decision_rows(db, self.hall, cursor.get("queue_journal"), self.batch)
-            alerts = alert_rows(db, self.hall, cursor.get("alerts_journal"), self.batch)
-        finally:
-            db.close()
-        rows = events + decisions + alerts
+            rows = self._read(cursor)
+        except sqlite3.Error:
+            self._close_journal()  # opened again on the next look (the hub's file replaced, say)
+            raise
         if not rows:
             return 0
         futures = []
