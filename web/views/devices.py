@@ -17,6 +17,7 @@ router = APIRouter()
 KIND_LABELS = {
     "kiosk": "取号机 kiosk", "display": "叫号屏 display", "terminal": "考勤机 terminal", "caller": "呼叫器 caller",
     "rater": "评价器 rater", "window": "窗口电脑 window PC", "led": "LED 屏 LED", "console": "控制台 console",
+    "web": "市民网站 citizens' site",
 }
 # what a health report may call its outbox backlog
 BACKLOG_KEYS = ("outbox", "outbox_backlog", "backlog", "pending")
