@@ -223,15 +223,18 @@ def _leave_days(attendance: Iterable[tuple], leave: Iterable[tuple], first: str,
     return out
 
 
-def allowance(t: Tally, leave_days: dict, rules) -> dict:
-    """One person's 出勤费 for a period, with each deduction named."""
+def allowance(t: Tally, leave_days: dict, rules, period_workdays: int | None = None) -> dict:
+    """One person's 出勤费 for a period, with each deduction named. The base is for the whole period: a period
+    judged only in part (the year still running, a span simulated) pays the share of its working days judged."""
+    base = rules.base
+    if period_workdays and t.workdays < period_workdays:
+        base = round(rules.base * t.workdays / period_workdays)
     deductions = {"late": t.late * rules.late, "early": t.early * rules.early, "missing": t.missing * rules.missing,
                   "absent": t.absent_days * rules.absent_day,
                   "leave": leave_days.get("leave", 0) * rules.leave_day,
                   "business": leave_days.get("business", 0) * rules.business_day,
                   "in_lieu": leave_days.get("in_lieu", 0) * rules.in_lieu_day}
-    return {"base": rules.base, "deductions": deductions,
-            "amount": max(0, rules.base - sum(deductions.values()))}
+    return {"base": base, "deductions": deductions, "amount": max(0, base - sum(deductions.values()))}
 
 
 def composite(measures: dict[str, float | None], rules) -> float:
@@ -250,6 +253,8 @@ def review(rows: YearRows, view: HallView, year: int, n: int, review_rules, allo
     first, last = bimonth(year, n)
     lo, hi = first.isoformat(), last.isoformat()
     tallies = _tallies(rows.attendance, lo, hi)
+    wd = clock.workdays
+    period_workdays = wd.index_after(last) - wd.index(first)
     leave_days = _leave_days(rows.attendance, rows.leave, lo, hi)
     scores_w: dict[str, list[int]] = defaultdict(list)
     scores_s: dict[str, list[int]] = defaultdict(list)
@@ -296,7 +301,7 @@ def review(rows: YearRows, view: HallView, year: int, n: int, review_rules, allo
                "cases_finished": finished, "cases_on_time": timely, "complaints_errors": blame_s.get(sid, 0),
                "measures": measures, "composite": composite(measures, review_rules)}
         if role in allowance_rules.roles and t.workdays:  # paid for the working days judged, none without any
-            row["allowance"] = allowance(t, leave_days.get(sid, {}), allowance_rules)
+            row["allowance"] = allowance(t, leave_days.get(sid, {}), allowance_rules, period_workdays)
         people.append(row)
     windows = []
     for wid, (name, dept) in view.windows.items():

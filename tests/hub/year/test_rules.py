@@ -67,6 +67,7 @@ def test_allowance_deducts_by_occurrence_and_leave_kind():
                                  "in_lieu": 0}
     assert got["amount"] == 600 - 190
     assert allowance(Tally("s2", absent_days=9), {}, rules)["amount"] == 0  # never below 0
+    assert allowance(Tally("s3", workdays=10), {}, rules, period_workdays=40)["amount"] == 150  # a quarter judged
 
 
 def _slots(late: int = 0) -> str:
@@ -103,7 +104,8 @@ def test_the_review_ranks_chooses_and_names_the_bottom():
     assert [w["window"] for w in r["bottom"]["windows"]] == ["2"]
     assert "o" not in {p["staff"] for p in r["people"]}            # office staff are not ranked or paid here
     pay = {p["staff"]: p["allowance"]["amount"] for p in r["people"]}
-    assert pay == {"a": 600, "b": 580, "c": 600} and r["allowance_total"] == 1780  # b: late twice
+    # two working days judged of the 38 of January–February 2016: 32 yuan of the base; b was late twice
+    assert pay == {"a": 32, "b": 12, "c": 32} and r["allowance_total"] == 76
     later = review(_rows(), VIEW, 2016, 4, rules, AllowanceRules(), clock=clock_from_hall(hall), now=NOW)
     assert later["allowance_total"] == 0 and not later["red_flag_windows"]  # no day of that period judged yet
 
