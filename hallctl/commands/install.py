@@ -24,6 +24,8 @@ def register(sub) -> None:
     s.add_argument("--data", metavar="DIR", default=DEFAULT_DATA, help=f"data directory (default {DEFAULT_DATA})")
     s.add_argument("--tls", action="store_true", help="also make the hall CA and the broker's TLS certificate")
     s.add_argument("--keep-days", type=int, default=14, metavar="N", help="daily journal backups kept (default 14)")
+    s.add_argument("--public", action="store_true",
+                   help="also run the citizens' site (hall-public, on 127.0.0.1:8900 behind a reverse proxy)")
     s.add_argument("--config", metavar="FILE", help="hall.toml (default: the shipped hall)")
     _root(s)
     s.set_defaults(func=cmd_install_server)
@@ -71,8 +73,8 @@ def cmd_install_server(args) -> int:
     from hallctl.install import InstallError, install_server
 
     try:
-        install_server(CHECKOUT, args.data, tls=args.tls, keep_days=args.keep_days, config=args.config,
-                       root=args.root)
+        install_server(CHECKOUT, args.data, tls=args.tls, keep_days=args.keep_days, public=args.public,
+                       config=args.config, root=args.root)
     except (InstallError, PermissionError) as err:
         return _failed(err)
     return 0

@@ -35,6 +35,7 @@ HALL_USER = "hall"
 SERVER_HOME = "/srv/hall"
 DEFAULT_DATA = "/srv/hall/data"
 SERVER_UNITS = ["hall-broker.service", "hall-hub.service", "hall-web.service"]
+PUBLIC_UNIT = "hall-public.service"            # only where the hall chooses to face the public (--public)
 BACKUP_UNITS = ["hall-backup.service", "hall-backup.timer"]
 SCREENS = ("kiosk", "display")                 # Kivy programs in the desktop session
 AGENTS = ("terminal", "caller", "led")         # background agents on a serial port
@@ -109,7 +110,7 @@ def _enable(m: Machine, record: Record, units: list[str], absent: list[str]) -> 
 # ------------------------------------------------------------ the server
 
 def install_server(hallkit: Path, data: str = DEFAULT_DATA, *, tls: bool = False, keep_days: int = 14,
-                   config: str | None = None, root: Path | str = "/", say=print) -> Record:
+                   public: bool = False, config: str | None = None, root: Path | str = "/", say=print) -> Record:
     from hall.settings import load_hall
     from hub import broker
 
@@ -141,7 +142,8 @@ def install_server(hallkit: Path, data: str = DEFAULT_DATA, *, tls: bool = False
 
     values = {"hallkit": hallkit, "data": data, "user": HALL_USER, "keep": keep_days,
               "keep_minutes": keep_days * 1440 - 60}
-    for unit in SERVER_UNITS + BACKUP_UNITS:
+    units = SERVER_UNITS + ([PUBLIC_UNIT] if public else [])
+    for unit in units + BACKUP_UNITS:
         m.write(f"{SYSTEMD_UNITS}/{unit}", render(f"systemd/{unit}", **values), record)
     if m.enabled(MOSQUITTO):
         m.stop(MOSQUITTO)
@@ -149,7 +151,7 @@ def install_server(hallkit: Path, data: str = DEFAULT_DATA, *, tls: bool = False
         record.mosquitto_disabled = True
         say("停用发行版自带的 Mosquitto disabled the distribution's Mosquitto (mosquitto.service) on port 1883: "
             "the hall runs its own, hall-broker (hall uninstall turns it back on)")
-    _enable(m, record, ["hall-broker.service", "hall-hub.service", "hall-web.service", "hall-backup.timer"], absent)
+    _enable(m, record, units + ["hall-backup.timer"], absent)
     if m.exists("/etc/chrony"):
         m.write("/etc/chrony/conf.d/hall.conf",
                 "# written by hall install server: the hall's devices set their clocks by this server\n"
@@ -158,13 +160,13 @@ def install_server(hallkit: Path, data: str = DEFAULT_DATA, *, tls: bool = False
         say("注意 note: chrony is not installed, so the devices have no time source here "
             "(./hallkit install server installs it)")
     m.save(record)
-    m.start(*SERVER_UNITS, "hall-backup.timer")
+    m.start(*units, "hall-backup.timer")
     if m.systemd_running and m.exists("/etc/chrony/conf.d/hall.conf"):
         m.systemctl("restart", "chrony.service", check=False)
     note = _readable_by_others(hallkit)
     if note:
         say(note)
-    say(f"服务 services: {', '.join(SERVER_UNITS)} enabled" + (" and started" if m.systemd_running else
+    say(f"服务 services: {', '.join(units)} enabled" + (" and started" if m.systemd_running else
                                                                 " (they start at the next boot)")
         + f"; the journal is copied daily to {data}/backups (the last {keep_days} kept)")
     say(next_steps(hall, hallkit, data))

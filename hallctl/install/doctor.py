@@ -145,6 +145,8 @@ def _services(who: Role, findings: list[Finding]) -> bool:
         wanted = {"hall-broker.service": None, "hall-hub.service": "hub"}
         if who.record and "hall-web.service" in who.record.units:
             wanted["hall-web.service"] = "web"
+        if who.record and "hall-public.service" in who.record.units:
+            wanted["hall-public.service"] = "public"
     elif who.part in SCREENS:
         wanted = {f"hall-screen@{who.part}.service": who.part}
     else:

@@ -79,6 +79,20 @@ def test_server_install_then_uninstall_leaves_nothing_behind(machine, capsys):
     assert (machine / WANTS / "mosquitto.service").is_symlink()
 
 
+def test_the_citizens_site_runs_only_where_the_hall_chooses_to_face_the_public(machine, capsys):
+    before = tree(machine)
+    assert hall(machine, "install", "server") == 0
+    assert not (machine / "etc/systemd/system/hall-public.service").exists()
+    assert hall(machine, "uninstall", "server", "--purge") == 0
+    assert hall(machine, "install", "server", "--public") == 0
+    unit = (machine / "etc/systemd/system/hall-public.service").read_text()
+    assert "hall public --data /srv/hall/data --host 127.0.0.1 --port 8900" in unit and "User=hall" in unit
+    assert (machine / WANTS / "hall-public.service").is_symlink()
+    assert "hall-public.service" in capsys.readouterr().out
+    assert hall(machine, "uninstall", "server", "--purge") == 0
+    assert tree(machine) == before
+
+
 def test_uninstall_keeps_the_journal_and_the_user_unless_purged(machine, capsys):
     assert hall(machine, "install", "server", "--tls") == 0
     (machine / "srv/hall/data/hub.db").write_bytes(b"the journal")
@@ -151,9 +165,9 @@ def test_the_units_written_pass_systemd_analyze_verify(machine, tmp_path):
     """Every unit install writes, rendered for this checkout, as systemd itself reads it."""
     units = tmp_path / "units"
     units.mkdir()
-    assert hall(machine, "install", "server") == 0
-    for unit in ("hall-broker.service", "hall-hub.service", "hall-web.service", "hall-backup.service",
-                 "hall-backup.timer"):
+    assert hall(machine, "install", "server", "--public") == 0
+    for unit in ("hall-broker.service", "hall-hub.service", "hall-web.service", "hall-public.service",
+                 "hall-backup.service", "hall-backup.timer"):
         shutil.copy(machine / "etc/systemd/system" / unit, units / unit)
     assert hall(machine, "uninstall", "--purge") == 0
     for kind, device in (("terminal", "fp-01"), ("caller", "caller-01"), ("led", "led-01")):
@@ -164,7 +178,7 @@ def test_the_units_written_pass_systemd_analyze_verify(machine, tmp_path):
     # a user unit: its keys are the same; checked as a system unit since no user manager runs here
     shutil.copy(machine / "etc/systemd/user/hall-screen@.service", units / "hall-screen@kiosk.service")
     names = sorted(p.name for p in units.iterdir())
-    assert len(names) == 9
+    assert len(names) == 10
     done = subprocess.run(["systemd-analyze", "verify", *names], cwd=units, capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0 and not done.stderr.strip(), done.stderr
