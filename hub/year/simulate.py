@@ -407,6 +407,8 @@ class YearSimulator:
             push(moment, "arrive", queue)
         push(at(time(9, 0)), "open")
         push(at(time(13, 0)), "open")
+        if len(self._opens) > 1:  # the windows pause for lunch (午休) between the opening spans
+            push(datetime.combine(day, self._opens[0][1], tzinfo=tz), "lunch")
         self.idle: set[str] = set()
         self.serving: dict[str, tuple] = {}
         last = at(time(17, 0))
@@ -455,8 +457,21 @@ class YearSimulator:
         self.idle.add(window)
 
     def _on_open(self, moment: datetime) -> None:
+        engine = self.domain.engine
+        for w in sorted(self.staffed):
+            if engine.windows[w].paused:
+                self._queue_op("resume", self.caller_of.get(w, "caller-01"), moment, {"window": w}, {"window": w})
         for w in sorted(self.idle):
             self._try_call(w, moment)
+
+    def _on_lunch(self, moment: datetime) -> None:
+        """午休: each window pauses with the reason (one still serving finishes its ticket first, then calls no one
+        until the afternoon opens)."""
+        if "午休" not in self.domain.rules.pause_reasons and self.domain.rules.pause_reasons:
+            return
+        for w in sorted(self.staffed):
+            args = {"window": w, "reason": "午休"}
+            self._queue_op("pause", self.caller_of.get(w, "caller-01"), moment, dict(args), args)
 
     def _on_book(self, moment: datetime, holder: dict) -> None:
         """A booking (网上预约) through the appointments domain, as the citizens' site sends it."""
