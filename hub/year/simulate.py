@@ -551,7 +551,8 @@ class YearSimulator:
 
     def _try_call(self, window: str, moment: datetime, finishing: bool = False) -> None:
         engine = self.domain.engine
-        if window not in self.staffed or not self._callable(moment) or engine.next_for(window) is None:
+        if (window not in self.staffed or not self._callable(moment) or engine.windows[window].paused
+                or engine.next_for(window) is None):  # paused: the afternoon's opening resumes it, then it calls
             if finishing:
                 self._queue_op("complete", self.caller_of.get(window, "caller-01"), moment, {"window": window},
                                {"window": window})
@@ -559,6 +560,10 @@ class YearSimulator:
             return
         out = self._queue_op("call_next", self.caller_of.get(window, "caller-01"), moment, {"window": window},
                              {"window": window})
+        if not out.ok or out.ticket is None:
+            # refused (journaled with its refusal, as the hub keeps one) or nobody to call: the window waits
+            self.idle.add(window)
+            return
         self.idle.discard(window)
         ticket = out.ticket
         rng = self.rng
