@@ -6,7 +6,7 @@ import pytest
 
 from display.model import BoardModel
 from hall.settings import load_hall
-from tests.display.test_board_view import busy_morning, cut_off
+from tests.helpers.display import busy_morning, cut_off
 
 pytestmark = pytest.mark.gui
 

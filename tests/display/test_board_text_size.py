@@ -10,8 +10,7 @@ from datetime import datetime
 
 import pytest
 
-from tests.display.test_board_view import busy_morning, cut_off, labels
-from tests.helpers.display import opening_calls
+from tests.helpers.display import busy_morning, cut_off, labels, opening_calls
 
 pytestmark = pytest.mark.gui
 

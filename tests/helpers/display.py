@@ -148,3 +148,38 @@ def _with_catalogue(hall, catalogue):
 
 def dumps(payload: dict) -> bytes:
     return json.dumps(payload, ensure_ascii=False).encode()
+
+
+# ---- what a person sees on the board
+
+def labels(widget):
+    from kivy.uix.label import Label
+
+    if isinstance(widget, Label):
+        yield widget
+    for child in widget.children:
+        yield from labels(child)
+
+
+def cut_off(root) -> list[str]:
+    """Labels whose whole text does not fit their box (Kivy would shorten it with '…' or overflow it)."""
+    out = []
+    for label in labels(root):
+        if not label.text or label.opacity == 0:
+            continue
+        core = label._label
+        lines = label.text.split("\n")
+        width = max(core.get_extents(line)[0] for line in lines)
+        height = sum(core.get_extents(line)[1] for line in lines) * (label.line_height if len(lines) > 1 else 1)
+        room_w = label.width - 2 * label.padding[0] if label.text_size[0] is not None else width
+        if width > room_w + 1 or height > label.height + 2:
+            out.append(f"{label.text[:30]!r}: {width:.0f}×{height:.0f} in {label.width:.0f}×{label.height:.0f}")
+    return out
+
+
+def busy_morning(board, hall):
+    board.feed(hall_day(hall))
+    board.controller.apply("hub/status", {"state": "online"})
+    board.controller.refresh(board.model.set_connected(True))
+    board.controller.apply("hub/call", call("B012", "12"))
+    board.screen.pump(2)
