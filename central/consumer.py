@@ -29,6 +29,9 @@ log = logging.getLogger("hall.central")
 
 RAW_KEEP = 2048
 FETCH = 1000
+# How long a fetch waits to fill its batch: a batch is written when full or when this has passed, so it bounds
+# what the consumer adds to a row's way when the halls are quiet (a backlog fills batches at once)
+FETCH_WAIT_S = 0.1
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -443,7 +446,8 @@ def create_stream(connect: dict, replicas: int = 3) -> None:
 
 class Consumer:
     def __init__(self, conninfo: str, connect: dict, *, durable: str = DURABLE, fetch: int = FETCH,
-                 replicas: int = 3, ack_wait_s: float = 30.0):
+                 replicas: int = 3, ack_wait_s: float = 30.0, fetch_wait_s: float = FETCH_WAIT_S):
+        self.fetch_wait_s = fetch_wait_s
         self.ack_wait_s = ack_wait_s
         self.conninfo = conninfo
         self.connect_options = connect
@@ -482,7 +486,7 @@ class Consumer:
         try:
             while not self._stopping.is_set():
                 try:
-                    msgs = await sub.fetch(self.fetch, timeout=0.5)
+                    msgs = await sub.fetch(self.fetch, timeout=self.fetch_wait_s)
                 except Exception as err:  # a timeout with nothing waiting, or a node away: fetch again
                     if "timeout" not in type(err).__name__.lower() and "timeout" not in str(err).lower():
                         log.warning("central: fetch failed: %s", err)
