@@ -120,6 +120,10 @@ def test_check_in_at_a_kiosk_gives_a_ticket_called_ahead_of_walk_ins(hall):
     ticket = answer["ticket"]
     assert ticket["booked"] == "11:00" and ticket["ahead"] == 0 and answer["booking"]["on_time"] is True
     assert tools.request("kiosk-01", "checkin", {"code": code})["code"] == "already_checked_in"
+    # the console's count of today's bookings follows the check-in
+    tools.retained("state/appointments/A", reader="console-01",
+                   until=lambda st: st["today"] == {"booked": 1, "checked_in": 1})
+    assert tools.retained("state/appointments/A", reader="console-01")["today"] == {"booked": 1, "checked_in": 1}
     # the same person's walk-in ticket for that queue: one a day
     assert tools.request("kiosk-01", "ticket_request", {"queue": "A", "id_number": id_number(1)})["code"] == \
         "id_limit"
