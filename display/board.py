@@ -75,6 +75,7 @@ class BoardController:
         view = self.view
         view.model = self.model
         self._restore()
+        self._names_too_long()
         self.refresh({"layout", "hub", "highlight", "calls"})
         self._tick_clock()
         view.ids.band.start(self.band, self.playlist.page, self.playlist.transition)
@@ -118,6 +119,8 @@ class BoardController:
             call = self.model.recent[0]  # the call just taken, as the model read it
             self.voice.announce_call(call.ticket, call.window, call.recall)
         self.applied += 1
+        if suffix == "hub/catalogue" and "layout" in changes:
+            self._names_too_long()
         if changes:
             self.refresh(changes)
             if changes - {"hub"}:
@@ -125,6 +128,11 @@ class BoardController:
         for cb in self.listeners:
             cb(changes)
         return changes
+
+    def _names_too_long(self):
+        """Names the board can show only cut short (…): said in its log, for the catalogue to give short forms."""
+        for problem in self.model.catalogue.too_long_for_the_board():
+            log.warning("catalogue: %s", problem)
 
     # ------------------------------------------------------------ output
 

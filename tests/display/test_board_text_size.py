@@ -140,3 +140,20 @@ def test_the_opening_burst_of_34_calls_is_readable(make_board, board_hall, tmp_p
     assert now.calling_now == 33 and now.ids.recent.text.count("●") == 6
     check_every_label(board, size)
     board.screen.shot(tmp_path / "board-burst-1920x1080.png")
+
+
+def test_a_long_name_without_its_short_form_is_cut_short_at_the_same_size_and_logged(make_board, board_hall,
+                                                                                      caplog):
+    from hall.catalogue import parse_catalogue
+
+    data = board_hall.catalogue.model_dump()
+    for queue in data["queues"]:
+        if queue["id"] == "V":
+            queue["en_short"] = ""   # Urban Management and Fire Safety
+    with caplog.at_level("WARNING", logger="display.board"):
+        board = make_board((1920, 1080), catalogue=parse_catalogue(data))
+    assert any("queues[id='V'].en_short" in r.getMessage() for r in caplog.records)
+    busy_morning(board, board_hall)
+    label = board.root.queue_rows["V"].ids.name_en
+    assert label.text == "Urban Management and Fire Safety" and label.font_size >= MIN_PX  # not shrunk
+    assert [r for r in shortened(board.root) if "Urban" in r]  # cut short with …, where the catalogue can fix it
