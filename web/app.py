@@ -49,6 +49,7 @@ NAV = [
     ("/devices", "设备", "Devices"),
     ("/reports", "报表", "Reports"),
     ("/cases", "办件", "Cases"),
+    ("/year", "年度", "Year"),
     ("/users", "用户", "Users"),
 ]
 

@@ -338,6 +338,7 @@ def review(rows: YearRows, view: HallView, year: int, n: int, review_rules, allo
     stars = [p for p in people if p["role"] == "window" and p["workdays"] and p["attendance"] >= r.star_min_attendance
              and p["ratings"] >= r.min_ratings and clean(p)][:r.service_stars]
     lost = [p for p in people if p["workdays"] and p["attendance"] < 100]
+    judged_windows = [w for w in windows if w["people"]]
     bottom_people = sorted(lost, key=lambda p: (p["composite"], p["attendance"], _id_order(p["staff"])))
     paid = [p["allowance"]["amount"] for p in people if "allowance" in p]
     return {
@@ -347,7 +348,8 @@ def review(rows: YearRows, view: HallView, year: int, n: int, review_rules, allo
                   else dict(allowance_rules.__dict__)},
         "red_flag_windows": [_brief(w, "window") for w in red],
         "service_stars": [_brief(p, "staff") for p in stars],
-        "bottom": {"windows": [_brief(w, "window") for w in windows[::-1][:r.bottom_windows]],
+        # only windows whose people had a day judged: a period not yet reached names nobody at the bottom
+        "bottom": {"windows": [_brief(w, "window") for w in judged_windows[::-1][:r.bottom_windows]],
                    "people": [_brief(p, "staff") for p in bottom_people[:r.bottom_people]]},
         "allowance_total": sum(paid), "allowance_people": len(paid),
         "windows": windows, "people": people,

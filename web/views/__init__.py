@@ -11,5 +11,6 @@ VIEW_MODULES = [
     "web.views.devices",
     "web.views.reports",
     "web.views.cases",
+    "web.views.year",
     "web.views.users",
 ]

@@ -108,6 +108,7 @@ def test_the_review_ranks_chooses_and_names_the_bottom():
     assert pay == {"a": 32, "b": 12, "c": 32} and r["allowance_total"] == 76
     later = review(_rows(), VIEW, 2016, 4, rules, AllowanceRules(), clock=clock_from_hall(hall), now=NOW)
     assert later["allowance_total"] == 0 and not later["red_flag_windows"]  # no day of that period judged yet
+    assert later["bottom"] == {"windows": [], "people": []}
 
 
 def test_an_absent_day_rules_a_window_and_its_people_out():
