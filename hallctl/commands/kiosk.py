@@ -151,7 +151,9 @@ def cmd_kiosk(args) -> int:
     Config.set("kivy", "exit_on_escape", "0")
     Config.set("graphics", "allow_screensaver", "0")
     if args.fullscreen:
-        Config.set("graphics", "fullscreen", "auto")
+        from hall.screen import configure_covering
+
+        configure_covering(Config)  # a window covering the X screen from the start, with or without a window manager
         Config.set("graphics", "show_cursor", "0")
     else:
         Config.set("graphics", "width", str(width))
