@@ -24,10 +24,10 @@ from datetime import date, datetime
 import sqlite_utils
 
 from hall.protocol import Answer, Calls, FromHub
-from hub.domain import Emit, Event
 from hub.appointments.rules import rules_from_hall as booking_rules_from_hall
 from hub.cases.rules import id_last4, id_number_hash
 from hub.cases.store import id_key
+from hub.domain import Emit, Event
 from hub.queue import store
 from hub.queue.engine import Call, Outcome, QueueEngine, Ticket, layout_from_hall, rules_from_hall
 from hub.queue.operations import ASKED_BY, OPERATIONS, Operation
