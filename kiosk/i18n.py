@@ -122,7 +122,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "case_printed": ("请取走打印单", "Please take your slip"),
     "case_print_failed": ("打印机暂不可用，请记下办件编号", "The printer is unavailable: please note the number"),
     # 预约签到 and a ticket's ID number and phone (kiosk/entry.py)
-    "checkin": ("预约签到", "Booked? Check in"),
+    "checkin": ("预约签到", "Check in"),
+    "checkin_home": ("网上预约了？预约签到", "Booked online? Check in"),
     "checkin_title": ("预约签到", "Check in a booking"),
     "checkin_hint": ("请输入8位预约码或身份证号码，签到后取号：预约时段前30分钟起可签到，按预约优先叫号",
                      "Type your 8-digit booking code or your ID number: check in from 30 minutes before your slot "

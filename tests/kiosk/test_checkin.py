@@ -188,3 +188,17 @@ def test_a_citizen_leaves_a_mobile_number_with_an_ordinary_ticket(kiosk_screen, 
              "the phone kept with the ticket")
     k.app.home()
     assert not k.app.ask_phone  # the next citizen is not asked unless they choose it
+
+
+@pytest.mark.parametrize("size", [PORTRAIT, LANDSCAPE])
+def test_the_home_screen_with_its_check_in_button_fits_in_english_and_large_text(kiosk_screen, kiosk_rig, size):
+    k = kiosk_screen(kiosk_rig.hall, kiosk_rig.data_dir, size)
+    k.app.toggle_language()
+    k.app.toggle_large()
+    k.screen.advance(0.3)
+    home = k.app.screen("home")
+    width = k.root.width
+    for name in ("checkin", "take", "search"):  # a row of its own: the top bar keeps its room
+        w = home.ids[name]
+        assert w.x >= 0 and w.right <= width + 1, (name, w.x, w.right, width)
+        assert w.texture_size[0] <= w.width + 1, (name, w.texture_size, w.size)
