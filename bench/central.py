@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -334,6 +335,7 @@ async def run(args) -> dict:
             except subprocess.TimeoutExpired:
                 proc.kill()
         await asyncio.to_thread(up.stop, True)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 async def wait_rows_table(conninfo: str) -> None:

@@ -411,6 +411,12 @@ def _derive(cur, events: list[dict], decisions: list[dict]) -> None:
 
 # ------------------------------------------------------------------------------------------------ the loop
 
+async def note_nats_error(err: Exception) -> None:
+    """A connection's trouble (a server away, a TLS peer closing untidily): the client reconnects by itself, so
+    it is noted, not shouted with a traceback as nats-py's default does."""
+    log.info("central: NATS: %s: %s", type(err).__name__, err)
+
+
 async def ensure_stream(js, replicas: int = 3, timeout: float = 30.0) -> None:
     """The stream every hall publishes to, replicated `replicas` times; waits for the cluster to elect leaders."""
     from nats.js.api import StreamConfig
@@ -435,7 +441,7 @@ def create_stream(connect: dict, replicas: int = 3) -> None:
     import nats
 
     async def make():
-        nc = await nats.connect(**connect)
+        nc = await nats.connect(error_cb=note_nats_error, **connect)
         try:
             await ensure_stream(nc.jetstream(), replicas)
         finally:
@@ -466,7 +472,8 @@ class Consumer:
         import psycopg
         from nats.js.api import AckPolicy, ConsumerConfig
 
-        nc = await nats.connect(max_reconnect_attempts=-1, reconnect_time_wait=0.5, **self.connect_options)
+        nc = await nats.connect(max_reconnect_attempts=-1, reconnect_time_wait=0.5, error_cb=note_nats_error,
+                                **self.connect_options)
         js = nc.jetstream()
         await ensure_stream(js, self.replicas)
         config = ConsumerConfig(durable_name=self.durable, ack_policy=AckPolicy.EXPLICIT, ack_wait=self.ack_wait_s,

@@ -353,7 +353,7 @@ class CentralUp:
 
 
 async def central_up(folder: Path, n_halls: int, duration: float, rate: float, consumers: int,
-                     console_port: int = 0, stay: bool = False, say=print) -> dict:
+                     console_port: int = 0, stay: bool = False, say=print, keep: bool = False) -> dict:
     import psycopg
 
     from central.console.users import first_user
@@ -403,13 +403,17 @@ async def central_up(folder: Path, n_halls: int, duration: float, rate: float, c
                   "duration_s": duration, "console": f"{console.url}/"}
         if stay:
             say(f"{json.dumps(result)}\n中心控制台仍在运行 the console stays up at {console.url}/ — Ctrl-C 停止 to stop")
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):  # either one: the servers are stopped, not left behind
+                loop.add_signal_handler(sig, stop.set)
             with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.Event().wait()
+                await stop.wait()
         return result
     finally:
         if console is not None:
             console.stop()
-        up.stop(remove=not stay)
+        up.stop(remove=not keep)  # `--data`: the database is kept for another run
 
 
 def _stored(conninfo: str) -> int:
@@ -498,10 +502,15 @@ def cmd_central_up(args) -> int:
         return 1
     folder = args.data or Path(tempfile.mkdtemp(prefix="hall-central-"))
     _quiet_tls_eof()
+    if not args.data:  # a folder of its own: gone with the run
+        import atexit
+        import shutil
+
+        atexit.register(shutil.rmtree, folder, True)
     say = (lambda text: print(text, file=sys.stderr, flush=True)) if args.json else print
     try:
         result = asyncio.run(central_up(Path(folder), args.halls, args.duration, args.rate, args.consumers,
-                                        args.console_port, args.stay, say))
+                                        args.console_port, args.stay, say, keep=bool(args.data)))
     except KeyboardInterrupt:
         return 0
     if args.json:

@@ -49,10 +49,10 @@ def test_hall_up_starts_the_uplink_when_hall_toml_names_a_central_address(tmp_pa
     assert stored(database, CONFIG_HALL) == sent == got.stored
 
 
-def test_hall_central_up_prints_its_figures_as_json(tmp_path):
+def test_hall_central_up_prints_its_figures_as_json():
+    # no --data: a temporary folder, removed with the run (with --data the database would be kept for another run)
     done = subprocess.run([sys.executable, "-m", "hallctl.cli", "central", "up", "--halls", "2", "--duration", "5",
-                           "--json", "--data", str(tmp_path / "central")], capture_output=True, text=True,
-                          timeout=240)
+                           "--json"], capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert {"halls", "sent", "stored", "duplicates", "lag_p99_ms"} <= set(result)
