@@ -77,3 +77,32 @@ def test_a_redelivered_batch_changes_nothing(database):
         second = write_batch(conn, batch)
     assert (first.stored, second.stored, second.duplicates) == (1, 0, 1)
     assert count(database, "SELECT count(*) FROM ratings") == 1
+
+
+def test_no_message_can_fail_a_batch(database):
+    """Fields PostgreSQL casts are checked first: a bad one is refused with its reason, the rest of the batch stored."""
+    import json
+
+    import psycopg
+
+    from central.consumer import create_schema, write_batch
+
+    def event(event_id, **changes):
+        body = {"hall": "hall-a", "kind": "event", "n": 1, "id": event_id, "device": "fp-01", "type": "punch",
+                "seq": 1, "ts": "2024-05-06T09:00:00+08:00", "received_at": "2024-05-06T09:00:00+08:00",
+                "data": {"staff": "s001", "at": "2024-05-06T09:00:00+08:00"}, **changes}
+        return ("hall.hall-a.punch", json.dumps(body).encode(), f"hall-a.{event_id}")
+
+    decision = {"hall": "hall-a", "kind": "decision", "n": 7, "id": "hall-a.q.7", "event": None, "day": "2024-13-45",
+                "at": "2024-05-06T09:00:00+08:00", "op": "issue", "args": {}, "result": {"ok": True}}
+    batch = [event("GOOD1"), event("BADSEQ", seq="forty-two"), event("NUL", data={"staff": "s\u0000"}),
+             event("HUGE", n=2**70),
+             ("hall.hall-a.decision.issue", json.dumps(decision).encode(), "hall-a.q.7")]
+    with psycopg.connect(database, autocommit=True) as conn:
+        create_schema(conn)
+        done = write_batch(conn, batch)
+        reasons = [r for (r,) in conn.execute("SELECT reason FROM rejected ORDER BY id").fetchall()]
+    assert (done.stored, done.rejected) == (1, 4)
+    assert count(database, "SELECT count(*) FROM punches") == 1
+    assert any("seq" in r for r in reasons) and any("NUL" in r for r in reasons)
+    assert any("n (the row" in r for r in reasons) and any("not a date" in r for r in reasons)
