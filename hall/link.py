@@ -111,6 +111,18 @@ class DeadLetter(NamedTuple):
     rejected_at: str  # when the device heard of it
 
 
+class _Adding:
+    """One event waiting to be written by the next group commit, and what became of it."""
+
+    __slots__ = ("event_type", "data", "ts", "done", "result", "error")
+
+    def __init__(self, event_type: str, data: dict, ts: str | None):
+        self.event_type, self.data, self.ts = event_type, data, ts
+        self.done = threading.Event()
+        self.result: tuple[int, str, bytes] | None = None
+        self.error: BaseException | None = None
+
+
 class Outbox:
     """The device's queue of events not yet committed by the hub, on disk, and the events the hub refused."""
 
@@ -126,6 +138,8 @@ class Outbox:
         self.path = path
         self._reserve = path.with_name(path.name + "-reserve")
         self._lock = threading.Lock()
+        self._adding_lock = threading.Lock()  # guards `_adding`, the events waiting for the next group commit
+        self._adding: list[_Adding] = []
         self._acked_through = 0     # the hub has committed every seq up to here; rows at or below are owed a delete
         self._refused: dict[str, tuple[str, str, str]] = {}  # id → (code, error, when): owed a dead-letter row
         self._owed = False          # a delete the disk refused, to try again
@@ -157,20 +171,46 @@ class Outbox:
     def add(self, event_type: str, data: dict, ts: str | None = None) -> tuple[int, str, bytes]:
         """Give the event its id and seq and make it durable before anything is sent.
 
+        Events added at the same moment from several threads (the citizens' site, many bookings at once) share one
+        transaction and so one sync of the disk: each caller queues its event, and whoever holds the write lock
+        next writes every event queued by then (group commit). Each caller still returns only once its own event
+        is durable, in the order of the seqs given.
+
         Raises OutboxFull when the disk is full, OutboxError for any other failure: the event is not queued."""
+        mine = _Adding(event_type, data, ts)
+        with self._adding_lock:
+            self._adding.append(mine)
+        with self._lock:
+            if not mine.done.is_set():
+                with self._adding_lock:
+                    batch, self._adding = self._adding, []
+                self._add_batch(batch)
+        if mine.error is not None:
+            raise mine.error
+        return mine.result
+
+    def _add_batch(self, batch: list[_Adding]) -> None:
         def work():
             (seq,) = self._db.execute("SELECT value FROM meta WHERE key='next_seq'").fetchone()
-            event_id = new_event_id()
-            payload = dumps(envelope(event_id, seq, data, ts))
-            self._db.execute("INSERT INTO outbox VALUES (?,?,?,?,?)", (seq, event_id, event_type, payload, stamp()))
-            self._db.execute("UPDATE meta SET value=? WHERE key='next_seq'", (seq + 1,))
-            return seq, event_id, payload
+            rows = []
+            for item in batch:
+                event_id = new_event_id()
+                payload = dumps(envelope(event_id, seq, item.data, item.ts))
+                rows.append((seq, event_id, item.event_type, payload, stamp()))
+                item.result = (seq, event_id, payload)
+                seq += 1
+            self._db.executemany("INSERT INTO outbox VALUES (?,?,?,?,?)", rows)
+            self._db.execute("UPDATE meta SET value=? WHERE key='next_seq'", (seq,))
 
-        with self._lock:
-            try:
-                return self._write(work, reserve=False)  # the reserve is for clearing, never for new events
-            except sqlite3.Error as err:
-                raise _outbox_error(self.path, err) from err
+        try:
+            self._write(work, reserve=False)  # the reserve is for clearing, never for new events
+        except BaseException as err:
+            failed = _outbox_error(self.path, err) if isinstance(err, sqlite3.Error) else err
+            for item in batch:
+                item.result, item.error = None, failed
+        finally:
+            for item in batch:
+                item.done.set()
 
     def next_seq(self) -> int:
         with self._lock:

@@ -19,6 +19,7 @@ import asyncio
 import json
 import re
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request
@@ -194,9 +195,11 @@ class Asker:
     citizens booking at once are two hundred events in flight, which the hub decides in one burst."""
 
     EARLY_KEPT = 1000
+    WRITERS = 32  # threads writing to the outbox at once: their events share one synced commit (group commit)
 
     def __init__(self, link):
         self.link = link
+        self._writers = ThreadPoolExecutor(max_workers=self.WRITERS, thread_name_prefix="outbox-writer")
         self._lock = threading.Lock()
         self._waiting: dict[str, tuple[asyncio.AbstractEventLoop, asyncio.Future]] = {}
         self._early: dict[str, dict] = {}  # an answer heard before its asker was waiting for it
@@ -216,7 +219,7 @@ class Asker:
     async def ask(self, event_type: str, data: dict, timeout: float) -> dict | None:
         loop = asyncio.get_running_loop()
         # the outbox makes the event durable (a synced SQLite write): off the loop, which serves the others meanwhile
-        event_id = await asyncio.to_thread(self.link.send, event_type, data)
+        event_id = await loop.run_in_executor(self._writers, self.link.send, event_type, data)
         future = loop.create_future()
         with self._lock:
             early = self._early.pop(event_id, None)

@@ -14,13 +14,14 @@ import tempfile
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Path as PathParam, Query, Request
+from fastapi import APIRouter, Query, Request
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.background import BackgroundTask
 
 from web import charts
-from web.app import console, forbidden, person, render
+from web.app import forbidden, person, render
 from web.hall_command import HallCommandError
 from web.schemas import AUTH_RESPONSES
 from web.views.figures_common import hall_command, install_filters, scope_of, today_of

@@ -1,0 +1,71 @@
+"""Events added at the same moment from several threads share one transaction (one sync of the disk), and each
+caller still gets back its own durable event: its seq, in order, none lost, none twice."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+
+from hall.link import Outbox
+from tests.helpers.rig import wait_for
+
+
+def _adding(outbox: Outbox, n: int, data=lambda i: {"n": i}):
+    """n threads adding one event each while the outbox's write lock is held: they all queue up behind it."""
+    results, errors = {}, {}
+
+    def add(i):
+        try:
+            results[i] = outbox.add("booking_request", data(i))
+        except Exception as err:  # noqa: BLE001 — the test reads which callers failed
+            errors[i] = err
+
+    threads = [threading.Thread(target=add, args=(i,)) for i in range(n)]
+    return threads, results, errors
+
+
+def test_events_added_together_are_written_in_one_transaction(tmp_path, monkeypatch):
+    outbox = Outbox(tmp_path / "outbox.db")
+    commits = []
+    real = outbox._transaction
+    monkeypatch.setattr(outbox, "_transaction", lambda work: (commits.append(1), real(work))[1])
+    threads, results, errors = _adding(outbox, 50)
+    with outbox._lock:           # a write under way: the fifty arrive meanwhile
+        for t in threads:
+            t.start()
+        wait_for(lambda: len(outbox._adding) == 50, 10, "fifty queued")
+    for t in threads:
+        t.join(10)
+    assert not errors and len(results) == 50
+    assert len(commits) == 1     # one transaction, one sync, for all fifty
+    seqs = sorted(seq for seq, _id, _payload in results.values())
+    assert seqs == list(range(1, 51))
+    for i, (seq, event_id, payload) in results.items():
+        env = json.loads(payload)
+        assert env["seq"] == seq and env["id"] == event_id and env["data"] == {"n": i}
+    outbox.close()
+    rows = sqlite3.connect(tmp_path / "outbox.db").execute("SELECT seq, id FROM outbox ORDER BY seq").fetchall()
+    assert rows == sorted((seq, event_id) for seq, event_id, _p in results.values())
+    assert Outbox(tmp_path / "outbox.db").next_seq() == 51
+
+
+def test_a_write_that_fails_fails_every_caller_of_its_group_and_queues_nothing(tmp_path, monkeypatch):
+    outbox = Outbox(tmp_path / "outbox.db")
+
+    def broken(work):
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(outbox, "_transaction", broken)
+    threads, results, errors = _adding(outbox, 5)
+    with outbox._lock:
+        for t in threads:
+            t.start()
+        wait_for(lambda: len(outbox._adding) == 5, 10, "five queued")
+    for t in threads:
+        t.join(10)
+    assert not results and len(errors) == 5
+    assert all(type(e).__name__ == "OutboxError" and "disk I/O error" in str(e) for e in errors.values())
+    monkeypatch.undo()
+    assert outbox.count() == 0 and outbox.add("booking_request", {})[0] == 1  # nothing queued, no seq spent
+    outbox.close()
