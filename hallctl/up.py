@@ -44,6 +44,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from hall.clock import now as hall_now
 from hall.credentials import Endpoint
 from hall.settings import DEFAULT_HALL, Hall
 
@@ -663,6 +664,8 @@ def run_up(hall: Hall, data: Path, *, port: int | None, duration: float | None, 
     if up.admin_password:
         print(f"  admin    控制台用户 admin, 密码 password {up.admin_password}  (shown once; hall users reset admin)")
     print(f"  watch    hall stats --data {up.data}    hall queue report --data {up.data} --date today", flush=True)
+    print(f"  year     hall report year --year {hall_now(hall.tz).year} --data {up.data} --format html --out year.html"
+          f"    (console: 年度 Year)", flush=True)
     started = time.monotonic()
     try:
         while not stop.wait(1.0):
