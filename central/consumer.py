@@ -333,6 +333,12 @@ def _text(value) -> str | None:
     return json.dumps(value, ensure_ascii=False)
 
 
+def _when(value) -> str | None:
+    """A moment as its text, only when it reads as one with its offset: the console casts these columns, so one
+    hall's garbled clock must not make a report fail for every hall."""
+    return value if isinstance(value, str) and moment(value) is not None else None
+
+
 def _int(value) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and -2**31 <= value < 2**31 else None
 
@@ -360,12 +366,12 @@ def _derive(cur, events: list[dict], decisions: list[dict]) -> None:
         data = e.get("data") if isinstance(e.get("data"), dict) else {}
         if e["type"] == "rating":
             score = _int(data.get("score"))
-            ratings.append((e["id"], e["hall"], e["device"], _text(e.get("ts")), _text(data.get("window")),
+            ratings.append((e["id"], e["hall"], e["device"], _when(e.get("ts")), _text(data.get("window")),
                             _text(data.get("ticket")), score, score is not None and score >= 3))
         elif e["type"] == "punch":
-            punches.append((e["id"], e["hall"], e["device"], _text(data.get("staff")), _text(data.get("at"))))
+            punches.append((e["id"], e["hall"], e["device"], _text(data.get("staff")), _when(data.get("at"))))
         elif e["type"].startswith("case_"):
-            cases.append((e["id"], e["hall"], e["type"], _text(e.get("received_at") or e.get("ts")), e[RAW]))
+            cases.append((e["id"], e["hall"], e["type"], _when(e.get("received_at")) or _when(e.get("ts")), e[RAW]))
     for d in decisions:
         result = d.get("result") if isinstance(d.get("result"), dict) else {}
         ticket = result.get("ticket") if isinstance(result.get("ticket"), dict) else None
@@ -375,9 +381,9 @@ def _derive(cur, events: list[dict], decisions: list[dict]) -> None:
         if d["op"] == "issue":
             tickets.append({**base, "queue": _text(ticket.get("queue")), "service": _text(ticket.get("service")),
                             "priority": bool(ticket.get("priority")),
-                            "issued_at": _text(ticket.get("issued_at") or d.get("at"))})
+                            "issued_at": _when(ticket.get("issued_at")) or _when(d.get("at"))})
         elif d["op"] in ("call_next", "call_ticket"):
-            at = _text(ticket.get("called_at") or d.get("at"))
+            at = _when(ticket.get("called_at")) or _when(d.get("at"))
             tickets.append({**base, "queue": _text(ticket.get("queue")), "called_at": at,
                             "window_no": _text(ticket.get("window"))})
             calls.append((d["id"], d["hall"], d["day"], d["op"], base["no"], _text(ticket.get("queue")),
