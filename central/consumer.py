@@ -488,7 +488,8 @@ class Consumer:
         while sub is None:
             try:
                 sub = await js.pull_subscribe(SUBJECTS, durable=self.durable, stream=STREAM, config=config)
-            except Exception:
+            except Exception as err:  # the stream's leader being elected, say: again shortly
+                log.warning("central: consumer %s not ready: %s: %s", self.durable, type(err).__name__, err)
                 if self._stopping.is_set():
                     return self.stored
                 await asyncio.sleep(0.3)
@@ -504,6 +505,12 @@ class Consumer:
                     if "timeout" not in type(err).__name__.lower() and "timeout" not in str(err).lower():
                         log.warning("central: fetch failed: %s", err)
                         await asyncio.sleep(0.3)
+                    if idle_exit_s is not None and time.monotonic() - idle_since > idle_exit_s:
+                        break
+                    continue
+                if not msgs:
+                    # nats-py answers a fetch the server expired first (its 408) with no messages rather than a
+                    # timeout, which on a busy machine is the usual way: idle just the same
                     if idle_exit_s is not None and time.monotonic() - idle_since > idle_exit_s:
                         break
                     continue
