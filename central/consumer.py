@@ -514,6 +514,11 @@ class Consumer:
                     if idle_exit_s is not None and time.monotonic() - idle_since > idle_exit_s:
                         break
                     continue
+                if not msgs:  # nats-py answers a pull that ended on a server's status with no messages: as quiet
+                    if idle_exit_s is not None and time.monotonic() - idle_since > idle_exit_s:
+                        break
+                    await asyncio.sleep(0.01)
+                    continue
                 idle_since = time.monotonic()
                 if writing is not None:  # one transaction at a time on the connection, in the stream's order
                     await writing
