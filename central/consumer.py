@@ -513,10 +513,6 @@ class Consumer:
                     # timeout, which on a busy machine is the usual way: idle just the same
                     if idle_exit_s is not None and time.monotonic() - idle_since > idle_exit_s:
                         break
-                    continue
-                if not msgs:  # nats-py answers a pull that ended on a server's status with no messages: as quiet
-                    if idle_exit_s is not None and time.monotonic() - idle_since > idle_exit_s:
-                        break
                     await asyncio.sleep(0.01)
                     continue
                 idle_since = time.monotonic()
