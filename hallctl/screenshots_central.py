@@ -26,7 +26,7 @@ def _fill(up, folder: Path, say) -> None:
     from hallctl.commands.central import SimulatedHall
 
     journals = {}
-    for i, (name, steps) in enumerate(zip(HALLS, STEPS)):
+    for i, (name, steps) in enumerate(zip(HALLS, STEPS, strict=True)):
         hall = SimulatedHall(name, folder / name, seed=i + 3)
         try:
             hall.backlog(steps)
