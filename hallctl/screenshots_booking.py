@@ -1,0 +1,181 @@
+"""`hall docs screenshots`: the kiosk's 预约签到 (docs/appointments.md, docs/kiosk.md).
+
+A hall of its own whose queue H (车驾管) takes walk-ins only with an ID number, its hub living on Monday
+2026-11-30 from 09:40 whatever the day the pictures are made: the 10:00 slot of queue A is bookable and already open
+for check-in (from 30 minutes before). A citizen books it through the hub as the citizens' site does
+(`booking_request` from the hall's web device), then types the booking code on the kiosk's keypad; the ticket it
+gets is called ahead of walk-ins. In portrait, a citizen taking an H ticket types the ID number and a mobile number.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from hallctl.screenshots import KIOSK, KIOSK_SIZES, Shots, ShotWindow, _kiosk, _printer, all_day_hall
+
+MONDAY_0940 = datetime(2026, 11, 30, 9, 40, tzinfo=ZoneInfo("Asia/Shanghai"))
+SLOT = ("2026-11-30", "10:00")
+WEB = "web-01"      # the citizens' site's device: bookings reach the hub from it
+# valid ID numbers (GB 11643) of made-up citizens: born 1990-01-01 in 东城区
+BOOKER = {"name": "张三", "id_number": "110101199001010015", "phone": "13800138000"}
+BOOKER_PORTRAIT = {"name": "李四", "id_number": "110101199001010031", "phone": "13800138001"}
+DRIVER_ID = "110101199001010090"    # who takes a 车驾管 ticket with the ID number
+DRIVER_PHONE = "13912345678"
+
+
+class HeldMorning:
+    """The hub's clock for the scene: from Monday 09:40 at the real pace (slots and check-in times are the hub's)."""
+
+    def __init__(self, start: datetime = MONDAY_0940):
+        self.start, self._t0 = start, time.monotonic()
+
+    def __call__(self, tz=None) -> datetime:
+        moment = self.start + timedelta(seconds=time.monotonic() - self._t0)
+        return moment.astimezone(tz) if tz else moment
+
+
+@contextmanager
+def _hub_clock():
+    """The hub's receive times and ticks on the held morning while the scene runs; the real clock after."""
+    import hub.devices
+    import hub.ingest
+
+    held = HeldMorning()
+    saved = hub.ingest.clock_now, hub.devices.clock_now
+    hub.ingest.clock_now = hub.devices.clock_now = held
+    try:
+        yield held
+    finally:
+        hub.ingest.clock_now, hub.devices.clock_now = saved
+
+
+def booking_hall(dest: Path) -> Path:
+    """The all-day hall whose queue H takes walk-ins only with an ID number. Returns its hall.toml."""
+    path = all_day_hall(dest)
+    text, n = re.subn(r"(?m)^id_required = .*$", 'id_required = ["H"]', path.read_text(encoding="utf-8"))
+    if n != 1:
+        raise ValueError(f"{path}: expected one `id_required = ...` line, found {n}")
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@contextmanager
+def _booking_hall_running(folder: Path):
+    """The booking hall in `folder` on the held morning: its secured Mosquitto, the hub, the kiosk's link and the
+    citizens' site's link. Yields (hall, data_dir, kiosk_link, web_link)."""
+    from hall.credentials import Endpoint
+    from hall.link import DeviceLink
+    from hall.settings import load_hall
+    from hub import broker
+    from hub.ingest import Hub
+
+    hall = load_hall(booking_hall(folder / "config"))
+    data_dir = folder / "data"
+    files = broker.BrokerFiles(data_dir)
+    port = broker.free_port()
+    broker.provision(hall, files)
+    broker.write_config(hall, files, port, bind="127.0.0.1", secure=True)
+    Endpoint(port=port).save(data_dir)
+    mosquitto = broker.start_mosquitto(files, port)
+    running = link = web = None
+    try:
+        with _hub_clock():
+            running = Hub(hall, data_dir, port=port).start()
+            if not running.wait_ready(10):
+                raise RuntimeError("hub did not connect")
+            link = DeviceLink(hall, KIOSK, data_dir, port=port).start()
+            web = DeviceLink(hall, WEB, data_dir, port=port).start()
+            for device, one in ((KIOSK, link), (WEB, web)):
+                if not one.wait_connected(10, hub=True):
+                    raise RuntimeError(f"the {device} link did not connect")
+            yield hall, data_dir, link, web
+    finally:
+        for one in (web, link):
+            if one is not None:
+                one.stop()
+        if running is not None:
+            running.stop()
+        mosquitto.terminate()
+        mosquitto.wait(10)
+
+
+def _book(web, citizen: dict) -> str:
+    """A booking of queue A's 10:00 slot, as the citizens' site makes it; its code."""
+    answer = web.request("booking_request", {"queue": "A", "date": SLOT[0], "time": SLOT[1], **citizen},
+                         timeout=10)
+    if not answer or not answer.get("ok"):
+        raise RuntimeError(f"the booking was refused: {answer}")
+    return answer["booking"]["code"]
+
+
+def _keys(app) -> dict:
+    """The entry screen's keypad, by the character each key types."""
+    return {w.text: w for w in app.screen("entry").ids.keypad.children if w.text}
+
+
+def _type(window: ShotWindow, app, text: str) -> None:
+    keys = _keys(app)
+    for ch in text:
+        window.tap(keys[ch])
+
+
+def _checkin(shots: Shots, window: ShotWindow, folder: Path, tag: str) -> None:
+    """预约签到 with a booking code typed; in landscape, the booked ticket it gives."""
+    size = KIOSK_SIZES[tag]
+    with _booking_hall_running(folder) as (hall, data_dir, link, web), _printer() as (_, printer), \
+            _kiosk(window, hall, data_dir, size, link, printer, ticket_return=60) as app:
+        window.until(lambda: app.ui.hub_online, 10, "the kiosk sees the hub online")
+        link.request("ticket_request", {"queue": "A", "channel": "kiosk"}, 10)  # a walk-in before: called after
+        code = _book(web, BOOKER if tag == "1024x600" else BOOKER_PORTRAIT)
+        app.home()
+        window.tap(app.screen("home").ids.checkin)
+        window.advance(0.3)
+        if app.current != "entry":
+            raise RuntimeError(f"预约签到 did not open the keypad (on {app.current!r})")
+        _type(window, app, code)
+        shots.take(f"kiosk-checkin-{tag}.png")
+        name = f"kiosk-checkin-ticket-{tag}.png"
+        if name not in shots.wanted:
+            return
+        window.tap(app.screen("entry").ids.go)
+        ticket = app.screen("ticket")
+        window.until(lambda: app.model.ticket.s.state in ("issued", "refused"), 10, "the check-in answered")
+        if app.model.ticket.s.state != "issued" or not app.model.ticket.s.ticket.booked:
+            raise RuntimeError(f"the check-in gave no booked ticket: {app.model.ticket.s}")
+        window.until(lambda: "请取走号票" in ticket.printer_line, 15, "the booked ticket printed")
+        shots.take(name)
+
+
+def _details(shots: Shots, window: ShotWindow, folder: Path) -> None:
+    """A 车驾管 ticket: the kiosk asks for the ID number, then a mobile number (optional), both typed."""
+    with _booking_hall_running(folder) as (hall, data_dir, link, _web), \
+            _kiosk(window, hall, data_dir, KIOSK_SIZES["1080x1920"], link, None) as app:
+        window.until(lambda: app.ui.hub_online, 10, "the kiosk sees the hub online")
+        app.home()
+        app.take_ticket(queue="H")
+        window.advance(0.3)
+        scr = app.screen("entry")
+        if app.current != "entry" or "身份证号码" not in scr.first:
+            raise RuntimeError(f"queue H did not ask for the ID number (on {app.current!r})")
+        _type(window, app, DRIVER_ID)
+        if scr.field != "phone":
+            raise RuntimeError("the ID number was not taken whole")
+        _type(window, app, DRIVER_PHONE)
+        shots.take("kiosk-details-1080x1920.png")
+
+
+def kiosk_checkin(shots: Shots, folder: Path) -> None:
+    """kiosk-checkin-{1024x600,1080x1920}.png, kiosk-checkin-ticket-1024x600.png, kiosk-details-1080x1920.png."""
+    window = shots.open_window()
+    wanted = shots.wanted
+    if {"kiosk-checkin-1024x600.png", "kiosk-checkin-ticket-1024x600.png"} & wanted:
+        _checkin(shots, window, folder / "landscape", "1024x600")
+    if "kiosk-checkin-1080x1920.png" in wanted:
+        _checkin(shots, window, folder / "portrait", "1080x1920")
+    if "kiosk-details-1080x1920.png" in wanted:
+        _details(shots, window, folder / "details")
