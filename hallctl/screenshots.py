@@ -42,6 +42,11 @@ NAMES = (
     + [f"console-{page}-{tag}.png" for page in ("live", "today", "attendance", "cases")
        for tag in ("1920x1080", "390x844")]
     + [f"public-{scene}-390x844.png" for scene in ("waiting", "called", "done")]
+    + ["public-book-390x844.png", "public-booked-390x844.png"]
+    + ["kiosk-checkin-1024x600.png", "kiosk-checkin-1080x1920.png", "kiosk-checkin-ticket-1024x600.png",
+       "kiosk-details-1080x1920.png"]
+    + ["year-2016.png", "plan-C.png"]
+    + ["central-live.png", "central-live-390x844.png", "central-year.png", "central-rankings.png"]
 )
 KIOSK = "kiosk-01"
 MORNING = datetime(2026, 11, 30, 9, 41)   # the board's header: the morning its calls were made
@@ -78,6 +83,16 @@ def make(out_dir: Path, *, names: Iterable[str] | None = None, say: Callable[[st
             _console(shots, work / "console")
         if any(name.startswith("public-") for name in wanted):
             _public(shots, work / "public")
+        if any(name.startswith("kiosk-checkin") or name == "kiosk-details-1080x1920.png" for name in wanted):
+            from hallctl.screenshots_booking import kiosk_checkin
+
+            kiosk_checkin(shots, work / "kiosk-checkin")
+        if {"year-2016.png", "plan-C.png"} & wanted:
+            _year(shots, work / "year")
+        if any(name.startswith("central-") for name in wanted):
+            from hallctl.screenshots_central import central
+
+            central(shots, work / "central")
     return shots.made
 
 
@@ -709,8 +724,73 @@ def _public(shots: Shots, folder: Path) -> None:
                 take("called", "#called:not([hidden])")
                 pc.request("complete", {"window": "2"})
                 take("done", "#rate:not([hidden])")
+                if {"public-book-390x844.png", "public-booked-390x844.png"} & shots.wanted:
+                    _public_booking(shots, page, f"http://127.0.0.1:{port}")
                 browser.close()
         finally:
             server.should_exit = True
             thread.join(10)
             pc.stop()
+
+
+
+def _public_booking(shots: Shots, page, base_url: str) -> None:
+    """网上预约 on the phone: queue A's first open slot chosen and the form filled, then the booking code
+    (docs/appointments.md). The whole page each time: the slots run below the first screen."""
+    def take(scene: str) -> None:
+        out = shots.out_dir / f"public-{scene}-390x844.png"
+        if out.name in shots.wanted:
+            page.screenshot(path=str(out), full_page=True)
+            shots.saved(out)
+
+    page.goto(f"{base_url}/")
+    page.click("text=预约办事")
+    page.click("#queue-A")
+    page.wait_for_selector("form#book")
+    page.locator("input[name=slot]").first.check()
+    page.fill("#name", "张三丰")
+    page.fill("#id_number", "11010519491231002X")
+    page.fill("#phone", "13800138000")
+    take("book")
+    page.click("#submit")
+    page.wait_for_selector("#code", timeout=10_000)
+    take("booked")
+
+def _year(shots: Shots, folder: Path) -> None:
+    """A simulated 2016 (the whole year, through the real rules: about a minute), its annual table as the printable
+    page shows it, and window planning for queue C over it (docs/year.md)."""
+    if not CHROMIUM.exists():
+        raise RuntimeError(f"年度报表截图需要 Chromium the annual table screenshots need {CHROMIUM}")
+    from datetime import date
+
+    from playwright.sync_api import sync_playwright
+
+    from hall.settings import load_year_simulation
+    from hub.year.plan import chart_svg, plan, read_arrivals
+    from hub.year.render import write_html
+    from hub.year.report import year_report
+
+    hall = load_hall()
+    first, last = date(2016, 1, 1), date(2016, 12, 31)
+    from hub.year.simulate import simulate
+
+    simulate(hall, load_year_simulation(hall=hall), folder, first, last, progress=shots.say)
+    table, _rows = year_report(hall, folder / "hub.db", 2016)
+    write_html(table, folder / "year-2016.html")
+    arrivals = read_arrivals(folder / "hub.db", "C", first, last)
+    result = plan(arrivals, [2, 3, 4, 5], [(s.start, s.end) for s in hall.hours.open])
+    (folder / "plan-C.svg").write_text(chart_svg(result, "C"), encoding="utf-8")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        page = browser.new_page(viewport={"width": 900, "height": 1960}, device_scale_factor=1, locale="zh-CN")
+        if "year-2016.png" in shots.wanted:
+            page.goto((folder / "year-2016.html").as_uri())
+            out = shots.out_dir / "year-2016.png"
+            page.screenshot(path=str(out))  # the table and the first charts: the page's first screen and a half
+            shots.saved(out)
+        if "plan-C.png" in shots.wanted:
+            page.goto((folder / "plan-C.svg").as_uri())
+            out = shots.out_dir / "plan-C.png"
+            page.locator("svg").first.screenshot(path=str(out))
+            shots.saved(out)
+        browser.close()

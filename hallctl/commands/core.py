@@ -40,7 +40,10 @@ def register(sub) -> None:
 
     p = sub.add_parser("docs", help="文档 · make what the docs show")
     dsub = p.add_subparsers(dest="docs_command", metavar="ACTION", required=True)
-    d = dsub.add_parser("screenshots", help="render the kiosk, board and ticket screenshots of docs/ again")
+    d = dsub.add_parser("screenshots", help="render the screenshots of docs/ again (kiosk, board, ticket, console, "
+                                            "citizens' site, the year, the central console)")
+    d.add_argument("names", nargs="*", metavar="NAME",
+                   help="only these pictures, e.g. year-2016.png (default: every one the docs show)")
     d.add_argument("--out", metavar="DIR", type=Path, default=None,
                    help="where the PNG files go (default: docs/screenshots of this checkout, to be checked in)")
     d.set_defaults(func=cmd_docs_screenshots)
@@ -113,5 +116,9 @@ def cmd_docs_screenshots(args) -> int:
     # here so that the rest of `hall` works wherever Kivy cannot open a window
     from hallctl import screenshots
 
-    screenshots.make(args.out or DOCS_SCREENSHOTS)
+    try:
+        screenshots.make(args.out or DOCS_SCREENSHOTS, names=args.names or None)
+    except ValueError as err:  # a name no scene draws
+        print(f"hall docs screenshots: {err}", file=sys.stderr)
+        return 2
     return 0
