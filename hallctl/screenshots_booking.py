@@ -40,18 +40,24 @@ class HeldMorning:
 
 
 @contextmanager
-def _hub_clock():
-    """The hub's receive times and ticks on the held morning while the scene runs; the real clock after."""
+def _held_hub():
+    """The hub on the held morning while the scene runs (its receive times and ticks), drawing its booking codes
+    from a seeded generator, so the same code gives the same pictures; the real clock and codes after."""
+    import random
+
+    import hub.appointments.domain
     import hub.devices
     import hub.ingest
+    from hub.appointments.rules import new_code
 
-    held = HeldMorning()
-    saved = hub.ingest.clock_now, hub.devices.clock_now
+    held, draw = HeldMorning(), random.Random(20261130).randrange
+    saved = hub.ingest.clock_now, hub.devices.clock_now, hub.appointments.domain.new_code
     hub.ingest.clock_now = hub.devices.clock_now = held
+    hub.appointments.domain.new_code = lambda exists: new_code(exists, draw)
     try:
         yield held
     finally:
-        hub.ingest.clock_now, hub.devices.clock_now = saved
+        hub.ingest.clock_now, hub.devices.clock_now, hub.appointments.domain.new_code = saved
 
 
 def booking_hall(dest: Path) -> Path:
@@ -84,7 +90,7 @@ def _booking_hall_running(folder: Path):
     mosquitto = broker.start_mosquitto(files, port)
     running = link = web = None
     try:
-        with _hub_clock():
+        with _held_hub():
             running = Hub(hall, data_dir, port=port).start()
             if not running.wait_ready(10):
                 raise RuntimeError("hub did not connect")
