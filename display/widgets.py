@@ -29,6 +29,7 @@ from kivy.graphics import (
     Translate,
 )
 from kivy.lang import Builder
+from kivy.logger import Logger
 from kivy.properties import BooleanProperty, ListProperty, NumericProperty, ObjectProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.floatlayout import FloatLayout
@@ -78,6 +79,7 @@ class Cached(Widget):
     clear_color = ListProperty(NAVY)
 
     def __init__(self, **kw):
+        self._unsized = False  # the last resize of the buffer failed: do it again
         self.canvas = Canvas()
         with self.canvas:
             self.fbo = Fbo(size=(1, 1))
@@ -116,8 +118,19 @@ class Cached(Widget):
         x, y, width, height = self.x, self.y, self.width, self.height  # not right/top: updated after size
         x0, y0 = math.floor(x), math.floor(y)
         w, h = max(1, math.ceil(x + width) - x0), max(1, math.ceil(y + height) - y0)
-        if tuple(self.fbo.size) != (w, h):
-            self.fbo.size = (w, h)
+        if tuple(self.fbo.size) != (w, h) or self._unsized:
+            try:
+                if self._unsized:  # the buffer thinks it has the size already: make it take it again
+                    self.fbo.size = (w + 1, h)
+                self.fbo.size = (w, h)
+            except Exception as err:  # noqa: BLE001 — Kivy raises a bare Exception for this
+                # a GL driver may refuse a framebuffer for a moment (seen with Mesa's software renderer while 34
+                # tiles are rebuilt at once): the board must not end for it; the box is drawn again shortly
+                self._unsized = True
+                Logger.warning("board: a tile's buffer of %d×%d was refused (%s); again in 0.1 s", w, h, err)
+                Clock.schedule_once(self._place, 0.1)
+                return
+            self._unsized = False
             # copied pixel for pixel: no filtering needed (and none is cheaper where the CPU draws)
             self.fbo.texture.mag_filter = self.fbo.texture.min_filter = "nearest"
             self.fbo_rect.texture = self.fbo.texture
