@@ -173,6 +173,8 @@ class Outbox:
                     seq INTEGER PRIMARY KEY, id TEXT NOT NULL, type TEXT NOT NULL, payload BLOB NOT NULL,
                     created_at TEXT NOT NULL, code TEXT NOT NULL, error TEXT NOT NULL, rejected_at TEXT NOT NULL);
             """)
+            # only this outbox writes it: kept in memory too, so the network thread reads it without the disk
+            self._next_seq = self._db.execute("SELECT value FROM meta WHERE key='next_seq'").fetchone()[0]
         except (sqlite3.Error, OSError) as err:
             raise _outbox_error(path, err) from err
         self._keep_reserve()
@@ -198,6 +200,18 @@ class Outbox:
             raise mine.error
         return mine.result
 
+    def add_many(self, events: list[tuple[str, dict]]) -> list[tuple[int, str, bytes]]:
+        """Several events in one transaction, seqs in the order given: for a caller that gathers its own group
+        (the citizens' site's one writer thread). All or none: raises OutboxFull or OutboxError and queues none."""
+        batch = [_Adding(event_type, data, None) for event_type, data in events]
+        if not batch:
+            return []
+        with self._lock:
+            self._add_batch(batch)
+        if batch[0].error is not None:
+            raise batch[0].error
+        return [item.result for item in batch]
+
     def _add_batch(self, batch: list[_Adding]) -> None:
         def work():
             (seq,) = self._db.execute("SELECT value FROM meta WHERE key='next_seq'").fetchone()
@@ -210,9 +224,10 @@ class Outbox:
                 seq += 1
             self._db.executemany("INSERT INTO outbox VALUES (?,?,?,?,?)", rows)
             self._db.execute("UPDATE meta SET value=? WHERE key='next_seq'", (seq,))
+            return seq
 
         try:
-            self._write(work, reserve=False)  # the reserve is for clearing, never for new events
+            self._next_seq = self._write(work, reserve=False)  # the reserve is for clearing, never for new events
         except BaseException as err:
             failed = _outbox_error(self.path, err) if isinstance(err, sqlite3.Error) else err
             for item in batch:
@@ -222,8 +237,17 @@ class Outbox:
                 item.done.set()
 
     def next_seq(self) -> int:
+        """The seq the next event will take (every lower one is on disk)."""
+        return self._next_seq
+
+    def note_acknowledged(self, through_seq: int) -> None:
+        """The hub has committed every event up to `through_seq`: none of them is sent again, and the delete is
+        owed, for `settle` (the relay's upkeep) to make. For the network thread, which must not wait for the disk
+        while answers queue up behind it."""
         with self._lock:
-            return self._db.execute("SELECT value FROM meta WHERE key='next_seq'").fetchone()[0]
+            if through_seq > self._acked_through:
+                self._acked_through = through_seq
+                self._owed = True
 
     def acknowledge(self, through_seq: int) -> int:
         """The hub has committed every event up to `through_seq`: they leave the outbox. Returns how many left.
@@ -500,6 +524,13 @@ class DeviceLink:
         self._wake.set()
         return event_id
 
+    def send_many(self, events: list[tuple[str, dict]]) -> list[str]:
+        """Queue several events in one durable write (one sync of the disk) and return their ids, in order.
+        Raises OutboxFull or OutboxError when they could not be queued: then none is."""
+        ids = [event_id for _, event_id, _ in self.outbox.add_many(events)]
+        self._wake.set()
+        return ids
+
     def request(self, event_type: str, data: dict, timeout: float = 5.0,
                 on_sent: Callable[[str], None] | None = None) -> dict | None:
         """Send a request event and wait for the hub's answer on `res` (a JSON object that fits
@@ -675,10 +706,8 @@ class DeviceLink:
         with self._lock:
             for seq in [s for s in self._inflight if s <= through]:
                 del self._inflight[seq]
-        try:
-            self.outbox.acknowledge(through)
-        except OutboxError as err:  # owed: the relay clears them once the disk lets it; none is sent again
-            log.warning("%s: acknowledged events not cleared yet, will retry: %s", self.id, err)
+        # the relay deletes them (its upkeep): a synced delete here would hold up the answers behind this ack
+        self.outbox.note_acknowledged(through)
         self._wake.set()
 
     def _on_err(self, rejection: Rejection) -> None:

@@ -103,6 +103,7 @@ class Hub:
         self._held: dict[str, Payload] = {}  # retained topic → its latest payload, sent when the socket is quiet
         self._held_pubacks: list[tuple[int, int]] = []  # (mid, generation) of stored events
         self._answers: list[tuple[str, Payload]] = []  # res and err of a burst, sent after its announcements
+        self._announced = False  # the burst being decided has announced something: its answers wait for its end
         self._held_since = 0.0
         self._busy_at = 0.0  # when the last batch was stored
         self._unflushed = False  # events stored whose derived rows and retained state the domains owe
@@ -374,7 +375,7 @@ class Hub:
             emit.device(dev, "ack", Ack.build(through_seq=cursors[dev].watermark), retain=True)
         if announce:
             self._announce(emit)
-        self._publish(emit, answers=False)  # the burst's answers follow its last announcement (_serve)
+        self._publish(emit, answers=False)  # once the burst announces, its answers follow its last announcement
         if not self._holding():
             self._held_since = time.monotonic()
         self._held_pubacks += acks
@@ -484,9 +485,10 @@ class Hub:
 
     def _publish(self, emit: Emit, *, answers: bool = True) -> None:
         """What someone is waiting for goes out now: announcements to every screen first, then answers and errors
-        to their devices. A burst committed in parts (answers=False) keeps its answers until its last announcement
-        is out, as when it was committed whole: the hall's screens and voices before one clerk's caller, whose
-        answer comes a few milliseconds later. Retained topics are held."""
+        to their devices. A burst committed in parts (answers=False) that has announced something keeps its answers
+        until its last announcement is out, as when it was committed whole: the hall's screens and voices before
+        one clerk's caller, whose answer comes a few milliseconds later. Parts before any announcement are answered
+        at once. Retained topics are held."""
         announcements: list[tuple[str, Payload]] = []
         for parts, payload, retain in emit.drain():
             topic = "/".join(("hall/v1", self.hall.id, *parts))
@@ -499,11 +501,16 @@ class Hub:
             else:
                 self._answers.append((topic, payload))
         self.connection.send(announcements)
-        if answers:
+        self._announced = self._announced or bool(announcements)
+        # a part that follows no announcement (bookings, tickets) is answered at once: its citizens need not wait
+        # for the rest of the burst to be decided
+        if answers or not self._announced:
             self._send_answers()
 
     def _send_answers(self) -> None:
+        """The burst's answers so far; a burst ends here."""
         answers, self._answers = self._answers, []
+        self._announced = False
         self.connection.send(answers)
 
     def _holding(self) -> bool:

@@ -190,16 +190,22 @@ def _hub_field(error: str | None) -> str | None:
 
 
 class Asker:
-    """Requests to the hub over the site's link without a thread each: the event is queued in the link's outbox
-    and its answer (`res`, heard by the link's network thread) completes a future on the server's loop. Two hundred
-    citizens booking at once are two hundred events in flight, which the hub decides in one burst."""
+    """Requests to the hub over the site's link without a thread each: the events are written to the link's outbox
+    by one writer thread, and each answer (`res`, heard by the link's network thread) completes a future on the
+    server's loop. Two hundred citizens booking at once are two hundred events in flight, which the hub decides in
+    one burst.
+
+    The writes are gathered on the loop (group commit): while one write is on disk, the requests arriving meanwhile
+    wait together for the next, which makes them all durable with one sync. One writer, not a pool: threads
+    handing the interpreter to each other cost more than the writes themselves."""
 
     EARLY_KEPT = 1000
-    WRITERS = 32  # threads writing to the outbox at once: their events share one synced commit (group commit)
 
     def __init__(self, link):
         self.link = link
-        self._writers = ThreadPoolExecutor(max_workers=self.WRITERS, thread_name_prefix="outbox-writer")
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-writer")
+        self._gathered: list[tuple[str, dict, asyncio.Future]] = []  # on the loop only
+        self._writing = False                                         # on the loop only
         self._lock = threading.Lock()
         self._waiting: dict[str, tuple[asyncio.AbstractEventLoop, asyncio.Future]] = {}
         self._early: dict[str, dict] = {}  # an answer heard before its asker was waiting for it
@@ -216,10 +222,35 @@ class Asker:
         loop, future = waiting
         loop.call_soon_threadsafe(lambda: future.done() or future.set_result(answer))
 
+    def _write_gathered(self) -> None:
+        """On the loop: hand what has gathered to the writer, unless a write is on disk already."""
+        if self._writing or not self._gathered:
+            return
+        batch, self._gathered = self._gathered, []
+        self._writing = True
+        loop = asyncio.get_running_loop()
+        written = loop.run_in_executor(self._writer, self.link.send_many, [(t, d) for t, d, _ in batch])
+
+        def done(written: asyncio.Future) -> None:
+            self._writing = False
+            error = written.exception()
+            for i, (_, _, future) in enumerate(batch):
+                if not future.done():
+                    if error is not None:
+                        future.set_exception(error)
+                    else:
+                        future.set_result(written.result()[i])
+            self._write_gathered()
+
+        written.add_done_callback(done)
+
     async def ask(self, event_type: str, data: dict, timeout: float) -> dict | None:
         loop = asyncio.get_running_loop()
-        # the outbox makes the event durable (a synced SQLite write): off the loop, which serves the others meanwhile
-        event_id = await loop.run_in_executor(self._writers, self.link.send, event_type, data)
+        queued: asyncio.Future = loop.create_future()
+        self._gathered.append((event_type, data, queued))
+        self._write_gathered()
+        # the outbox makes the event durable (a synced SQLite write) before the hub is asked: raises if it cannot
+        event_id = await queued
         future = loop.create_future()
         with self._lock:
             early = self._early.pop(event_id, None)

@@ -83,7 +83,8 @@ def test_random_tokens_find_nothing(api_schema):
         case.validate_response(response, checks=CONFORMANCE)
 
     for operation in operations(api_schema):
-        fuzz(operation, check, examples=15)
+        if "{token}" in operation.path:  # /api/slots?queue=F is a real queue's slots, not a token's
+            fuzz(operation, check, examples=15)
 
 
 def test_ratings_of_a_real_ticket_are_refused_cleanly(api_schema, fuzz_hall, base_url):
