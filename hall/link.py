@@ -460,7 +460,10 @@ class DeviceLink:
 
     def __init__(self, hall, device_id: str, data_dir: Path | str, *, host: str | None = None,
                  port: int | None = None, password: str | None = None, tls_ca: str | None = None,
-                 version: str = __version__):
+                 version: str = __version__, protocol_version: int | None = None):
+        """`protocol_version` 4 speaks MQTT 3.1.1 whatever the broker offers: for a link that reads many
+        messages (the citizens' site), since paho turns the properties of every v5 PUBLISH and PUBACK into objects
+        and the link reads none of them."""
         device = hall.device(device_id)
         if device is None:
             raise ValueError(f"device {device_id!r} is not in the hall config {hall.path}")
@@ -486,8 +489,10 @@ class DeviceLink:
         status = device_topic(hall.id, device_id, "status")
         self._status_topic = status
         self.client = new_client(device_id, self.endpoint, login(self.data_dir, device_id, password),
-                                 will=(status, dumps(self._status("offline"))))
-        self.client.max_inflight_messages_set(100)
+                                 will=(status, dumps(self._status("offline"))), protocol_version=protocol_version)
+        # no limit in paho: the relay's WINDOW bounds the events in flight, and paho, with a limit, walks every
+        # unacknowledged message on every PUBACK
+        self.client.max_inflight_messages_set(0)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message

@@ -26,7 +26,6 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from starlette.datastructures import MutableHeaders
 
 from hall.clock import now as clock_now
 from public.feed import PublicFeed
@@ -49,6 +48,10 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
 }
+# ... as the raw (lower-case name, value) pairs of an ASGI answer; pages and API answers are about one citizen's
+# ticket or booking: never cached
+STATIC_HEADERS = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in SECURITY_HEADERS.items()]
+PAGE_HEADERS = STATIC_HEADERS + [(b"cache-control", b"no-store")]
 
 
 @dataclass
@@ -110,15 +113,15 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        static = scope["path"].startswith("/static/")
+        added = STATIC_HEADERS if scope["path"].startswith("/static/") else PAGE_HEADERS
 
         async def send_with_headers(message):
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in SECURITY_HEADERS.items():
-                    headers.setdefault(name, value)
-                if not static:
-                    headers.setdefault("Cache-Control", "no-store")
+                # the raw header list, as the server takes it: a response's own value of a header stays
+                headers = list(message.get("headers", ()))
+                present = {name.lower() for name, _ in headers}
+                headers += [(name, value) for name, value in added if name not in present]
+                message["headers"] = headers
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

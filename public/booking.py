@@ -209,9 +209,12 @@ class Asker:
         self._lock = threading.Lock()
         self._waiting: dict[str, tuple[asyncio.AbstractEventLoop, asyncio.Future]] = {}
         self._early: dict[str, dict] = {}  # an answer heard before its asker was waiting for it
+        self._heard: list[tuple[asyncio.Future, dict]] = []  # answers for the loop to hand out
+        self._waking = False  # the loop has been told to hand them out
         link.on_answer(self._on_answer)
 
     def _on_answer(self, event_id: str, answer: dict) -> None:
+        """Network thread. Answers heard together wake the loop once: it hands them all out in one go."""
         with self._lock:
             waiting = self._waiting.pop(event_id, None)
             if waiting is None:
@@ -219,8 +222,20 @@ class Asker:
                     self._early.pop(next(iter(self._early)))
                 self._early[event_id] = answer
                 return
-        loop, future = waiting
-        loop.call_soon_threadsafe(lambda: future.done() or future.set_result(answer))
+            loop, future = waiting
+            self._heard.append((future, answer))
+            if self._waking:
+                return
+            self._waking = True
+        loop.call_soon_threadsafe(self._hand_out)
+
+    def _hand_out(self) -> None:
+        with self._lock:
+            heard, self._heard = self._heard, []
+            self._waking = False
+        for future, answer in heard:
+            if not future.done():
+                future.set_result(answer)
 
     def _write_gathered(self) -> None:
         """On the loop: hand what has gathered to the writer, unless a write is on disk already."""
@@ -258,12 +273,13 @@ class Asker:
                 self._waiting[event_id] = (loop, future)
         if early is not None:
             return early
-        try:
-            return await asyncio.wait_for(future, timeout)
-        except TimeoutError:
+        timer = loop.call_later(timeout, lambda: future.done() or future.set_result(None))
+        answer = await future
+        timer.cancel()
+        if answer is None:
             with self._lock:
                 self._waiting.pop(event_id, None)
-            return None  # the event stays queued: the hub decides it when it can, and answers a resend alike
+        return answer  # None: the event stays queued, the hub decides it when it can and answers a resend alike
 
 
 _askers: dict[int, Asker] = {}

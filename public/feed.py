@@ -109,7 +109,10 @@ class PublicFeed:
         self._lock = threading.Lock()
         self._rows: dict[Key, TicketRow] = {}   # the followed tickets as last read
         self._pages: dict[Key, dict] = {}       # ... and the page last pushed for each
-        self.link = DeviceLink(hall, self.device_id, data_dir, host=host, port=port, password=password)
+        # MQTT 3.1.1: a busy site reads an answer and an acknowledgement per booking, and decoding v5 properties
+        # it never reads was a large part of its network thread's work
+        self.link = DeviceLink(hall, self.device_id, data_dir, host=host, port=port, password=password,
+                               protocol_version=4)
         self.link.subscribe("hub/state/queue/+", self._on_message)
         self.link.subscribe("hub/state/window/+", self._on_message)
         self.link.subscribe("hub/call", self._on_message)

@@ -16,6 +16,8 @@ slot or opens a day; a day that is over turns its bookings never checked in into
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import logging
 from datetime import datetime
 
@@ -72,6 +74,8 @@ class AppointmentsDomain:
         self.tz = hall.tz
         self.rules: BookingRules = rules_from_hall(hall)
         self.calendar = WorkCalendar.from_rules(hall.attendance, log.info)
+        # every booking checks its day against the bookable days: the statutory calendar asked once a day each
+        self.is_workday = functools.lru_cache(maxsize=1024)(self.calendar.is_workday)
         self.key = b""
         self._now: datetime | None = None
         self._minute: datetime | None = None
@@ -113,7 +117,7 @@ class AppointmentsDomain:
             self._dirty.add(b.queue)
             return Answer.build(ok=True, booking=booking_wire(store.booking(db, b.code)))
         # booking_change: another slot of the same queue, under the same limits (its own place does not count)
-        where = check_slot(self.rules, b.queue, d.date, d.time, now, self.calendar.is_workday)
+        where = check_slot(self.rules, b.queue, d.date, d.time, now, self.is_workday)
         if isinstance(where, Refusal):
             return refusal_answer(where)
         day, slot = where
@@ -166,7 +170,7 @@ class AppointmentsDomain:
             return refusal_answer(bad)
         if not d.name.strip():
             return refusal_answer(refuse(INVALID, "不能为空 empty", "name"))
-        where = check_slot(self.rules, d.queue, d.date, d.time, now, self.calendar.is_workday)
+        where = check_slot(self.rules, d.queue, d.date, d.time, now, self.is_workday)
         if isinstance(where, Refusal):
             return refusal_answer(where)
         day, slot = where
@@ -178,18 +182,21 @@ class AppointmentsDomain:
         if refused is not None:
             return refusal_answer(refused)
         code = new_code(lambda c: store.code_taken(db, c))
-        store.insert(db, code=code, queue=d.queue, date=day.isoformat(), time=slot.label, end=f"{slot.end:%H:%M}",
-                     name=masked_name(d.name), id_hash=person, id_last4=id_last4(d.id_number), phone=d.phone,
-                     status=BOOKED, booked_at=store.iso(now), device=event.device, event=event.id)
+        booked = store.Booking(code=code, queue=d.queue, date=day.isoformat(), time=slot.label,
+                               end=f"{slot.end:%H:%M}", name=masked_name(d.name), id_hash=person,
+                               id_last4=id_last4(d.id_number), phone=d.phone, status=BOOKED,
+                               booked_at=store.iso(now), changed_at=None, cancelled_at=None, checked_in_at=None,
+                               ticket=None, on_time=None, device=event.device, event=event.id)
+        store.insert(db, **dataclasses.asdict(booked))
         self._dirty.add(d.queue)
-        return Answer.build(ok=True, booking=booking_wire(store.booking(db, code)))
+        return Answer.build(ok=True, booking=booking_wire(booked))
 
     # ------------------------------------------------------------ places left
 
     def state(self, db: sqlite_utils.Database, queue: str, now: datetime | None = None) -> AppointmentsState:
         """The queue's bookable days with each slot's places left, and today's bookings by status."""
         now = now or self._now or datetime.now(self.tz)
-        days = bookable_days(self.rules, now.date(), self.calendar.is_workday)
+        days = bookable_days(self.rules, now.date(), self.is_workday)
         live = store.live_by_slot(db, queue, [d.isoformat() for d in days])
         dates = []
         for day in days:

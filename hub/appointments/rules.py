@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from hub.cases.rules import id_last4, id_number_hash, id_number_valid, masked_name
@@ -126,9 +126,23 @@ class BookingRules:
     no_show_within: timedelta = timedelta(days=30)
     block_for: timedelta = timedelta(days=30)
     id_required: frozenset[str] = frozenset()
+    # each queue's slots, made once: every booking asks for its slot
+    _made: dict[str, dict[time, Slot]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def slots(self, queue: str) -> list[Slot]:
         """The queue's slots of a working day, in time order; none for a queue that takes no bookings."""
+        return list(self._slots_of(queue).values())
+
+    def slot(self, queue: str, start: time) -> Slot | None:
+        return self._slots_of(queue).get(start)
+
+    def _slots_of(self, queue: str) -> dict[time, Slot]:
+        made = self._made.get(queue)
+        if made is None:
+            made = self._made[queue] = {s.start: s for s in self._make_slots(queue)}
+        return made
+
+    def _make_slots(self, queue: str) -> list[Slot]:
         spec = self.queues.get(queue)
         if spec is None:
             return []
@@ -144,9 +158,6 @@ class BookingRules:
                 out.append(Slot(moment.time(), min(moment + step, close).time(), spec.capacity))
                 moment += step
         return out
-
-    def slot(self, queue: str, start: time) -> Slot | None:
-        return next((s for s in self.slots(queue) if s.start == start), None)
 
 
 def rules_from_hall(hall) -> BookingRules:
