@@ -38,7 +38,7 @@ sys.path[0] = str(ROOT)
 import httpx  # noqa: E402
 
 from bench.console import close, ms, paho_client, subscribe, wait_until  # noqa: E402
-from bench.public import SiteProcess, public_bench_config  # noqa: E402
+from bench.public import CLOCK_TICKS, SiteProcess, public_bench_config  # noqa: E402
 from hall.clock import stamp  # noqa: E402
 from hall.credentials import Endpoint, Secrets  # noqa: E402
 from hall.settings import load_hall  # noqa: E402
@@ -178,11 +178,15 @@ def main(argv: list[str] | None = None) -> int:
                    "name": "王五", "id_number": id_number(i), "phone": "13900139000"} for i in range(n)]
         per_client = [people[c::args.clients] for c in range(args.clients)]
         print(f"1. the bare endpoint: {n} requests from {args.clients} clients at once…", flush=True)
+        before_bare = cpu_seconds(bare.proc.pid)
         bare_times, bare_status = asyncio.run(drive(bare.url, "/api/bare", per_client))
+        bare_cpu = (cpu_seconds(bare.proc.pid) - before_bare) / n * 1000
         print(f"2. booking: {n} bookings from {args.clients} clients at once…", flush=True)
+        before = site.cpu_seconds(), cpu_seconds(hub.pid)
         book_times, book_status = asyncio.run(drive(site.url, "/api/bookings", per_client))
+        cpu = [(b - a) / n * 1000 for a, b in zip(before, (site.cpu_seconds(), cpu_seconds(hub.pid)), strict=True)]
         stored = _stored(data)
-        report(args, port, bare_times, bare_status, book_times, book_status, stored)
+        report(args, port, bare_times, bare_status, book_times, book_status, stored, cpu, bare_cpu)
         return 0
     finally:
         for p in (site, bare):
@@ -223,7 +227,12 @@ def _stored(data: Path) -> int:
         conn.close()
 
 
-def report(args, port, bare_times, bare_status, book_times, book_status, stored) -> None:
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
+
+
+def report(args, port, bare_times, bare_status, book_times, book_status, stored, cpu, bare_cpu) -> None:
     b50, b99 = ms(bare_times)
     k50, k99 = ms(book_times)
     print(f"hallkit booking benchmark: Mosquitto on 127.0.0.1:{port}, the hub as `hall hub`, the site and the bare "
@@ -234,6 +243,8 @@ def report(args, port, bare_times, bare_status, book_times, book_status, stored)
     print(f"  ratio booking / bare: p50 ×{k50 / b50:.1f}, p99 ×{k99 / b99:.1f}; aim p99 < 100 ms: "
           f"{'met' if k99 < 100 else 'NOT met'}")
     print(f"  bookings stored by the hub: {stored} (answered 201: {book_status.get(201, 0)})")
+    print(f"  CPU per request: the bare endpoint {bare_cpu:.3f} ms; a booking: the site {cpu[0]:.3f} ms, the hub "
+          f"{cpu[1]:.3f} ms (at most {2000 / sum(cpu):.0f} bookings/s on two cores, the broker and the clients aside)")
 
 
 if __name__ == "__main__":
