@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from hallctl.commands import add_hall_args, hall_and_data
+from hallctl.serving import ThreadedServer
 
 
 def register(sub) -> None:
@@ -427,43 +428,21 @@ def _stored(conninfo: str) -> int:
             return 0
 
 
-class ConsoleServer:
+class ConsoleServer(ThreadedServer):
     """The central console on uvicorn in a thread (for `hall central up` and the tests)."""
 
     def __init__(self, conninfo: str, users_file: Path, host: str = "127.0.0.1", port: int = 0,
                  tz: str = "Asia/Shanghai"):
+        from central.console.app import create_app
         from central.services import free_port
 
-        self.conninfo, self.users_file, self.host, self.tz = conninfo, Path(users_file), host, tz
-        self.port = port or free_port()
-        self.server = None
-        self.thread = None
+        self.conninfo, self.users_file, self.tz = conninfo, Path(users_file), tz
+        super().__init__(create_app(conninfo, self.users_file, tz=tz), host=host, port=port or free_port(),
+                         name="central-console", what="the central console", grace=1)
 
     @property
-    def url(self) -> str:
+    def url(self) -> str:  # without the closing slash: the callers add the page's path
         return f"http://{self.host}:{self.port}"
-
-    def start(self) -> ConsoleServer:
-        import uvicorn
-
-        from central.console.app import create_app
-
-        app = create_app(self.conninfo, self.users_file, tz=self.tz)
-        self.server = uvicorn.Server(uvicorn.Config(app, host=self.host, port=self.port, log_level="warning",
-                                                    timeout_graceful_shutdown=1))
-        self.thread = threading.Thread(target=self.server.run, name="central-console", daemon=True)
-        self.thread.start()
-        end = time.monotonic() + 15
-        while not self.server.started and time.monotonic() < end:
-            time.sleep(0.05)
-        if not self.server.started:
-            raise RuntimeError(f"the central console did not start on {self.url}")
-        return self
-
-    def stop(self) -> None:
-        if self.server is not None:
-            self.server.should_exit = True
-            self.thread.join(10)
 
 
 def cmd_central_console(args) -> int:

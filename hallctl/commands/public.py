@@ -4,6 +4,7 @@ lists the near-turn SMS notices sent and their tries."""
 from __future__ import annotations
 
 from hallctl.commands import add_hall_args, hall_and_data
+from hallctl.serving import ThreadedServer
 
 DEFAULT_PORT = 8900
 
@@ -26,37 +27,14 @@ def register(sub) -> None:
     n.set_defaults(func=cmd_notices)
 
 
-class PublicServer:
+class PublicServer(ThreadedServer):
     """The citizens' site on uvicorn in a thread of this process (`hall up`): start() returns once it listens."""
 
     def __init__(self, hall, data, *, port: int, broker_port: int | None = None, host: str = "127.0.0.1"):
-        import uvicorn
-
         from public.app import create_app
 
-        self.url = f"http://{host}:{port}/"
-        app = create_app(hall, data, port=broker_port)
-        self.server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
-                                                    timeout_graceful_shutdown=2))
-        self._thread = None
-
-    def start(self) -> PublicServer:
-        import threading
-        import time
-
-        self._thread = threading.Thread(target=self.server.run, name="public-site", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 15
-        while not self.server.started and self._thread.is_alive() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if not self.server.started:
-            raise RuntimeError(f"the citizens' site did not start on {self.url}")
-        return self
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(5)
+        super().__init__(create_app(hall, data, port=broker_port), host=host, port=port, name="public-site",
+                         what="the citizens' site")
 
 
 def cmd_public(args) -> int:

@@ -6,6 +6,7 @@ import getpass
 import sys
 
 from hallctl.commands import add_hall_args, hall_and_data
+from hallctl.serving import ThreadedServer
 
 DEFAULT_PORT = 8800
 
@@ -135,37 +136,14 @@ def ensure_first_admin(data) -> str | None:
         db.close()
 
 
-class ConsoleServer:
+class ConsoleServer(ThreadedServer):
     """The console on uvicorn in a thread of this process (`hall up`): start() returns once it listens."""
 
     def __init__(self, hall, data, *, port: int, broker_port: int | None = None, host: str = "127.0.0.1"):
-        import uvicorn
-
         from web.app import create_app
 
-        self.url = f"http://{host}:{port}/"
-        app = create_app(hall, data, port=broker_port)
-        self.server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
-                                                    timeout_graceful_shutdown=2))
-        self._thread = None
-
-    def start(self) -> ConsoleServer:
-        import threading
-        import time
-
-        self._thread = threading.Thread(target=self.server.run, name="console", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 15
-        while not self.server.started and self._thread.is_alive() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if not self.server.started:
-            raise RuntimeError(f"the console did not start on {self.url}")
-        return self
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(5)
+        super().__init__(create_app(hall, data, port=broker_port), host=host, port=port, name="console",
+                         what="the console")
 
 
 def cmd_web(args) -> int:
