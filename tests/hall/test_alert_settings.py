@@ -2,26 +2,10 @@
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import pytest
 
-from hall.errors import ConfigError
-from hall.settings import ALERT_RULES, CONFIG_DIR, load_hall
-
-
-@pytest.fixture
-def config_copy(tmp_path) -> Path:
-    for name in ("hall.toml", "catalogue.json", "staff.csv"):
-        shutil.copy(CONFIG_DIR / name, tmp_path / name)
-    return tmp_path / "hall.toml"
-
-
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    assert old in text, old
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+from hall.settings import ALERT_RULES, load_hall
+from tests.helpers.settings import edit, refused
 
 
 def test_the_shipped_limits_are_the_miluo_halls():
@@ -39,10 +23,7 @@ def test_the_shipped_limits_are_the_miluo_halls():
     ("off = []", 'off = ["queue_wiat"]', "alerts.off"),
 ])
 def test_a_bad_limit_is_refused_naming_the_key(config_copy, old, new, expected):
-    edit(config_copy, old, new)
-    with pytest.raises(ConfigError) as err:
-        load_hall(config_copy)
-    assert expected in str(err.value)
+    refused(config_copy, old, new, expected)
 
 
 def test_any_rule_can_be_switched_off_by_name(config_copy):

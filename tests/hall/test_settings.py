@@ -3,27 +3,13 @@
 from __future__ import annotations
 
 import re
-import shutil
-from pathlib import Path
 
 import pytest
 
 from hall.errors import ConfigError
 from hall.settings import CONFIG_DIR, load_hall
 from tests.helpers.cli import run_hall
-
-
-@pytest.fixture
-def config_copy(tmp_path) -> Path:
-    for name in ("hall.toml", "catalogue.json", "staff.csv"):
-        shutil.copy(CONFIG_DIR / name, tmp_path / name)
-    return tmp_path / "hall.toml"
-
-
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    assert old in text, old
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+from tests.helpers.settings import edit, refused
 
 
 def check(path):
@@ -58,17 +44,13 @@ def test_a_typo_in_a_key_is_named_with_a_suggestion(config_copy):
 
 
 def test_a_bad_value_names_key_value_and_expectation(config_copy):
-    edit(config_copy, 'am_in = "09:00"', 'am_in = "9 o\'clock"')
-    with pytest.raises(ConfigError) as err:
-        load_hall(config_copy)
-    message = str(err.value)
-    assert "attendance.am_in" in message and "9 o'clock" in message and "expected" in message
+    message = str(refused(config_copy, 'am_in = "09:00"', 'am_in = "9 o\'clock"', "attendance.am_in"))
+    assert "9 o'clock" in message and "expected" in message
 
 
 def test_a_bad_port_is_named(config_copy):
-    edit(config_copy, "port = 1883", "port = 99999")
-    with pytest.raises(ConfigError, match=r"broker\.port: got 99999, expected input should be less than or equal to 65535"):
-        load_hall(config_copy)
+    refused(config_copy, "port = 1883", "port = 99999",
+            "broker.port: got 99999, expected input should be less than or equal to 65535")
 
 
 def test_broken_toml_names_the_line(config_copy):
@@ -85,10 +67,7 @@ def test_broken_toml_names_the_line(config_copy):
     ('windows = ["1", "2"', 'windows = ["99", "2"', "unknown window '99'"),
 ])
 def test_bad_devices_are_named(config_copy, old, new, expected):
-    edit(config_copy, old, new)
-    with pytest.raises(ConfigError) as err:
-        load_hall(config_copy)
-    assert expected in str(err.value)
+    refused(config_copy, old, new, expected)
 
 
 def test_catalogue_errors_name_the_file(config_copy):
@@ -147,11 +126,8 @@ def test_numbers_and_switches_must_be_written_as_such(config_copy, old, new, exp
      "not both: 2026-10-01"),
 ])
 def test_hours_and_days_must_be_well_formed(config_copy, old, new, expected):
-    edit(config_copy, old, new)
-    with pytest.raises(ConfigError) as err:
-        load_hall(config_copy)
-    assert err.value.path == str(config_copy)
-    assert any(expected in p for p in err.value.problems), err.value.problems
+    err = refused(config_copy, old, new, expected)
+    assert any(expected in p for p in err.problems), err.problems  # in one problem, not across two
 
 
 def test_times_and_dates_written_the_toml_way_are_read(config_copy):
