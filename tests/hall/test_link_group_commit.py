@@ -7,6 +7,8 @@ import json
 import sqlite3
 import threading
 
+import pytest
+
 from hall.link import Outbox
 from tests.helpers.rig import wait_for
 
@@ -68,4 +70,51 @@ def test_a_write_that_fails_fails_every_caller_of_its_group_and_queues_nothing(t
     assert all(type(e).__name__ == "OutboxError" and "disk I/O error" in str(e) for e in errors.values())
     monkeypatch.undo()
     assert outbox.count() == 0 and outbox.add("booking_request", {})[0] == 1  # nothing queued, no seq spent
+    outbox.close()
+
+
+def test_a_caller_that_gathers_its_own_group_writes_it_in_one_transaction(tmp_path, monkeypatch):
+    outbox = Outbox(tmp_path / "outbox.db")
+    outbox.add("booking_request", {"n": "first"})
+    commits = []
+    real = outbox._transaction
+    monkeypatch.setattr(outbox, "_transaction", lambda work: (commits.append(1), real(work))[1])
+    written = outbox.add_many([("booking_request", {"n": i}) for i in range(20)])
+    assert len(commits) == 1
+    assert [seq for seq, _id, _payload in written] == list(range(2, 22))
+    assert [json.loads(payload)["data"] for _s, _i, payload in written] == [{"n": i} for i in range(20)]
+    assert outbox.next_seq() == 22 and outbox.count() == 21
+    assert outbox.add_many([]) == [] and len(commits) == 1  # nothing to write: no transaction
+    outbox.close()
+
+
+def test_a_gathered_group_that_fails_queues_none_of_it(tmp_path, monkeypatch):
+    outbox = Outbox(tmp_path / "outbox.db")
+    monkeypatch.setattr(outbox, "_transaction", lambda work: (_ for _ in ()).throw(
+        sqlite3.OperationalError("disk I/O error")))
+    try:
+        outbox.add_many([("booking_request", {"n": i}) for i in range(3)])
+    except Exception as err:  # noqa: BLE001 — the test reads what was raised
+        raised = err
+    assert type(raised).__name__ == "OutboxError" and "disk I/O error" in str(raised)
+    monkeypatch.undo()
+    assert outbox.count() == 0 and outbox.next_seq() == 1
+    outbox.close()
+
+
+def test_an_acknowledgement_noted_by_the_network_thread_waits_for_no_disk(tmp_path, monkeypatch):
+    """The network thread only notes what the hub acknowledged (answers queue behind it); the delete is owed and
+    the relay's upkeep makes it. Nothing acknowledged is offered for sending again meanwhile."""
+    outbox = Outbox(tmp_path / "outbox.db")
+    for i in range(5):
+        outbox.add("booking_request", {"n": i})
+    monkeypatch.setattr(outbox, "_write", lambda *a, **k: pytest.fail("noting an ack wrote to the disk"))
+    outbox.note_acknowledged(3)
+    monkeypatch.undo()
+    assert outbox.count() == 5                      # not deleted yet
+    assert [seq for seq, *_ in outbox.pending()] == [4, 5]
+    assert outbox.owes()
+    outbox.note_acknowledged(2)                     # an older ack changes nothing
+    outbox.maintain()                               # the relay's upkeep
+    assert outbox.count() == 2 and not outbox.owes()
     outbox.close()

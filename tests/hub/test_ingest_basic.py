@@ -144,6 +144,45 @@ def test_a_burst_committed_in_parts_sends_every_announcement_before_any_answer(m
     assert max(i for i, t in enumerate(trail) if t == "call") < min(i for i, t in enumerate(trail) if t == "res")
 
 
+def test_a_burst_with_nothing_to_announce_is_answered_part_by_part(make_rig, tmp_path, monkeypatch):
+    """Tickets (and bookings) announce nothing: a burst of them committed in parts answers each part as it is
+    committed, so the first citizens do not wait for the whole burst to be decided."""
+    import hub.connection
+    import hub.ingest
+    import hub.journal
+    from hall.protocol import dumps, envelope, evt_topic, new_event_id
+    from tests.helpers.queueing import all_day_hall
+
+    monkeypatch.setattr(hub.ingest, "BATCH_BUDGET", 0.0)
+    rig = make_rig(config=all_day_hall(tmp_path / "config"))
+    hub_ = rig.start_hub()
+    rig.stop_hub(hub_)
+    c = rig.mqtt("kiosk-01")
+    for seq in range(1, 7):  # the broker keeps them for the hub's session: they arrive together when it is back
+        body = dumps(envelope(new_event_id(), seq, {"queue": "A"}))
+        c.publish(evt_topic(rig.hall.id, "kiosk-01", "ticket_request"), body, qos=1).wait_for_publish(5)
+    c.disconnect()
+    c.loop_stop()
+    trail: list[str] = []
+    send, store = hub.connection.HubConnection.send, hub.journal.Journal.store_event
+
+    def sending(self, messages):
+        trail.extend(topic.rsplit("/", 1)[-1] for topic, _ in messages)
+        return send(self, messages)
+
+    def storing(self, env, device, event_type, *rest):
+        if event_type == "ticket_request":
+            trail.append("stored")
+        return store(self, env, device, event_type, *rest)
+
+    monkeypatch.setattr(hub.connection.HubConnection, "send", sending)
+    monkeypatch.setattr(hub.journal.Journal, "store_event", storing)
+    rig.start_hub()
+    wait_for(lambda: trail.count("res") == 6, 10, "the six answers")
+    assert trail.index("res") < max(i for i, t in enumerate(trail) if t == "stored")
+    assert trail.count("stored") == 6
+
+
 def test_nothing_is_acknowledged_before_the_journal_is_on_disk(rig, monkeypatch):
     """Commits reach the operating system at once (a hub crash keeps them); a power cut only spares what was flushed
     to the disk, so the PUBACK and the `ack` that let a device forget an event wait for an fsync of the journal."""
