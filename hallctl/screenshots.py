@@ -386,15 +386,19 @@ def all_day_hall(dest: Path, catalogue: dict | None = None) -> Path:
 
 
 @contextmanager
-def _hall_running(folder: Path, hub: bool = True):
+def _hall_running(folder: Path, hub: bool = True, configure: Callable[[Path], None] | None = None):
     """An all-day hall in `folder`: its secured Mosquitto on a free port, the hub if asked for, and the kiosk's
-    link. Yields (hall, data_dir, link); everything stops on the way out."""
+    link. `configure`, when given, edits the hall's hall.toml before anything reads it (a scene's own settings).
+    Yields (hall, data_dir, link); everything stops on the way out."""
     from hall.credentials import Endpoint
     from hall.link import DeviceLink
     from hub import broker
     from hub.ingest import Hub
 
-    hall = load_hall(all_day_hall(folder / "config"))
+    config = all_day_hall(folder / "config")
+    if configure is not None:
+        configure(config)
+    hall = load_hall(config)
     data_dir = folder / "data"
     files = broker.BrokerFiles(data_dir)
     port = broker.free_port()

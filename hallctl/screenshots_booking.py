@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from hallctl.screenshots import KIOSK, KIOSK_SIZES, Shots, ShotWindow, _kiosk, _printer, all_day_hall
+from hallctl.screenshots import KIOSK_SIZES, Shots, ShotWindow, _hall_running, _kiosk, _printer
 
 MONDAY_0940 = datetime(2026, 11, 30, 9, 40, tzinfo=ZoneInfo("Asia/Shanghai"))
 SLOT = ("2026-11-30", "10:00")
@@ -60,54 +60,28 @@ def _held_hub():
         hub.ingest.clock_now, hub.devices.clock_now, hub.appointments.domain.new_code = saved
 
 
-def booking_hall(dest: Path) -> Path:
-    """The all-day hall whose queue H takes walk-ins only with an ID number. Returns its hall.toml."""
-    path = all_day_hall(dest)
-    text, n = re.subn(r"(?m)^id_required = .*$", 'id_required = ["H"]', path.read_text(encoding="utf-8"))
+def id_required_for_h(config: Path) -> None:
+    """Queue H takes walk-ins only with an ID number: `id_required` of the all-day hall's hall.toml set to it."""
+    text, n = re.subn(r"(?m)^id_required = .*$", 'id_required = ["H"]', config.read_text(encoding="utf-8"))
     if n != 1:
-        raise ValueError(f"{path}: expected one `id_required = ...` line, found {n}")
-    path.write_text(text, encoding="utf-8")
-    return path
+        raise ValueError(f"{config}: expected one `id_required = ...` line, found {n}")
+    config.write_text(text, encoding="utf-8")
 
 
 @contextmanager
 def _booking_hall_running(folder: Path):
     """The booking hall in `folder` on the held morning: its secured Mosquitto, the hub, the kiosk's link and the
     citizens' site's link. Yields (hall, data_dir, kiosk_link, web_link)."""
-    from hall.credentials import Endpoint
     from hall.link import DeviceLink
-    from hall.settings import load_hall
-    from hub import broker
-    from hub.ingest import Hub
 
-    hall = load_hall(booking_hall(folder / "config"))
-    data_dir = folder / "data"
-    files = broker.BrokerFiles(data_dir)
-    port = broker.free_port()
-    broker.provision(hall, files)
-    broker.write_config(hall, files, port, bind="127.0.0.1", secure=True)
-    Endpoint(port=port).save(data_dir)
-    mosquitto = broker.start_mosquitto(files, port)
-    running = link = web = None
-    try:
-        with _held_hub():
-            running = Hub(hall, data_dir, port=port).start()
-            if not running.wait_ready(10):
-                raise RuntimeError("hub did not connect")
-            link = DeviceLink(hall, KIOSK, data_dir, port=port).start()
-            web = DeviceLink(hall, WEB, data_dir, port=port).start()
-            for device, one in ((KIOSK, link), (WEB, web)):
-                if not one.wait_connected(10, hub=True):
-                    raise RuntimeError(f"the {device} link did not connect")
+    with _held_hub(), _hall_running(folder, configure=id_required_for_h) as (hall, data_dir, link):
+        web = DeviceLink(hall, WEB, data_dir, port=link.endpoint.port).start()
+        try:
+            if not web.wait_connected(10, hub=True):
+                raise RuntimeError(f"the {WEB} link did not connect")
             yield hall, data_dir, link, web
-    finally:
-        for one in (web, link):
-            if one is not None:
-                one.stop()
-        if running is not None:
-            running.stop()
-        mosquitto.terminate()
-        mosquitto.wait(10)
+        finally:
+            web.stop()
 
 
 def _book(web, citizen: dict) -> str:
