@@ -19,19 +19,17 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query, Request
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from hall.link import OutboxError
 from hall.protocol import LeaveEntry, PunchCorrection
-from web import users
 from web.app import console, forbidden, person, render
 from web.auth import SESSION_COOKIE, csrf_matches
 from web.hall_command import HallCommandError
+from web.manager_events import invalid_form, send_and_audit
 from web.schemas import AUTH_RESPONSES
 from web.views.figures_common import hall_command, install_filters, journal, scope_of, today_of
 
 log = logging.getLogger("web.attendance")
 router = APIRouter()
 
-ANSWER_TIMEOUT_S = 5.0
 SLOTS = {"am_in": ("上午上班", "morning in"), "am_out": ("上午下班", "morning out"),
          "pm_in": ("下午上班", "afternoon in"), "pm_out": ("下午下班", "afternoon out")}
 STATUS = {"ok": ("正常", "on time"), "late": ("迟到", "late"), "early": ("早退", "early"), "missing": ("缺卡", "missing"),
@@ -210,32 +208,24 @@ def _local(request: Request, text: str) -> str:
     return moment.isoformat(timespec="seconds")
 
 
-def _send(request: Request, event_type: str, fields: dict, model) -> dict:
-    """Check the event here as the hub will, then send it through the console's link and wait for the answer."""
-    c, p = console(request), person(request)
+def _checked(request: Request, fields: dict, model) -> tuple[dict, dict | None]:
+    """The event the form makes (its times in the hall's zone, who entered it), checked here as the hub will check
+    it; with the answer that refuses it when it fails."""
     staff = fields.get("staff")
     visible = _visible_staff(request)
-    if not staff or c.hall.staff_member(staff) is None or (visible is not None and staff not in visible):
-        return {"ok": False, "code": "unknown_staff", "error": f"没有这个工作人员 no such staff member: {staff!r}"}
+    if not staff or console(request).hall.staff_member(staff) is None or (visible is not None and
+                                                                         staff not in visible):
+        return fields, {"ok": False, "code": "unknown_staff", "error": f"没有这个工作人员 no such staff member: {staff!r}"}
     try:
-        payload = {**fields, "by": p.name}
+        payload = {**fields, "by": person(request).name}
         for key in ("start", "end", "at"):
             if key in payload:
                 payload[key] = _local(request, payload[key])
         model.model_validate(payload)
     except (ValueError, ValidationError) as err:
         detail = "; ".join(e["msg"] for e in err.errors()) if isinstance(err, ValidationError) else str(err)
-        return {"ok": False, "code": "invalid", "error": f"填写有误 please check the form: {detail}"}
-    if c.feed is None:
-        return {"ok": False, "code": "offline", "error": "控制台未连接中心 the console is not connected"}
-    try:
-        answer = c.feed.request(event_type, payload, timeout=ANSWER_TIMEOUT_S)
-    except OutboxError as err:
-        return {"ok": False, "code": "outbox", "error": str(err)}
-    if answer is None:
-        return {"ok": False, "code": "timeout", "error": "中心未在 5 秒内答复；已排队，中心恢复后送达 no answer from the hub "
-                                                         "in 5 s: it is queued and goes through when the hub is back"}
-    return answer
+        return fields, invalid_form(detail)
+    return payload, None
 
 
 def _act(request: Request, event_type: str, fields: dict, model, csrf: str):
@@ -245,14 +235,9 @@ def _act(request: Request, event_type: str, fields: dict, model, csrf: str):
     if not p.may("correct"):
         return forbidden(request, "只有管理员和督查可登记请假和补卡 only administrators and supervisors enter leave "
                                   "and corrections")
-    answer = _send(request, event_type, fields, model)
-    db = c.db()
-    try:
-        with db:
-            users.audit(db, p.name, event_type, fields.get("staff"),
-                        {**fields, "ok": bool(answer.get("ok")), "code": answer.get("code")})
-    finally:
-        db.close()
+    payload, refused = _checked(request, fields, model)
+    answer = send_and_audit(request, event_type, payload, subject=fields.get("staff"), audited=fields,
+                            refused=refused)
     answer = {**answer, "type": event_type, "staff": fields.get("staff")}
     return _page(request, attendance_for(request, None), answer)
 

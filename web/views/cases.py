@@ -21,19 +21,18 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query, Request
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from hall.link import OutboxError
 from hall.protocol import ComplaintEntry, FollowUpAnswer
-from web import charts, users
+from web import charts
 from web.app import console, forbidden, person, render
 from web.auth import SESSION_COOKIE, csrf_matches
 from web.hall_command import HallCommandError
+from web.manager_events import invalid_form, send_and_audit
 from web.schemas import AUTH_RESPONSES
 from web.views.figures_common import hall_command, install_filters, journal, today_of
 
 log = logging.getLogger("web.cases")
 router = APIRouter()
 
-ANSWER_TIMEOUT_S = 5.0
 DEFAULT_DAYS = 30
 MAX_DAYS = 400          # days on the chart at most; a longer range is shortened from its start
 EARLIEST, LATEST = date(2000, 1, 1), date(2099, 12, 31)
@@ -359,37 +358,15 @@ def api_cases(request: Request,
     return cases_for(request, first, last)
 
 
-def _send(request: Request, event_type: str, payload: dict, model) -> dict:
-    """Check the event here as the hub will, then send it through the console's link and wait for the answer."""
-    c = console(request)
-    try:
-        model.model_validate(payload)
-    except ValidationError as err:
-        detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
-        return {"ok": False, "code": "invalid", "error": f"填写有误 please check the form: {detail}"}
-    if c.feed is None:
-        return {"ok": False, "code": "offline", "error": "控制台未连接中心 the console is not connected"}
-    try:
-        answer = c.feed.request(event_type, payload, timeout=ANSWER_TIMEOUT_S)
-    except OutboxError as err:
-        return {"ok": False, "code": "outbox", "error": str(err)}
-    if answer is None:
-        return {"ok": False, "code": "timeout", "error": "中心未在 5 秒内答复；已排队，中心恢复后送达 no answer from the hub "
-                                                         "in 5 s: it is queued and goes through when the hub is back"}
-    return answer
-
-
 def _act(request: Request, event_type: str, payload: dict, subject: str | None):
-    c, p = console(request), person(request)
-    answer = _send(request, event_type, payload, {"complaint": ComplaintEntry, "followup_answer": FollowUpAnswer}[
-        event_type])
-    db = c.db()
+    """The event sent to the hub once it passes the check the hub will make, audited, and the page with the
+    answer."""
     try:
-        with db:
-            users.audit(db, p.name, event_type, subject,
-                        {**payload, "ok": bool(answer.get("ok")), "code": answer.get("code")})
-    finally:
-        db.close()
+        {"complaint": ComplaintEntry, "followup_answer": FollowUpAnswer}[event_type].model_validate(payload)
+        refused = None
+    except ValidationError as err:
+        refused = invalid_form("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors()))
+    answer = send_and_audit(request, event_type, payload, subject=subject, audited=payload, refused=refused)
     return _page(request, cases_for(request, None, None), {**answer, "type": event_type, "subject": subject})
 
 
