@@ -1,5 +1,5 @@
 """One web app on uvicorn in a thread of this process: the managers' console and the citizens' site of `hall up`,
-the central console of `hall central up`, and the tests and screenshots that serve them."""
+the central console of `hall central up` (and the tests and central screenshots that serve them)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ class ThreadedServer:
     itself, so a short one keeps stop() quick.
     """
 
-    START_S = 15  # a first start imports the app's templates and opens its stores
-    STOP_S = 10
+    START_S = 15  # how long start() waits for uvicorn to listen
+    STOP_S = 10   # how long stop() waits for its thread to end
 
     def __init__(self, app, *, host: str = "127.0.0.1", port: int, name: str, what: str, grace: float = 2):
         import uvicorn
