@@ -34,7 +34,6 @@ import json
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -47,14 +46,20 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[0] = str(ROOT)
 
 import httpx  # noqa: E402
-import paho.mqtt.client as mqtt  # noqa: E402
-from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
 
-from hall.clock import stamp  # noqa: E402
-from hall.credentials import Endpoint, Secrets  # noqa: E402
+from bench._hall import (  # noqa: E402
+    BenchHall,
+    close,
+    cpu_seconds,
+    ms,
+    paho_client,
+    percentile,
+    subscribe,
+    wait_until,
+)
+from hall.credentials import Secrets  # noqa: E402
 from hall.link import DeviceLink  # noqa: E402
 from hall.protocol import dumps, envelope, new_event_id  # noqa: E402
-from hall.settings import load_hall  # noqa: E402
 from hub import broker  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
@@ -110,58 +115,6 @@ def bench_config(dest: Path) -> Path:
     return dest / "hall.toml"
 
 
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    k = max(0, min(len(ordered) - 1, round(p / 100 * len(ordered) + 0.5) - 1))
-    return ordered[k]
-
-
-def ms(values_s: list[float]) -> tuple[float, float]:
-    return percentile(values_s, 50) * 1000, percentile(values_s, 99) * 1000
-
-
-def wait_until(done, timeout: float, what: str, step: float = 0.02):
-    end = time.monotonic() + timeout
-    while True:
-        value = done()
-        if value:
-            return value
-        if time.monotonic() > end:
-            raise RuntimeError(f"{what}: not within {timeout} s")
-        time.sleep(step)
-
-
-# ---------------------------------------------------------------- MQTT clients of the bench
-
-def paho_client(user: str, password: str, port: int, on_message=None) -> mqtt.Client:
-    """A paho client on its own network thread, connected; small messages both ways, so no Nagle."""
-    connected = threading.Event()
-    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=user, protocol=mqtt.MQTTv5)
-    c.username_pw_set(user, password)
-    c.on_socket_open = lambda cl, u, sock: sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    c.on_connect = lambda cl, u, f, rc, p=None: connected.set() if not rc.is_failure else None
-    if on_message:
-        c.on_message = on_message
-    c.connect("127.0.0.1", port, keepalive=60)
-    c.loop_start()
-    if not connected.wait(10):
-        raise RuntimeError(f"{user}: not connected")
-    return c
-
-
-def subscribe(c: mqtt.Client, topic: str) -> None:
-    done = threading.Event()
-    c.on_subscribe = lambda cl, u, mid, rcs, p=None: done.set()
-    c.subscribe(topic, qos=1)
-    if not done.wait(10):
-        raise RuntimeError(f"subscription to {topic}: not acknowledged")
-
-
-def close(c: mqtt.Client) -> None:
-    c.disconnect()
-    c.loop_stop()
-
-
 class Device:
     """A hall device speaking the wire protocol by hand: it notes when each event is published."""
 
@@ -212,8 +165,7 @@ class ConsoleProcess:
             return client.cookies["hall_session"]
 
     def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
+        return cpu_seconds(self.proc.pid)
 
     def rss_kb(self) -> int:
         status = Path(f"/proc/{self.proc.pid}/status").read_text()
@@ -226,9 +178,6 @@ class ConsoleProcess:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
-
-
-CLOCK_TICKS = __import__("os").sysconf("SC_CLK_TCK")
 
 
 def _answers(client: httpx.Client, path: str) -> bool:
@@ -553,16 +502,8 @@ def main(argv: list[str] | None = None) -> int:
 
     work = Path(tempfile.mkdtemp(prefix="hall-bench-"))
     data = args.keep or work / "var"
-    hall = load_hall(bench_config(work / "config"))
-    files = broker.BrokerFiles(data)
-    broker.provision(hall, files)
-    with files.acl.open("a", encoding="utf-8") as acl:  # bench-only: the raw one hop's two logins
-        acl.write("\nuser raw-pub\ntopic write bench/raw-pub/#\nuser raw-sink\ntopic read bench/#\n")
-    port = broker.free_port()
-    broker.write_config(hall, files, port, bind="127.0.0.1")
-    Endpoint(port=port).save(data)
-    mosq = broker.start_mosquitto(files, port)
-    secrets = Secrets.load(files.secrets)
+    bench = BenchHall(bench_config(work / "config"), data, raw_logins=True)
+    hall, port, secrets = bench.hall, bench.port, bench.secrets
     db = users.open_db(data)
     users.add_user(db, MANAGER[0], "supervisor", None, MANAGER[1])
     db.close()
@@ -570,20 +511,10 @@ def main(argv: list[str] | None = None) -> int:
     bare.mkdir()
     (bare / "index.html").write_text(BARE_PAGE, encoding="utf-8")
 
-    hub = console = None
+    console = None
     try:
         hop = raw_one_hop(port, secrets, args.calls, args.gap)
-
-        started = stamp()
-        status: dict = {}
-        watcher = paho_client("display-02", secrets.password("display-02"), port,
-                              lambda cl, u, m: status.update(json.loads(m.payload)))
-        subscribe(watcher, f"hall/v1/{hall.id}/hub/status")
-        hub = subprocess.Popen([sys.executable, "-m", "hallctl.cli", "hub", "--config", str(hall.path), "--data",
-                                str(data), "--port", str(port)], cwd=ROOT, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-        wait_until(lambda: status.get("state") == "online" and status.get("ts", "") >= started, 30, "hub online")
-        close(watcher)
+        bench.start_hub()
         console = ConsoleProcess(hall, data, port, bare)
         cookie = console.session()
         with httpx.Client(base_url=console.url, cookies={"hall_session": cookie}) as client:
@@ -606,14 +537,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if console is not None:
             console.stop()
-        if hub is not None and hub.poll() is None:
-            hub.send_signal(signal.SIGTERM)
-            try:
-                hub.wait(10)
-            except subprocess.TimeoutExpired:
-                hub.kill()
-        mosq.terminate()
-        mosq.wait(10)
+        bench.close()
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
 

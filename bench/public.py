@@ -41,21 +41,9 @@ sys.path[0] = str(ROOT)
 
 import httpx  # noqa: E402
 
-from bench.console import (  # noqa: E402
-    CLOCK_TICKS,
-    Device,
-    bench_config,
-    close,
-    ms,
-    paho_client,
-    percentile,
-    raw_one_hop,
-    subscribe,
-    wait_until,
-)
-from hall.clock import stamp  # noqa: E402
-from hall.credentials import Endpoint, Secrets  # noqa: E402
-from hall.settings import load_hall  # noqa: E402
+from bench._hall import BenchHall, close, cpu_seconds, ms, paho_client, percentile, subscribe, wait_until  # noqa: E402
+from bench.console import Device, bench_config, raw_one_hop  # noqa: E402
+from hall.credentials import Secrets  # noqa: E402
 from hub import broker  # noqa: E402
 
 # the site as `hall public` serves it (hallctl/commands/public.py)
@@ -94,8 +82,7 @@ class SiteProcess:
                                      stderr=subprocess.DEVNULL)
 
     def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
+        return cpu_seconds(self.proc.pid)
 
     def rss_kb(self) -> int:
         return int(re.search(r"VmRSS:\s+(\d+) kB", Path(f"/proc/{self.proc.pid}/status").read_text()).group(1))
@@ -276,29 +263,12 @@ def main(argv: list[str] | None = None) -> int:
 
     work = Path(tempfile.mkdtemp(prefix="hall-bench-public-"))
     data = args.keep or work / "var"
-    hall = load_hall(public_bench_config(work / "config"))
-    files = broker.BrokerFiles(data)
-    broker.provision(hall, files)
-    with files.acl.open("a", encoding="utf-8") as acl:  # bench-only: the raw one hop's two logins
-        acl.write("\nuser raw-pub\ntopic write bench/raw-pub/#\nuser raw-sink\ntopic read bench/#\n")
-    port = broker.free_port()
-    broker.write_config(hall, files, port, bind="127.0.0.1")
-    Endpoint(port=port).save(data)
-    mosq = broker.start_mosquitto(files, port)
-    secrets = Secrets.load(files.secrets)
-    hub = site = phones = None
+    bench = BenchHall(public_bench_config(work / "config"), data, raw_logins=True)
+    hall, port, secrets = bench.hall, bench.port, bench.secrets
+    site = phones = None
     try:
         hop = raw_one_hop(port, secrets, args.calls, args.gap)
-        started = stamp()
-        status: dict = {}
-        watcher = paho_client("display-02", secrets.password("display-02"), port,
-                              lambda cl, u, m: status.update(json.loads(m.payload)))
-        subscribe(watcher, f"hall/v1/{hall.id}/hub/status")
-        hub = subprocess.Popen([sys.executable, "-m", "hallctl.cli", "hub", "--config", str(hall.path), "--data",
-                                str(data), "--port", str(port)], cwd=ROOT, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-        wait_until(lambda: status.get("state") == "online" and status.get("ts", "") >= started, 30, "hub online")
-        close(watcher)
+        bench.start_hub()
         tokens, windows = take_tickets(hall, port, secrets, args.phones)
         site = SiteProcess(hall, data, port)
         first = next(iter(tokens.values()))
@@ -321,14 +291,7 @@ def main(argv: list[str] | None = None) -> int:
             phones.close()
         if site is not None:
             site.stop()
-        if hub is not None and hub.poll() is None:
-            hub.send_signal(signal.SIGTERM)
-            try:
-                hub.wait(10)
-            except subprocess.TimeoutExpired:
-                hub.kill()
-        mosq.terminate()
-        mosq.wait(10)
+        bench.close()
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
 
