@@ -36,6 +36,8 @@ from web.views import VIEW_MODULES
 log = logging.getLogger("web")
 
 HERE = Path(__file__).parent
+# the hall exports no OpenTelemetry: FastAPI would otherwise look for a tracer and a meter on every request
+NO_TELEMETRY = {"tracing": False, "metrics": False, "logs": False}
 PUBLIC_PATHS = frozenset({"/login", "/api/openapi.json", "/favicon.ico"})
 PUBLIC_PREFIXES = ("/static/",)
 
@@ -184,7 +186,7 @@ def create_app(hall, data_dir: Path | str, *, connect: bool = True, host: str | 
             if feed is not None:
                 feed.stop()
 
-    app = FastAPI(title="hallkit 管理控制台 managers' console", version="1",
+    app = FastAPI(title="hallkit 管理控制台 managers' console", version="1", telemetry=NO_TELEMETRY,
                   description="The JSON twin of every console page. Every route needs the session cookie that "
                               "`POST /login` sets; without it the answer is 401.",
                   openapi_url="/api/openapi.json", docs_url=None, redoc_url=None, lifespan=lifespan)

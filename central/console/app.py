@@ -30,6 +30,8 @@ from central.console import figures
 from central.console.users import Users
 
 HERE = Path(__file__).parent
+# the hall exports no OpenTelemetry: FastAPI would otherwise look for a tracer and a meter on every request
+NO_TELEMETRY = {"tracing": False, "metrics": False, "logs": False}
 COOKIE = "central_session"
 SESSION_MAX_AGE = 12 * 3600
 PUBLIC = ("/login", "/static/", "/favicon.ico")
@@ -44,7 +46,8 @@ def create_app(conninfo: str, users_file: Path, *, tz: str = "Asia/Shanghai", pu
     signer = URLSafeTimedSerializer(users.secret(), salt="central-console-session")
     zone = ZoneInfo(tz)
     templates = Jinja2Templates(directory=HERE / "templates")
-    app = FastAPI(title="中心控制台 Central console", docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(title="中心控制台 Central console", docs_url=None, redoc_url=None, openapi_url=None,
+                  telemetry=NO_TELEMETRY)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     def read(fn, *args):
