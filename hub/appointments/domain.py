@@ -16,7 +16,6 @@ slot or opens a day; a day that is over turns its bookings never checked in into
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import logging
 from datetime import datetime
@@ -187,7 +186,7 @@ class AppointmentsDomain:
                                id_last4=id_last4(d.id_number), phone=d.phone, status=BOOKED,
                                booked_at=store.iso(now), changed_at=None, cancelled_at=None, checked_in_at=None,
                                ticket=None, on_time=None, device=event.device, event=event.id)
-        store.insert(db, **dataclasses.asdict(booked))
+        store.insert(db, booked)
         self._dirty.add(d.queue)
         return Answer.build(ok=True, booking=booking_wire(booked))
 

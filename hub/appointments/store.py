@@ -124,9 +124,11 @@ def no_show_days(db: sqlite_utils.Database, id_hash: str, today: str) -> list[da
     return [date.fromisoformat(d) for (d,) in rows]
 
 
-def insert(db: sqlite_utils.Database, **row) -> None:
-    names = ", ".join(row)
-    db.execute(f"INSERT INTO bookings({names}) VALUES ({', '.join('?' * len(row))})", tuple(row.values()))
+def insert(db: sqlite_utils.Database, b: Booking) -> None:
+    db.execute(_INSERT, tuple(getattr(b, name) for name in COLUMNS))
+
+
+_INSERT = f"INSERT INTO bookings({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 
 
 def update(db: sqlite_utils.Database, code: str, **changes) -> None:

@@ -23,9 +23,10 @@ def _booking(d: DomainDriver, code: str, slot: str) -> None:
 
     with d.db.atomic():
         bookings.create_tables(d.db)
-        bookings.insert(d.db, code=code, queue="A", date="2026-11-30", time=slot, end="10:00", name="张*",
-                        id_hash="0" * 64, id_last4="002X", phone=None, status="booked",
-                        booked_at="2026-11-27T10:00:00.000+08:00")
+        bookings.insert(d.db, bookings.Booking(
+            code=code, queue="A", date="2026-11-30", time=slot, end="10:00", name="张*", id_hash="0" * 64,
+            id_last4="002X", phone=None, status="booked", booked_at="2026-11-27T10:00:00.000+08:00", changed_at=None,
+            cancelled_at=None, checked_in_at=None, ticket=None, on_time=None, device=None, event=None))
 
 
 def _every_operation(d: DomainDriver) -> None:
