@@ -621,14 +621,11 @@ def _console(shots: Shots, folder: Path) -> None:
     screen's size and a phone's."""
     if not CHROMIUM.exists():
         raise RuntimeError(f"控制台截图需要 Chromium the console screenshots need {CHROMIUM} (Debian's chromium)")
-    import threading
-
-    import uvicorn
     from playwright.sync_api import sync_playwright
 
+    from hallctl.commands.web import ConsoleServer
     from hub.broker import free_port
     from web import users
-    from web.app import create_app
 
     with _hall_running(folder) as (hall, data_dir, link):
         _console_morning(hall, link, data_dir)
@@ -637,16 +634,10 @@ def _console(shots: Shots, folder: Path) -> None:
             users.add_user(db, "zhangmin", "admin", None, "screenshots-only")
         finally:
             db.close()
-        port = free_port()
-        server = uvicorn.Server(uvicorn.Config(create_app(hall, data_dir), host="127.0.0.1", port=port,
-                                               log_level="warning", timeout_graceful_shutdown=1))
-        thread = threading.Thread(target=server.run, name="console", daemon=True)
-        thread.start()
+        server = ConsoleServer(hall, data_dir, port=free_port())
         try:
-            end = time.monotonic() + 10
-            while not server.started and time.monotonic() < end:
-                time.sleep(0.05)
-            base = f"http://127.0.0.1:{port}"
+            server.start()
+            base = f"http://127.0.0.1:{server.port}"
             with sync_playwright() as pw:
                 browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
                 for tag, (w, h) in CONSOLE_SIZES.items():
@@ -672,8 +663,7 @@ def _console(shots: Shots, folder: Path) -> None:
                     context.close()
                 browser.close()
         finally:
-            server.should_exit = True
-            thread.join(10)
+            server.stop()
 
 
 def _public(shots: Shots, folder: Path) -> None:
@@ -681,36 +671,27 @@ def _public(shots: Shots, folder: Path) -> None:
     called to its window, done with the rating open (docs/public.md)."""
     if not CHROMIUM.exists():
         raise RuntimeError(f"公众网站截图需要 Chromium the citizens' site screenshots need {CHROMIUM}")
-    import threading
-
-    import uvicorn
     from playwright.sync_api import sync_playwright
 
     from hall.link import DeviceLink
+    from hallctl.commands.public import PublicServer
     from hub.broker import free_port
-    from public.app import create_app
 
     with _hall_running(folder) as (hall, data_dir, link):
         tickets = [link.request("ticket_request", {"queue": "A"})["ticket"] for _ in range(4)]
         pc = DeviceLink(hall, "win-02", data_dir).start()
         pc.wait_connected(10)
         pc.request("login", {"window": "2", "staff": next(s.id for s in hall.staff if s.window == "2")})
-        port = free_port()
-        server = uvicorn.Server(uvicorn.Config(create_app(hall, data_dir), host="127.0.0.1", port=port,
-                                               log_level="warning", timeout_graceful_shutdown=1))
-        thread = threading.Thread(target=server.run, name="public-site", daemon=True)
-        thread.start()
+        server = PublicServer(hall, data_dir, port=free_port())
         try:
-            end = time.monotonic() + 10
-            while not server.started and time.monotonic() < end:
-                time.sleep(0.05)
+            server.start()
             time.sleep(0.5)  # the hub has written the tickets' rows
             with sync_playwright() as pw:
                 browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
                 context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=1,
                                               is_mobile=True, locale="zh-CN")
                 page = context.new_page()
-                page.goto(f"http://127.0.0.1:{port}/t/{tickets[-1]['follow']}")
+                page.goto(f"http://127.0.0.1:{server.port}/t/{tickets[-1]['follow']}")
                 page.wait_for_selector("body[data-push=connected]", state="attached", timeout=10_000)
 
                 def take(scene: str, selector: str) -> None:
@@ -729,11 +710,10 @@ def _public(shots: Shots, folder: Path) -> None:
                 pc.request("complete", {"window": "2"})
                 take("done", "#rate:not([hidden])")
                 if {"public-book-390x844.png", "public-booked-390x844.png"} & shots.wanted:
-                    _public_booking(shots, page, f"http://127.0.0.1:{port}")
+                    _public_booking(shots, page, f"http://127.0.0.1:{server.port}")
                 browser.close()
         finally:
-            server.should_exit = True
-            thread.join(10)
+            server.stop()
             pc.stop()
 
 
