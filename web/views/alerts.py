@@ -8,16 +8,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Form, Request
 
-from hall.link import OutboxError
-from web import users
 from web.app import console, forbidden, person, render
 from web.auth import SESSION_COOKIE, csrf_matches
+from web.manager_events import send_and_audit
 from web.roles import only_visible
 from web.schemas import AUTH_RESPONSES, AlertsOut
 
 router = APIRouter()
 
-ACK_TIMEOUT_S = 5.0
+# when the hub does not answer in time, the page says that it is the acknowledgement that waits in the outbox
+ACK_QUEUED = ("中心未在 5 秒内答复；确认已排队，中心恢复后送达 no answer from the hub in 5 s: the acknowledgement is "
+              "queued and goes through when the hub is back")
 
 ANSWER_TEXT = {
     "unavailable": "中心尚不处理告警确认 the hub does not handle acknowledgements yet",
@@ -49,28 +50,12 @@ def acknowledge(request: Request, alert: str = Form(""), note: str = Form(""), c
         return forbidden(request, "表单已过期，请刷新页面 the form expired: reload the page and try again")
     if not p.may("ack_alert"):
         return forbidden(request, "只有管理员和督查可确认告警 only administrators and supervisors acknowledge alerts")
+    note = note.strip()[:500]
     shown = alerts_for(request)["alerts"]
-    if not any(a["id"] == alert for a in shown):
-        answer = {"ok": False, "code": "unknown_alert", "error": ANSWER_TEXT["unknown_alert"]}
-    elif c.feed is None:
-        answer = {"ok": False, "code": "offline", "error": "控制台未连接中心 the console is not connected"}
-    else:
-        try:
-            answer = c.feed.request("alert_ack", {"alert": alert, "by": p.name, "note": note.strip()[:500]},
-                                    timeout=ACK_TIMEOUT_S)
-        except OutboxError as err:  # the outbox could not take it (disk full…): nothing was sent
-            answer = {"ok": False, "code": "outbox", "error": str(err)}
-        if answer is None:
-            answer = {"ok": False, "code": "timeout",
-                      "error": "中心未在 5 秒内答复；确认已排队，中心恢复后送达 no answer from the hub in 5 s: the "
-                               "acknowledgement is queued and goes through when the hub is back"}
-    db = c.db()
-    try:
-        with db:
-            users.audit(db, p.name, "alert_ack", alert, {"note": note.strip()[:500], "ok": bool(answer.get("ok")),
-                                                         "code": answer.get("code")})
-    finally:
-        db.close()
+    refused = None if any(a["id"] == alert for a in shown) else {
+        "ok": False, "code": "unknown_alert", "error": ANSWER_TEXT["unknown_alert"]}
+    answer = send_and_audit(request, "alert_ack", {"alert": alert, "by": p.name, "note": note}, subject=alert,
+                            audited={"note": note}, refused=refused, queued=ACK_QUEUED)
     if not answer.get("ok") and answer.get("code") in ANSWER_TEXT:
         answer = {**answer, "error": ANSWER_TEXT[answer["code"]] + f" ({answer.get('error')})"}
     return render(request, "alerts.html", {"title": "告警 Alerts", **alerts_for(request), "answer": answer,
