@@ -45,6 +45,7 @@ sys.path.insert(0, str(ROOT))
 import paho.mqtt.client as mqtt  # noqa: E402
 from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
 
+from bench._hall import ms  # noqa: E402
 from hall.clock import stamp  # noqa: E402
 from hall.credentials import Endpoint, Secrets  # noqa: E402
 from hall.protocol import dumps, envelope, new_event_id  # noqa: E402
@@ -66,16 +67,6 @@ def bench_config(dest: Path) -> Path:
     text = text.replace("devices = [\n", "devices = [\n" + extra, 1)
     (dest / "hall.toml").write_text(text, encoding="utf-8")
     return dest / "hall.toml"
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    k = max(0, min(len(ordered) - 1, round(p / 100 * len(ordered) + 0.5) - 1))
-    return ordered[k]
-
-
-def ms(values_s: list[float]) -> tuple[float, float]:
-    return percentile(values_s, 50) * 1000, percentile(values_s, 99) * 1000
 
 
 # ---------------------------------------------------------------- one thread, one select loop, many clients
@@ -353,6 +344,14 @@ def call_windows(loop: Loop, hall, port: int, secrets: Secrets, windows: list[st
         dev = Device(loop, hall.id, user, secrets.password(user), port, on_answer)
         dev.window = w
         devices.append(dev)
+    # only a window with someone logged in calls (hub/queue/engine.py): the first of each window's staff
+    staff: dict[str, str] = {}
+    for s in hall.staff:
+        staff.setdefault(s.window, s.id)
+    for dev in devices:
+        dev.request("login", {"window": dev.window, "staff": staff[dev.window]})
+    loop.flush()
+    loop.until(lambda: len(answered) == len(devices), 60, "every window logged in")
     samples: list[float] = []
     everyone = set(windows)
     for r in range(rounds + 1):
