@@ -1,5 +1,5 @@
 """One web app on uvicorn in a thread of this process: the managers' console and the citizens' site of `hall up`,
-the central console of `hall central up` (and the tests and central screenshots that serve them)."""
+the central console of `hall central up` (and the tests and `hall docs screenshots` that serve them)."""
 
 from __future__ import annotations
 
