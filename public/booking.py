@@ -26,6 +26,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from hall.link import OutboxError
 from hall.protocol import hub_message_model, parse_topic, read_or_ignore
 from public.app import limited, render, site
 
@@ -248,7 +249,7 @@ class Asker:
 
         def done(written: asyncio.Future) -> None:
             self._writing = False
-            error = written.exception()
+            error = asyncio.CancelledError() if written.cancelled() else written.exception()
             for i, (_, _, future) in enumerate(batch):
                 if not future.done():
                     if error is not None:
@@ -264,8 +265,12 @@ class Asker:
         queued: asyncio.Future = loop.create_future()
         self._gathered.append((event_type, data, queued))
         self._write_gathered()
-        # the outbox makes the event durable (a synced SQLite write) before the hub is asked: raises if it cannot
-        event_id = await queued
+        # the outbox makes the event durable (a synced SQLite write) before the hub is asked
+        try:
+            event_id = await queued
+        except OutboxError as err:  # a full or failing disk: the citizen is told to try again later, nothing is sent
+            _log().warning("公众服务无法写入发件箱 the site could not queue %s: %s", event_type, err)
+            return None
         future = loop.create_future()
         with self._lock:
             early = self._early.pop(event_id, None)

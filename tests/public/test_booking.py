@@ -99,3 +99,18 @@ def test_bookings_are_limited_per_address(public_hall):
         for _ in range(per_minute):
             assert c.post("/api/bookings", json={}).status_code == 422
         assert c.post("/api/bookings", json={}).status_code == 429
+
+
+def test_a_booking_the_site_cannot_queue_is_503_and_reaches_no_one(client, monkeypatch):
+    """The site's disk refuses the outbox write (full): the citizen is told to try again later, not shown a 500."""
+    from hall.link import OutboxFull
+
+    day, slot = first_slot(client)
+    link = client.app.state.site.feed.link
+
+    def full(events):
+        raise OutboxFull(link.outbox.path, OSError(28, "No space left on device"))
+
+    monkeypatch.setattr(link, "send_many", full)
+    answer = client.post("/api/bookings", json=body(day, slot, 500))
+    assert answer.status_code == 503 and "稍后再试" in answer.json()["detail"]
