@@ -13,32 +13,42 @@ from hall.link import Outbox
 from tests.helpers.rig import wait_for
 
 
-def _adding(outbox: Outbox, n: int, data=lambda i: {"n": i}):
-    """n threads adding one event each while the outbox's write lock is held: they all queue up behind it."""
+def _add_together(outbox: Outbox, n: int) -> tuple[dict, dict]:
+    """n threads adding one event each while the outbox's write lock is held, so they all queue up behind it;
+    (results, errors) by caller once every one has returned."""
     results, errors = {}, {}
 
     def add(i):
         try:
-            results[i] = outbox.add("booking_request", data(i))
+            results[i] = outbox.add("booking_request", {"n": i})
         except Exception as err:  # noqa: BLE001 — the test reads which callers failed
             errors[i] = err
 
     threads = [threading.Thread(target=add, args=(i,)) for i in range(n)]
-    return threads, results, errors
+    with outbox._lock:  # a write under way: the n arrive meanwhile
+        for t in threads:
+            t.start()
+        wait_for(lambda: len(outbox._adding) == n, 10, f"{n} queued")
+    for t in threads:
+        t.join(10)
+    return results, errors
+
+
+def _counting_commits(outbox: Outbox, monkeypatch) -> list:
+    commits = []
+    real = outbox._transaction
+    monkeypatch.setattr(outbox, "_transaction", lambda work: (commits.append(1), real(work))[1])
+    return commits
+
+
+def _broken(work):
+    raise sqlite3.OperationalError("disk I/O error")
 
 
 def test_events_added_together_are_written_in_one_transaction(tmp_path, monkeypatch):
     outbox = Outbox(tmp_path / "outbox.db")
-    commits = []
-    real = outbox._transaction
-    monkeypatch.setattr(outbox, "_transaction", lambda work: (commits.append(1), real(work))[1])
-    threads, results, errors = _adding(outbox, 50)
-    with outbox._lock:           # a write under way: the fifty arrive meanwhile
-        for t in threads:
-            t.start()
-        wait_for(lambda: len(outbox._adding) == 50, 10, "fifty queued")
-    for t in threads:
-        t.join(10)
+    commits = _counting_commits(outbox, monkeypatch)
+    results, errors = _add_together(outbox, 50)
     assert not errors and len(results) == 50
     assert len(commits) == 1     # one transaction, one sync, for all fifty
     seqs = sorted(seq for seq, _id, _payload in results.values())
@@ -54,18 +64,8 @@ def test_events_added_together_are_written_in_one_transaction(tmp_path, monkeypa
 
 def test_a_write_that_fails_fails_every_caller_of_its_group_and_queues_nothing(tmp_path, monkeypatch):
     outbox = Outbox(tmp_path / "outbox.db")
-
-    def broken(work):
-        raise sqlite3.OperationalError("disk I/O error")
-
-    monkeypatch.setattr(outbox, "_transaction", broken)
-    threads, results, errors = _adding(outbox, 5)
-    with outbox._lock:
-        for t in threads:
-            t.start()
-        wait_for(lambda: len(outbox._adding) == 5, 10, "five queued")
-    for t in threads:
-        t.join(10)
+    monkeypatch.setattr(outbox, "_transaction", _broken)
+    results, errors = _add_together(outbox, 5)
     assert not results and len(errors) == 5
     assert all(type(e).__name__ == "OutboxError" and "disk I/O error" in str(e) for e in errors.values())
     monkeypatch.undo()
@@ -76,9 +76,7 @@ def test_a_write_that_fails_fails_every_caller_of_its_group_and_queues_nothing(t
 def test_a_caller_that_gathers_its_own_group_writes_it_in_one_transaction(tmp_path, monkeypatch):
     outbox = Outbox(tmp_path / "outbox.db")
     outbox.add("booking_request", {"n": "first"})
-    commits = []
-    real = outbox._transaction
-    monkeypatch.setattr(outbox, "_transaction", lambda work: (commits.append(1), real(work))[1])
+    commits = _counting_commits(outbox, monkeypatch)
     written = outbox.add_many([("booking_request", {"n": i}) for i in range(20)])
     assert len(commits) == 1
     assert [seq for seq, _id, _payload in written] == list(range(2, 22))
@@ -90,13 +88,10 @@ def test_a_caller_that_gathers_its_own_group_writes_it_in_one_transaction(tmp_pa
 
 def test_a_gathered_group_that_fails_queues_none_of_it(tmp_path, monkeypatch):
     outbox = Outbox(tmp_path / "outbox.db")
-    monkeypatch.setattr(outbox, "_transaction", lambda work: (_ for _ in ()).throw(
-        sqlite3.OperationalError("disk I/O error")))
-    try:
+    monkeypatch.setattr(outbox, "_transaction", _broken)
+    with pytest.raises(Exception) as raised:  # noqa: PT011 — the test reads what was raised
         outbox.add_many([("booking_request", {"n": i}) for i in range(3)])
-    except Exception as err:  # noqa: BLE001 — the test reads what was raised
-        raised = err
-    assert type(raised).__name__ == "OutboxError" and "disk I/O error" in str(raised)
+    assert type(raised.value).__name__ == "OutboxError" and "disk I/O error" in str(raised.value)
     monkeypatch.undo()
     assert outbox.count() == 0 and outbox.next_seq() == 1
     outbox.close()
