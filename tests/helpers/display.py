@@ -11,7 +11,7 @@ import pytest
 from hall.settings import load_hall
 
 # the busy morning the docs' screenshots show: the tests feed the board the same
-from hallctl.screenshots import GUIDES, call, guide_catalogue, hall_day, opening_calls  # noqa: F401
+from hallctl.screenshots import GUIDES, MORNING, call, guide_catalogue, hall_day, opening_calls  # noqa: F401
 from hallctl.screenshots import HeldClock as FakeClock  # noqa: F401
 
 
@@ -111,7 +111,10 @@ class BoardOnScreen:
 
 @pytest.fixture
 def make_board(screen, board_hall, tmp_path):
-    """make_board(size=(1280, 720), catalogue=None, link=None, voice=None) → a board shown on the test window."""
+    """make_board(size=(1280, 720), catalogue=None, link=None, voice=None) → a board shown on the test window.
+
+    Its header shows the held MORNING: a minute turning on the real clock would redraw the header's box in the
+    middle of a test that counts what is drawn."""
     from kivy.core.window import Window
 
     from display.board import BoardApp
@@ -127,7 +130,7 @@ def make_board(screen, board_hall, tmp_path):
             hall = _with_catalogue(board_hall, catalogue)
         clock = clock or FakeClock()
         app = BoardApp(hall, playlist=playlist or load_playlist(), link=link, voice=voice, cache=cache,
-                       clock=clock)
+                       clock=clock, wall_clock=lambda: MORNING)
         root = app.build()
         screen.show(root, size)
         board = BoardOnScreen(screen, app, root, clock)
