@@ -11,7 +11,7 @@ here, never from another site, so a page loads on a hall Wi-Fi with no way out.
 
 Each part of the site is one router module in `ROUTER_MODULES`; a module not installed is left out. A module's
 busiest JSON routes (its `DIRECT`: booking, when the morning's slots open) are also answered ahead of FastAPI's
-routing by the same handler (`DirectRoutes`).
+routing by the same handler (`FrontDoor`, which also refuses bodies over MAX_BODY or without their length).
 """
 
 from __future__ import annotations
@@ -20,11 +20,13 @@ import gc
 import importlib
 import json
 import logging
+import threading
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -39,6 +41,7 @@ from public.limits import RateLimits
 from public.notify import Notifier
 
 log = logging.getLogger("public")
+T = TypeVar("T")
 
 HERE = Path(__file__).parent
 # the hall exports no OpenTelemetry: FastAPI would otherwise look for a tracer and a meter on every request
@@ -47,7 +50,7 @@ NO_TELEMETRY = {"tracing": False, "metrics": False, "logs": False}
 # booking first: a booking's answer is the site's busiest moment, and FastAPI matches routes in order
 ROUTER_MODULES = ["public.booking", "public.ticket"]
 
-# a request's body at most: the site's forms and JSON are a few hundred bytes; anything larger is answered 413
+# a request's body at most: the site's forms and JSON are a few hundred bytes; anything larger is refused (413)
 MAX_BODY = 64 * 1024
 
 # what a page may load: its own scripts, styles and images, nothing from elsewhere; no page may frame it
@@ -77,9 +80,21 @@ class PublicSite:
     templates: Jinja2Templates
     notifier: Notifier | None
     clock: object
+    _parts: dict = field(default_factory=dict, repr=False)
+    _parts_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def today(self) -> str:
         return self.clock().date().isoformat()
+
+    def part(self, name: str, make: Callable[[], T]) -> T:
+        """What a part of the site keeps while the site runs (booking: its asker, its slot board), made on first
+        use. Kept here, not in a module: a site started after another (tests, a restart in one process) has its own,
+        never one left over by the site before, bound to a link that has stopped."""
+        with self._parts_lock:
+            made = self._parts.get(name)
+            if made is None:
+                made = self._parts[name] = make()
+            return made
 
 
 def site(request: Request) -> PublicSite:
@@ -96,12 +111,18 @@ def limited(request: Request, bucket: str) -> JSONResponse | HTMLResponse | None
     wait = site(request).limits.take(bucket, client_address(request))
     if wait is None:
         return None
-    headers = {"Retry-After": str(int(wait))}
-    message = f"请求过于频繁，请 {int(wait)} 秒后再试 Too many requests, try again in {int(wait)} s"
+    return refusal(request, 429, "请稍后再试 Try again later",
+                   f"请求过于频繁，请 {int(wait)} 秒后再试 Too many requests, try again in {int(wait)} s",
+                   headers={"Retry-After": str(int(wait))})
+
+
+def refusal(request: Request, status: int, title: str, message: str,
+            headers: dict | None = None) -> JSONResponse | HTMLResponse:
+    """A request the site will not serve: JSON under /api/, the error page elsewhere."""
     if request.url.path.startswith("/api/"):
-        return JSONResponse({"detail": message}, status_code=429, headers=headers)
-    return render(request, "error.html", {"title": "请稍后再试 Try again later", "message": message},
-                  status_code=429, headers=headers)
+        return JSONResponse({"detail": message}, status_code=status, headers=headers)
+    return render(request, "error.html", {"title": title, "message": message}, status_code=status,
+                  headers=headers)
 
 
 def render(request: Request, template: str, context: dict, status_code: int = 200,
@@ -141,13 +162,17 @@ class SecurityHeaders:
 Handler = Callable[[Request], Awaitable[Response]]
 
 
-class DirectRoutes:
-    """Plain ASGI middleware: a request for one of `routes` ((method, exact path) → handler) goes straight to its
-    handler as a Starlette request, past FastAPI's routing and dependency solving. Those cost a booking ~70 µs of
-    the site's CPU (measured: ~350 → ~280 µs a booking), more than the booking's own work on the loop, and 200
-    citizens booking at once wait for every one of them. The handler is the one FastAPI routes and documents:
-    what this door does not take (a body without its length or over MAX_BODY, another method or path) goes that
-    way and is answered alike (tests/public/test_app.py).
+class FrontDoor:
+    """Plain ASGI middleware in front of the site's routes.
+
+    A request body over MAX_BODY (413) or without its length (411: a chunked body, which no page or phone sends)
+    is refused before anything reads it.
+
+    A request for one of `routes` ((method, exact path) → handler) goes straight to its handler as a Starlette
+    request, past FastAPI's routing and dependency solving. Those cost a booking ~70 µs of the site's CPU
+    (measured: ~350 → ~280 µs a booking), more than the booking's own work on the loop, and 200 citizens booking
+    at once wait for every one of them. The handler is the one FastAPI routes and documents, and it answers the
+    same either way (tests/public/test_app.py).
 
     Inside SecurityHeaders and Starlette's error middleware, so its answers carry the same headers, and a
     handler's failure is the same 500."""
@@ -157,20 +182,33 @@ class DirectRoutes:
         self.routes = routes
 
     async def __call__(self, scope, receive, send):
-        handler = self.routes.get((scope.get("method"), scope.get("path"))) if scope["type"] == "http" else None
-        if handler is not None and 0 <= _length(scope) <= MAX_BODY:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length, chunked = _body_of(scope)
+        if length > MAX_BODY or chunked:
+            response = refusal(Request(scope, receive), 413 if length > MAX_BODY else 411, "请求有误 Bad request",
+                               f"请求内容过大 The request is too large (over {MAX_BODY // 1024} KiB)" if not chunked
+                               else "请求须注明长度 The request must give its length (Content-Length)")
+            await response(scope, receive, send)
+            return
+        handler = self.routes.get((scope["method"], scope["path"]))
+        if handler is not None:
             response = await handler(Request(scope, receive))
             await response(scope, receive, send)
             return
         await self.app(scope, receive, send)
 
 
-def _length(scope) -> int:
-    """The request's Content-Length; -1 when it gives none (a chunked body) or none that reads."""
+def _body_of(scope) -> tuple[int, bool]:
+    """(Content-Length, 0 when none is given or it does not read; chunked: a body sent without its length)."""
+    length, chunked = 0, False
     for name, value in scope["headers"]:
         if name == b"content-length":
-            return int(value) if value.isdigit() else -1
-    return -1
+            length = int(value) if value.isdigit() else 0
+        elif name == b"transfer-encoding":
+            chunked = True
+    return length, chunked
 
 
 def create_app(hall, data_dir: Path | str, *, connect: bool = True, host: str | None = None,
@@ -207,8 +245,7 @@ def create_app(hall, data_dir: Path | str, *, connect: bool = True, host: str | 
     app = FastAPI(title="hallkit 公众服务 citizens' site", version="1", telemetry=NO_TELEMETRY,
                   description="The JSON twin of every page of the citizens' site. No route needs a login; lookups "
                               "are limited per address (429 with Retry-After).",
-                  openapi_url="/api/openapi.json", docs_url=None, redoc_url=None, lifespan=lifespan,
-                  max_body_size=MAX_BODY)
+                  openapi_url="/api/openapi.json", docs_url=None, redoc_url=None, lifespan=lifespan)
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.filters["tojson_compact"] = lambda v: json.dumps(v, ensure_ascii=False, separators=(",", ":"))
     templates.env.filters["minutes"] = lambda s: None if s is None else max(1, round(s / 60)) if s else 0
@@ -236,8 +273,8 @@ def create_app(hall, data_dir: Path | str, *, connect: bool = True, host: str | 
         app.include_router(module.router)
         direct.update(getattr(module, "DIRECT", {}))
         app.state.routers.add(name)
-    app.add_middleware(DirectRoutes, routes=direct)
-    app.add_middleware(SecurityHeaders)  # added last: outside DirectRoutes, so it heads every answer
+    app.add_middleware(FrontDoor, routes=direct)
+    app.add_middleware(SecurityHeaders)  # added last: outside FrontDoor, so it heads every answer
     return app
 
 

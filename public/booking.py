@@ -129,10 +129,6 @@ class SlotBoard:
             return sorted(self.states)
 
 
-_boards: dict[int, SlotBoard] = {}
-_boards_lock = threading.Lock()
-
-
 def _log():
     import logging
 
@@ -140,14 +136,8 @@ def _log():
 
 
 def board(request: Request) -> SlotBoard | None:
-    feed = site(request).feed
-    if feed is None:
-        return None
-    with _boards_lock:
-        b = _boards.get(id(feed))
-        if b is None:
-            b = _boards[id(feed)] = SlotBoard(feed)
-        return b
+    s = site(request)
+    return None if s.feed is None else s.part("slot board", lambda: SlotBoard(s.feed))
 
 
 async def slots_of(request: Request, queue: str) -> dict | None:
@@ -287,17 +277,11 @@ class Asker:
         return answer  # None: the event stays queued, the hub decides it when it can and answers a resend alike
 
 
-_askers: dict[int, Asker] = {}
-
-
 async def ask_hub(request: Request, event_type: str, data: dict) -> dict | None:
-    feed = site(request).feed
-    if feed is None:
+    s = site(request)
+    if s.feed is None:
         return None
-    with _boards_lock:
-        asker = _askers.get(id(feed))
-        if asker is None:
-            asker = _askers[id(feed)] = Asker(feed.link)
+    asker = s.part("asker", lambda: Asker(s.feed.link))
     return await asker.ask(event_type, data, HUB_TIMEOUT_S)
 
 
@@ -374,7 +358,7 @@ async def api_book(request: Request) -> JSONResponse:
     return JSONResponse(answer, status_code=status)
 
 
-# answered ahead of FastAPI's routing (public.app.DirectRoutes): all at once when the morning's slots open
+# answered ahead of FastAPI's routing (public.app.FrontDoor): all at once when the morning's slots open
 DIRECT = {("POST", "/api/bookings"): api_book}
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.queueing import all_day_hall
-from tests.helpers.rig import HallRig
+from tests.helpers.rig import HallRig, wait_for
 from tests.helpers.web import ConsoleHall
 
 
@@ -111,3 +111,11 @@ def sms_receiver():
     yield make
     for r in made:
         r.close()
+
+
+def first_slot(c, queue: str = "B") -> tuple[str, dict]:
+    """The first date and slot with places left (any hour: today's slots that have not begun, then the next
+    working days)."""
+    dates = wait_for(lambda: (r := c.get(f"/api/slots?queue={queue}")).status_code == 200 and r.json()["dates"], 10,
+                     "the places left")
+    return dates[0]["date"], next(s for s in dates[0]["slots"] if s["left"])

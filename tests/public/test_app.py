@@ -1,5 +1,6 @@
-"""The site's app: a booking answered ahead of FastAPI's routing (DirectRoutes) is answered exactly as FastAPI
-answers it, headers included; what that door does not take goes FastAPI's way; no body over MAX_BODY is read."""
+"""The site's front door: a booking answered ahead of FastAPI's routing is answered exactly as FastAPI answers it,
+headers included; what the door does not take goes FastAPI's way; no body over MAX_BODY or without its length is
+read."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ import json
 
 import pytest
 from fastapi.testclient import TestClient
+from starlette.responses import Response
 
 from hall.settings import load_hall
 from public import booking
-from public.app import MAX_BODY, DirectRoutes, SecurityHeaders, create_app
+from public.app import MAX_BODY, FrontDoor, SecurityHeaders, create_app
 from tests.helpers.appointments import id_number
+from tests.helpers.web_public import PublicHall, first_slot
 
 
 @pytest.fixture(scope="module")
@@ -23,9 +26,19 @@ def site(tmp_path_factory):
         yield c
 
 
+@pytest.fixture(scope="module")
+def routed(tmp_path_factory):
+    """The same site with no route behind the front door: every booking goes FastAPI's way."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(booking, "DIRECT", {})
+        app = create_app(load_hall(), tmp_path_factory.mktemp("routed"), connect=False)
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
+
+
 def test_bookings_go_through_the_door_inside_the_security_headers(site):
     outermost_first = site.app.user_middleware
-    assert [m.cls for m in outermost_first] == [SecurityHeaders, DirectRoutes]
+    assert [m.cls for m in outermost_first] == [SecurityHeaders, FrontDoor]
     assert outermost_first[1].kwargs["routes"] == {("POST", "/api/bookings"): booking.api_book}
 
 
@@ -34,13 +47,11 @@ def booking_body(**change) -> dict:
             "phone": "13800138000", **change}
 
 
-def both_ways(client, payload: bytes):
-    """The same POST /api/bookings with its length (the direct door) and as a chunked body (FastAPI's routing)."""
+def both_ways(site, routed, payload: bytes):
+    """The same POST /api/bookings through the front door and FastAPI's routing."""
     headers = {"content-type": "application/json"}
-    direct = client.post("/api/bookings", content=payload, headers=headers)
-    routed = client.post("/api/bookings", content=iter([payload]), headers=headers)
-    assert "content-length" not in routed.request.headers  # it really went without a length
-    return direct, routed
+    return (site.post("/api/bookings", content=payload, headers=headers),
+            routed.post("/api/bookings", content=payload, headers=headers))
 
 
 def answer(r) -> tuple:
@@ -56,28 +67,37 @@ def answer(r) -> tuple:
     b"[1, 2]",                                                                 # 422: not an object
     b"{not json",
 ], ids=["valid", "bad-phone", "no-bookings", "a-list", "not-json"])
-def test_the_direct_door_answers_as_fastapi_does(site, payload):
-    direct, routed = both_ways(site, payload)
+def test_the_front_door_answers_as_fastapi_does(site, routed, payload):
+    direct, routed = both_ways(site, routed, payload)
     assert answer(direct) == answer(routed)
     assert direct.status_code in (422, 503)
     assert direct.headers["cache-control"] == "no-store" and "frame-ancestors 'none'" in \
         direct.headers["content-security-policy"]
 
 
-def test_a_failing_booking_is_the_same_500_both_ways(site, monkeypatch):
+def test_a_failing_booking_is_the_same_500_both_ways(site, routed, monkeypatch):
     async def broken(request, data):
         raise RuntimeError("a bug")
 
     monkeypatch.setattr(booking, "book", broken)
-    direct, routed = both_ways(site, json.dumps(booking_body()).encode())
+    direct, routed = both_ways(site, routed, json.dumps(booking_body()).encode())
     assert direct.status_code == routed.status_code == 500
 
 
-def test_no_body_over_the_limit_is_read(site):
+def test_no_body_over_the_limit_or_without_its_length_is_read(site, monkeypatch):
+    def never(*_):
+        raise AssertionError("a refused body was read")
+
+    monkeypatch.setattr(booking, "book", never)
     big = json.dumps(booking_body(name="张" * MAX_BODY), ensure_ascii=False).encode()
-    assert site.post("/api/bookings", content=big, headers={"content-type": "application/json"}).status_code == 413
+    too_big = site.post("/api/bookings", content=big, headers={"content-type": "application/json"})
+    assert too_big.status_code == 413 and "64 KiB" in too_big.json()["detail"]
+    assert too_big.headers["cache-control"] == "no-store"
+    chunked = site.post("/api/bookings", content=iter([b"{}"]), headers={"content-type": "application/json"})
+    assert "content-length" not in chunked.request.headers
+    assert chunked.status_code == 411 and "Content-Length" in chunked.json()["detail"]
     form = site.post("/book", data={"queue": "B", "name": "张" * MAX_BODY})
-    assert form.status_code == 413
+    assert form.status_code == 413 and "请求内容过大" in form.text and form.headers["content-type"].startswith("text/html")
 
 
 class Spy:
@@ -93,12 +113,10 @@ class Spy:
 
 
 def request(method: str, path: str, headers: list[tuple[bytes, bytes]]) -> tuple[int, Spy, list]:
-    """One request through DirectRoutes in front of a Spy; (status, the spy, the handler's requests)."""
+    """One request through the FrontDoor in front of a Spy; (status, the spy, the handler's requests)."""
     spy, handled, sent = Spy(), [], []
 
     async def handler(req):
-        from starlette.responses import Response
-
         handled.append(await req.body())
         return Response(status_code=201)
 
@@ -109,19 +127,43 @@ def request(method: str, path: str, headers: list[tuple[bytes, bytes]]) -> tuple
         sent.append(message)
 
     scope = {"type": "http", "method": method, "path": path, "headers": headers, "query_string": b""}
-    asyncio.run(DirectRoutes(spy, {("POST", "/api/bookings"): handler})(scope, receive, send))
+    asyncio.run(FrontDoor(spy, {("POST", "/api/bookings"): handler})(scope, receive, send))
     return sent[0]["status"], spy, handled
 
 
 @pytest.mark.parametrize(("method", "path", "headers", "direct"), [
     ("POST", "/api/bookings", [(b"content-length", b"2")], True),
-    ("POST", "/api/bookings", [], False),                                    # chunked: no length
-    ("POST", "/api/bookings", [(b"content-length", b"x2")], False),          # a length that does not read
-    ("POST", "/api/bookings", [(b"content-length", str(MAX_BODY + 1).encode())], False),
-    ("GET", "/api/bookings", [(b"content-length", b"2")], False),
+    ("GET", "/api/bookings", [], False),
     ("POST", "/api/bookings/12345678/cancel", [(b"content-length", b"2")], False),
     ("POST", "/api/bookings/", [(b"content-length", b"2")], False),
 ])
 def test_only_its_own_routes_go_through_the_door(method, path, headers, direct):
     status, spy, handled = request(method, path, headers)
     assert (status, spy.called, handled) == ((201, 0, [b"{}"]) if direct else (204, 1, []))
+
+
+def test_each_site_keeps_its_own_parts(tmp_path):
+    first = create_app(load_hall(), tmp_path / "a", connect=False).state.site
+    second = create_app(load_hall(), tmp_path / "b", connect=False).state.site
+    made = []
+
+    def make():
+        made.append(object())
+        return made[-1]
+
+    assert first.part("asker", make) is first.part("asker", make) is made[0]
+    assert second.part("asker", make) is made[1] and len(made) == 2
+
+
+def test_a_site_started_after_another_books_through_its_own_link(tmp_path):
+    """The booking part's asker and slot board belong to their site: the next site in the same process (a test, a
+    restart) books through its own link, never through the stopped link of the site before."""
+    hall = PublicHall(tmp_path)
+    try:
+        for n in (410, 411):
+            with TestClient(hall.app()) as c:
+                day, slot = first_slot(c)
+                made = c.post("/api/bookings", json=booking_body(date=day, time=slot["time"], id_number=id_number(n)))
+                assert made.status_code == 201, made.text
+    finally:
+        hall.close()

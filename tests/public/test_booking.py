@@ -8,20 +8,13 @@ from fastapi.testclient import TestClient
 
 from tests.helpers.appointments import id_number
 from tests.helpers.rig import wait_for
+from tests.helpers.web_public import first_slot
 
 
 @pytest.fixture(scope="module")
 def client(public_hall):
     with TestClient(public_hall.app()) as c:
         yield c
-
-
-def first_slot(c, queue: str = "B") -> tuple[str, dict]:
-    """The first date and slot with places left (any hour: today's slots that have not begun, then the next
-    working days)."""
-    dates = wait_for(lambda: (r := c.get(f"/api/slots?queue={queue}")).status_code == 200 and r.json()["dates"], 10,
-                     "the places left")
-    return dates[0]["date"], next(s for s in dates[0]["slots"] if s["left"])
 
 
 def body(day: str, slot: dict, n: int, queue: str = "B", **more) -> dict:
