@@ -20,8 +20,13 @@ Timed per request, from send to the answer read. Aim: p99 < 100 ms. Two readings
    latency is the clients over the bookings a second the machine can make (Little's law). The CPU per booking of
    the site and of the hub says what that rate is on this machine.
 
-Prints p50 / p99 of both readings for both endpoints, the ratios, the CPU per request, and how many bookings the hub
-stored (it must be every one answered 201).
+Beside them, one client alone booking 50 times one after the other: the latency of a booking with nothing ahead.
+
+The site answers `POST /api/bookings` at its front door, past FastAPI's routing (public/app.py `FrontDoor`, the
+handler FastAPI documents); the bare endpoint is routed by FastAPI as any route is.
+
+Prints p50 / p99 of every reading for both endpoints, the ratios, the CPU per request, and how many bookings the
+hub stored (it must be every one answered 201).
 """
 
 from __future__ import annotations
@@ -62,6 +67,9 @@ async def bare(request: Request):
 
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", backlog=4096)
 """
+
+
+ALONE = 50  # bookings of the one client alone
 
 
 def booking_bench_config(dest: Path) -> Path:
@@ -163,16 +171,18 @@ def main(argv: list[str] | None = None) -> int:
         people = iter({"queue": "B", "date": choices[i % len(choices)][0], "time": choices[i % len(choices)][1],
                        "name": "王五", "id_number": id_number(i), "phone": "13900139000"} for i in itertools.count())
         readings = {}
-        for name, per_client, rounds in (("at once", 1, args.bursts), ("back to back", args.per_client, 1)):
-            n = args.clients * per_client * rounds
+        for name, clients, per_client, rounds in (("at once", args.clients, 1, args.bursts),
+                                                  ("back to back", args.clients, args.per_client, 1),
+                                                  ("alone", 1, ALONE, 1)):
+            n = clients * per_client * rounds
             for label, proc, url, path in (("bare", bare.proc, bare.url, "/api/bare"),
                                            ("booking", site.proc, site.url, "/api/bookings")):
-                print(f"{name}: {label}, {n} requests from {args.clients} clients…", flush=True)
+                print(f"{name}: {label}, {n} requests from {clients} clients…", flush=True)
                 times, statuses = [], {}
                 before = cpu_seconds(proc.pid), cpu_seconds(hub.pid)
                 for _ in range(rounds):
-                    bodies = [next(people) for _ in range(args.clients * per_client)]
-                    t, st = asyncio.run(drive(url, path, [bodies[c::args.clients] for c in range(args.clients)]))
+                    bodies = [next(people) for _ in range(clients * per_client)]
+                    t, st = asyncio.run(drive(url, path, [bodies[c::clients] for c in range(clients)]))
                     times += t
                     for code, count in st.items():
                         statuses[code] = statuses.get(code, 0) + count
@@ -229,13 +239,16 @@ def report(args, port, readings, stored) -> None:
               f"{book_status}")
         print(f"    ratio booking / bare: p50 ×{k50 / b50:.1f}, p99 ×{k99 / b99:.1f}; aim p99 < 100 ms: "
               f"{'met' if k99 < 100 else 'NOT met'}")
+    (bare, _, _), (book, _, _) = readings["alone", "bare"], readings["alone", "booking"]
+    print(f"  one client alone ({ALONE} requests one after the other): bare p50 {ms(bare)[0]:.2f} ms, "
+          f"booking p50 {ms(book)[0]:.2f} ms, p99 {ms(book)[1]:.2f} ms")
     bare_cpu = readings["back to back", "bare"][2][0]
     site_cpu, hub_cpu = readings["back to back", "booking"][2]
     print(f"  CPU per request (back to back): the bare endpoint {bare_cpu:.3f} ms; a booking: the site "
           f"{site_cpu:.3f} ms, the hub {hub_cpu:.3f} ms: at most {2000 / (site_cpu + hub_cpu):.0f} bookings/s on "
           f"two cores, the broker and the clients aside, so {args.clients} clients back to back wait at least "
           f"{args.clients * (site_cpu + hub_cpu) / 2:.0f} ms on average")
-    answered = sum(readings[name, "booking"][1].get(201, 0) for name in ("at once", "back to back"))
+    answered = sum(readings[name, "booking"][1].get(201, 0) for name in ("at once", "back to back", "alone"))
     print(f"  bookings stored by the hub: {stored} (answered 201: {answered})")
 
 
