@@ -27,7 +27,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.datastructures import MutableHeaders
 
 from web import users
-from web.auth import SESSION_COOKIE, LoginThrottle, Sessions
+from web.auth import SESSION_COOKIE, LoginThrottle, Session, Sessions
 from web.hub_feed import HubFeed
 from web.journal import Journal
 from web.roles import Person
@@ -112,6 +112,21 @@ def forbidden(request: Request, why: str) -> HTMLResponse | JSONResponse:
     return render(request, "error.html", {"title": "无权限 Forbidden", "message": why}, status_code=403)
 
 
+def signed_in(request: Request) -> tuple[users.User, Session] | None:
+    """The request's user and session while the session holds: signed, not expired, its user still there with the
+    same epoch (a removal or a password reset ends it)."""
+    c: Console = request.app.state.console
+    session = c.sessions.read(request.cookies.get(SESSION_COOKIE))
+    if session is None:
+        return None
+    db = c.db()
+    try:
+        user = users.get_user(db, session.name)
+    finally:
+        db.close()
+    return None if user is None or user.epoch != session.epoch else (user, session)
+
+
 class LoginRequired:
     """Middleware: a valid session or nothing. Looks the user up on every request, so a removed user or a reset
     password ends the sessions at once.
@@ -132,16 +147,8 @@ class LoginRequired:
         if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES):
             await self.app(scope, receive, send)
             return
-        c: Console = request.app.state.console
-        session = c.sessions.read(request.cookies.get(SESSION_COOKIE))
-        user = None
-        if session is not None:
-            db = c.db()
-            try:
-                user = users.get_user(db, session.name)
-            finally:
-                db.close()
-        if user is None or user.epoch != session.epoch:
+        signed = signed_in(request)
+        if signed is None:
             if path.startswith("/api/"):
                 refused = JSONResponse({"detail": "需要登录 login required"}, status_code=401,
                                        headers={"WWW-Authenticate": 'Cookie realm="hall console"'})
@@ -150,6 +157,7 @@ class LoginRequired:
                 refused = RedirectResponse(target, status_code=303)
             await refused(scope, receive, send)
             return
+        user, session = signed
         request.state.person = Person(user.name, user.role, user.department)
         request.state.csrf = session.csrf
 

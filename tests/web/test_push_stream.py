@@ -1,5 +1,6 @@
 """The push stream's cost with many pages open: a change's text is made once for every stream that sends it as it
-is, what is queued goes out in one write, and the login middleware lets a stream's chunks straight through."""
+is, what is queued goes out in one write, and the login middleware lets a stream's chunks straight through. A
+stream ends when its person is removed."""
 
 from __future__ import annotations
 
@@ -91,3 +92,47 @@ def test_changes_queued_together_go_out_in_one_write(app_and_url):
         while chunk.startswith(b":"):  # a keep-alive in between
             chunk = read_chunk(sock, buffer)
         assert b"event: hub\n" in chunk and chunk.count(b"event: link\n") == 2, chunk
+
+
+def open_stream(url: str, cookie: str) -> tuple[socket.socket, bytearray]:
+    """GET /api/events on a raw socket, its head read; (the socket, what was read past the head)."""
+    sock = socket.create_connection(("127.0.0.1", int(url.rsplit(":", 1)[1])), timeout=10)
+    sock.sendall(f"GET /api/events HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: hall_session={cookie}\r\n\r\n".encode())
+    buffer = bytearray()
+    while b"\r\n\r\n" not in buffer:
+        buffer += sock.recv(65536)
+    head, _, body = bytes(buffer).partition(b"\r\n\r\n")
+    assert b" 200 " in head.split(b"\r\n")[0]
+    buffer[:] = body
+    return sock, buffer
+
+
+def test_a_stream_ends_when_its_person_is_removed(app_and_url, console_hall, monkeypatch):
+    from web import users
+    from web.views import live
+
+    app, url = app_and_url
+    db = users.open_db(console_hall.data_dir)
+    users.add_user(db, "leaver", "supervisor", None, "leaver-pass-2026")
+    db.close()
+    with httpx.Client(base_url=url, timeout=10) as c:
+        assert login(c, "leaver", "leaver-pass-2026").status_code == 303
+        cookie = c.cookies["hall_session"]
+    monkeypatch.setattr(live, "KEEP_ALIVE_S", 0.2)
+    monkeypatch.setattr(live, "SIGNED_IN_EVERY_S", 0.0)  # asked at every keep-alive
+    sock, buffer = open_stream(url, cookie)
+    with sock:
+        chunks = [read_chunk(sock, buffer) for _ in range(5)]
+        assert chunks[0].startswith(b"retry:") and chunks[-1] == b": keep-alive\n\n"  # still signed in: it goes on
+        db = users.open_db(console_hall.data_dir)
+        users.remove_user(db, "leaver")
+        db.close()
+        for _ in range(50):  # 10 s of keep-alives at most
+            chunk = read_chunk(sock, buffer)
+            if chunk == b"":  # the answer's last chunk: the stream has ended
+                break
+            assert chunk == b": keep-alive\n\n"
+        else:
+            pytest.fail("the stream went on after its person was removed")
+    with httpx.Client(base_url=url, timeout=10, cookies={"hall_session": cookie}) as c:
+        assert c.get("/api/live").status_code == 401  # what the page asks when its stream ends

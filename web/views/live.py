@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from hall.clock import now
-from web.app import console, person, render
+from web.app import console, person, render, signed_in
 from web.live import LiveHall
 from web.roles import Person, only_visible
 from web.schemas import AUTH_RESPONSES, Live
@@ -22,6 +23,10 @@ from web.schemas import AUTH_RESPONSES, Live
 router = APIRouter()
 
 KEEP_ALIVE_S = 15.0
+# how often an open stream asks whether its session still holds (at its next change or keep-alive once this has
+# passed): a person removed, their password reset or their session expired stops seeing the hall, and the page
+# finds itself logged out
+SIGNED_IN_EVERY_S = 10.0
 
 
 def live_for(p: Person, snap: dict) -> dict:
@@ -115,8 +120,13 @@ async def api_events(request: Request):
         if feed is None:
             return
         changes = feed.fanout.open()
+        checked = time.monotonic()
         try:
             while True:
+                if time.monotonic() - checked >= SIGNED_IN_EVERY_S:
+                    if signed_in(request) is None:
+                        return
+                    checked = time.monotonic()
                 try:
                     async with asyncio.timeout(KEEP_ALIVE_S):
                         batch = [await changes.get()]
