@@ -147,7 +147,8 @@ def create_app(conninfo: str, users_file: Path, *, tz: str = "Asia/Shanghai", pu
     async def live_stream(request: Request):
         async def events():
             last = None
-            while not await request.is_disconnected():
+            # a person taken out of the users file stops seeing the halls at the next push, not at the cookie's end
+            while not await request.is_disconnected() and session(request) is not None:
                 now = json.dumps(await live_now(), ensure_ascii=False)
                 if now != last:
                     yield f"event: live\ndata: {now}\n\n"

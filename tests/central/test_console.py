@@ -3,6 +3,8 @@ a hall's reports, the year side by side and summed, rankings; and in Chromium, t
 
 from __future__ import annotations
 
+import itertools
+import json
 import math
 import sqlite3
 from datetime import datetime
@@ -246,3 +248,21 @@ def test_hall_central_console_command(tmp_path, filled):
     finally:
         server.terminate()
         server.wait(15)
+
+
+def test_the_halls_stream_ends_when_its_person_is_taken_out(filled, tmp_path):
+    users_file = tmp_path / "users.json"
+    users = Users(users_file)
+    users.add("zhang", PASSWORD)
+    users.add("li", PASSWORD)
+    with TestClient(create_app(filled[0], users_file, push_s=0.1)) as c:
+        c.post("/login", data={"username": "li", "password": PASSWORD}, follow_redirects=False)
+        with c.stream("GET", "/live/stream") as stream:
+            lines = stream.iter_lines()
+            assert next(lines).startswith("event: live")
+            data = json.loads(users_file.read_text(encoding="utf-8"))
+            del data["users"]["li"]  # the operator takes li out of the file
+            users_file.write_text(json.dumps(data), encoding="utf-8")
+            rest = list(itertools.islice(lines, 200))  # the stream ends: no endless quiet pushes
+            assert len(rest) < 200
+        assert c.get("/api/live").status_code == 401
