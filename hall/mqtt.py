@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -28,24 +29,38 @@ def resolve_endpoint(hall, data_dir: Path | None, host: str | None = None, port:
     return ep
 
 
-def login(data_dir: Path | None, user: str, password: str | None) -> str | None:
-    if password is not None:
-        return password
-    if data_dir is None:
-        return None
-    return Secrets.load(Path(data_dir) / "secrets.toml").password(user)
+Password = Callable[[], str | None]
 
 
-def new_client(client_id: str, ep: Endpoint, password: str | None, *, will: tuple[str, bytes] | None = None,
-               manual_ack: bool = False, protocol_version: int | None = None) -> mqtt.Client:
+def login(data_dir: Path | None, user: str, password: str | None) -> Password:
+    """The login's password as it is when a connection is made: the one given, else the hall's secrets read again
+    each time, so a login rotated on the server (`hall devices rotate`, which drops the old connection) logs in with
+    its new password at the next attempt, without a restart."""
+    if password is not None or data_dir is None:
+        return lambda: password
+    secrets = Path(data_dir) / "secrets.toml"
+    return lambda: Secrets.load(secrets).password(user)
+
+
+def new_client(client_id: str, ep: Endpoint, password: str | Password | None, *,
+               will: tuple[str, bytes] | None = None, manual_ack: bool = False,
+               protocol_version: int | None = None) -> mqtt.Client:
     """A paho client for `ep`, speaking MQTT `protocol_version` (5, or 4 for 3.1.1; by default what `ep` says the
-    broker speaks). A 3.1.1 client with manual acknowledgement keeps its session (clean_session=False)."""
+    broker speaks). A 3.1.1 client with manual acknowledgement keeps its session (clean_session=False). A password
+    that is a `login` is read before every connection."""
     protocol = mqtt.MQTTv5 if (protocol_version or ep.protocol) == 5 else mqtt.MQTTv311
     kw = {} if protocol == mqtt.MQTTv5 else {"clean_session": False if manual_ack else True}
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=protocol,
                          manual_ack=manual_ack, **kw)
-    if password is not None:
-        client.username_pw_set(client_id, password)
+    read = password if callable(password) else (lambda: password)
+
+    def log_in(c, userdata) -> None:
+        secret = read()
+        if secret is not None:  # none (the secrets file away for a moment): the last one known
+            c.username_pw_set(client_id, secret)
+
+    log_in(client, None)
+    client.on_pre_connect = log_in  # paho calls it before each connection, reconnections included
     if ep.tls_ca:
         client.tls_set(ca_certs=ep.tls_ca)
     if will:

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from paho.mqtt.enums import MQTTErrorCode
 
 from hall.credentials import Endpoint
-from hall.mqtt import connect, new_client
+from hall.mqtt import Password, connect, new_client
 from hall.protocol import QOS, FromHub, dumps
 from hall.settings import HUB_ID
 
@@ -46,7 +46,7 @@ class HubConnection:
     """The hub's one MQTT client. What it reads piles up in `incoming` as (message or CONNECTED, generation); the
     generation counts connections, since a PUBACK belongs to the connection its message came on."""
 
-    def __init__(self, endpoint: Endpoint, password: str, *, subscriptions: list[str], will: tuple[str, bytes],
+    def __init__(self, endpoint: Endpoint, password: Password, *, subscriptions: list[str], will: tuple[str, bytes],
                  stop: threading.Event, read_max: int):
         self.endpoint = endpoint
         self._password = password

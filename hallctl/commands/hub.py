@@ -149,8 +149,8 @@ def cmd_rotate(args) -> int:
     print(f"{args.device} 的新密码在 {files.secrets} new password for {args.device} in {files.secrets}"
           + _reload_note(files))
     if args.device == HUB_ID:
-        # the hub reads its password once, at start: the reload has just dropped its connection
-        print("请重启 hub 以新密码登录 restart the hub (systemctl restart hall-hub) to log in with the new password")
+        # the reload has just dropped its connection; it reads the new password as it dials again
+        print("hub 将以新密码重新登录 the hub logs in again with its new password within seconds")
     return 0
 
 

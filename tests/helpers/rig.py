@@ -126,6 +126,7 @@ class HallRig:
         pw = password if password is not None else self.password(user)
         client = new_client(name or user, ep, pw)
         if name and name != user and pw is not None:
+            client.on_pre_connect = None  # `user` under another client id: not how the hall's clients log in
             client.username_pw_set(user, pw)
         self._clients.append(client)
         if connect:

@@ -163,7 +163,7 @@ def test_a_stale_pid_file_never_signals_another_process(tmp_path):
         other_hall.close()
 
 
-def test_the_hubs_login_cannot_be_revoked_and_rotating_it_says_to_restart_the_hub(tmp_path):
+def test_the_hubs_login_cannot_be_revoked_and_rotating_it_says_it_logs_in_again(tmp_path):
     data = tmp_path / "server"
     broker.provision(load_hall(None), broker.BrokerFiles(data))
     before = Secrets.load(data / "secrets.toml").password("hub")
@@ -171,5 +171,26 @@ def test_the_hubs_login_cannot_be_revoked_and_rotating_it_says_to_restart_the_hu
     assert refused.returncode == 2 and "Traceback" not in refused.stderr and "rotate it instead" in refused.stderr
     assert Secrets.load(data / "secrets.toml").password("hub") == before
     rotated = _devices(data, "rotate", "hub").stdout
-    assert "restart the hub" in rotated
+    assert "the hub logs in again with its new password" in rotated
     assert Secrets.load(data / "secrets.toml").password("hub") not in (None, before)
+
+
+def test_a_rotated_login_on_the_server_logs_in_again_with_its_new_password(tmp_path):
+    """The hub and a link that read their password from the server's secrets (the console's, the site's) are
+    dropped by the rotation and are back within seconds, logged in with the new password: no restart."""
+    rig = HallRig(tmp_path / "hall").start_broker()
+    try:
+        hub = rig.start_hub()
+        link = rig.link("kiosk-01")
+        assert link.wait_connected(10)
+        generation = hub.connection.generation
+        for login in ("hub", "kiosk-01"):
+            old = rig.password(login)
+            assert "broker reloaded" in _devices(rig.data_dir, "rotate", login).stdout
+            assert rig.password(login) != old
+        wait_for(lambda: hub.connection.generation > generation and hub.connected, 10, "the hub back")
+        wait_for(lambda: link.connected and link.hub_online, 10, "the kiosk's link back")
+        event = link.send("health", {"after": "rotation"})
+        wait_for(lambda: rig.count("SELECT count(*) FROM events WHERE id=?", event) == 1, 10, "its event stored")
+    finally:
+        rig.close()
