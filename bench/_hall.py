@@ -87,6 +87,21 @@ def close(c: mqtt.Client) -> None:
 
 # ---------------------------------------------------------------- the hall
 
+def start_broker(hall, data: Path, *, acl_extra: str = "", **config) -> tuple[int, subprocess.Popen]:
+    """The hall's own generated Mosquitto (every login provisioned, its ACL; `config` for write_config, e.g.
+    secure=False) on a free port of 127.0.0.1, the endpoint saved in `data` for the hall's programs to find:
+    (port, process)."""
+    files = broker.BrokerFiles(data)
+    broker.provision(hall, files)
+    if acl_extra:
+        with files.acl.open("a", encoding="utf-8") as acl:
+            acl.write(acl_extra)
+    port = broker.free_port()
+    broker.write_config(hall, files, port, bind="127.0.0.1", **config)
+    Endpoint(port=port).save(data)
+    return port, broker.start_mosquitto(files, port)
+
+
 class BenchHall:
     """The hall of `config` with its data in `data`: Mosquitto started at once, the hub by `start_hub()`; `close()`
     (or leaving the `with`) stops both. `raw_logins` adds the raw one-hop reference's two logins to the ACL."""
@@ -94,16 +109,8 @@ class BenchHall:
     def __init__(self, config: Path, data: Path, *, raw_logins: bool = False):
         self.hall = load_hall(config)
         self.data = data
-        files = broker.BrokerFiles(data)
-        broker.provision(self.hall, files)
-        if raw_logins:
-            with files.acl.open("a", encoding="utf-8") as acl:
-                acl.write(RAW_LOGINS)
-        self.port = broker.free_port()
-        broker.write_config(self.hall, files, self.port, bind="127.0.0.1")
-        Endpoint(port=self.port).save(data)
-        self.mosquitto = broker.start_mosquitto(files, self.port)
-        self.secrets = Secrets.load(files.secrets)
+        self.port, self.mosquitto = start_broker(self.hall, data, acl_extra=RAW_LOGINS if raw_logins else "")
+        self.secrets = Secrets.load(broker.BrokerFiles(data).secrets)
         self.hub: subprocess.Popen | None = None
 
     def start_hub(self) -> subprocess.Popen:

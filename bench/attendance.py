@@ -73,22 +73,16 @@ def bench_month(hall, staff_count: int) -> None:
 
 
 def bench_punch(hall, count: int, staff_count: int) -> None:
+    from bench._hall import start_broker
     from devices.fingerprint.simulator import SensorSimulator
     from devices.fingerprint.station import Enrolled, TemplateMap
     from devices.fingerprint.terminal import TerminalAgent
-    from hall.credentials import Endpoint
     from hall.link import DeviceLink
-    from hub import broker
     from hub.ingest import Hub
 
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
-        files = broker.BrokerFiles(data)
-        port = broker.free_port()
-        broker.provision(hall, files)
-        broker.write_config(hall, files, port, bind="127.0.0.1")
-        Endpoint(port=port).save(data)
-        mosquitto = broker.start_mosquitto(files, port)
+        port, mosquitto = start_broker(hall, data)
         hub = link = agent = sim = None
         try:
             hub = Hub(hall, data, port=port).start()

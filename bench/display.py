@@ -218,17 +218,11 @@ class Child:
 
 
 def setup_hall(data: Path):
-    from hall.credentials import Endpoint
+    from bench._hall import start_broker
     from hall.settings import load_hall
-    from hub import broker
 
     hall = load_hall()
-    files = broker.BrokerFiles(data)
-    broker.provision(hall, files)
-    port = broker.free_port()
-    broker.write_config(hall, files, port, bind="127.0.0.1", secure=True)
-    Endpoint(port=port).save(data)
-    proc = broker.start_mosquitto(files, port)
+    port, proc = start_broker(hall, data)
     return hall, port, proc
 
 

@@ -26,8 +26,9 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])
 import paho.mqtt.client as mqtt  # noqa: E402
 from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
 
+from bench._hall import start_broker  # noqa: E402
 from hall.clock import stamp  # noqa: E402
-from hall.credentials import Endpoint, Secrets  # noqa: E402
+from hall.credentials import Secrets  # noqa: E402
 from hall.protocol import new_event_id  # noqa: E402
 from hall.settings import load_hall  # noqa: E402
 from hub import broker  # noqa: E402
@@ -96,13 +97,8 @@ def main() -> int:
 
     hall = load_hall()
     data = Path(tempfile.mkdtemp(prefix="bench-hostile-"))
-    files = broker.BrokerFiles(data)
-    broker.provision(hall, files)
-    port = broker.free_port()
-    broker.write_config(hall, files, port, bind="127.0.0.1")
-    mosquitto = broker.start_mosquitto(files, port)
-    Endpoint(port=port).save(data)
-    secrets = Secrets.load(files.secrets)
+    port, mosquitto = start_broker(hall, data)
+    secrets = Secrets.load(broker.BrokerFiles(data).secrets)
     hall_cmd = Path(sys.executable).with_name("hall")
     hub = subprocess.Popen([str(hall_cmd), "hub", "--data", str(data), "--port", str(port)],
                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)

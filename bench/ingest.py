@@ -28,7 +28,7 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])
 import paho.mqtt.client as mqtt  # noqa: E402
 from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
 
-from hall.credentials import Endpoint  # noqa: E402
+from bench._hall import start_broker  # noqa: E402
 from hall.settings import load_hall  # noqa: E402
 from hub import broker  # noqa: E402
 
@@ -85,13 +85,8 @@ def main() -> int:
 
     hall = load_hall()
     data = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
-    files = broker.BrokerFiles(data)
-    broker.provision(hall, files)
-    port = broker.free_port()
-    broker.write_config(hall, files, port, bind="127.0.0.1")
-    proc = broker.start_mosquitto(files, port)
-    Endpoint(port=port).save(data)
-    secrets = Secrets.load(files.secrets)
+    port, proc = start_broker(hall, data)
+    secrets = Secrets.load(broker.BrokerFiles(data).secrets)
     try:
         raw = raw_rate(port, args.events, secrets.password)
         print(f"raw paho QoS 1 publish→receive: {raw:,.0f} msg/s ({args.events} messages)")

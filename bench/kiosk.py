@@ -284,17 +284,10 @@ def all_day_config(dest: Path) -> Path:
 
 
 def setup_broker(config: Path, data: Path):
-    from hall.credentials import Endpoint
+    from bench._hall import start_broker
     from hall.settings import load_hall
-    from hub import broker
 
-    hall = load_hall(config)
-    files = broker.BrokerFiles(data)
-    broker.provision(hall, files)
-    port = broker.free_port()
-    broker.write_config(hall, files, port, bind="127.0.0.1", secure=True)
-    Endpoint(port=port).save(data)
-    return port, broker.start_mosquitto(files, port)
+    return start_broker(load_hall(config), data)
 
 
 def child(kind: str, config: Path, data: Path, port: int, extra: list[str] | None = None,
