@@ -27,6 +27,24 @@ def hall_and_data(args) -> tuple:
     return hall, Path(data)
 
 
+def simulate_scenario(args, scenarios, line) -> int:
+    """`hall queue|cases simulate FILE`: the scenario file read and run by `scenarios` (a module with
+    parse_scenario and run_scenario) on the hall of --config; the result as JSON with --json, else one line a step,
+    `line(n, step, entry)`."""
+    import json
+
+    from hall.settings import load_hall
+
+    scenario = scenarios.parse_scenario(read_json_file(args.file), str(args.file))
+    result = scenarios.run_scenario(scenario, lambda: load_hall(args.config))
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False))
+        return 0
+    for n, (step, entry) in enumerate(zip(scenario.steps, result["steps"], strict=True), start=1):
+        print(line(n, step, entry))
+    return 0
+
+
 def read_json_file(path: Path):
     """A scenario or other JSON file given on the command line; a clean ConfigError naming the file and place."""
     import json

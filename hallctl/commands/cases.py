@@ -33,22 +33,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_simulate(args) -> int:
-    from hall.settings import load_hall
-    from hallctl.commands import read_json_file
-    from hub.cases.scenario import parse_scenario, run_scenario
+    from hallctl.commands import simulate_scenario
+    from hub.cases import scenario
 
-    data = read_json_file(args.file)
-    scenario = parse_scenario(data, str(args.file))
-    result = run_scenario(scenario, lambda: load_hall(args.config))
-    if args.json:
-        print(json.dumps(result, ensure_ascii=False))
-        return 0
-    for i, (step, entry) in enumerate(zip(scenario.steps, result["steps"], strict=True), start=1):
+    def line(n, step, entry) -> str:
         verdict = "成功 ok     " if entry["ok"] else "拒绝 refused"
         on_time = {True: "按时 on time", False: "超期 late", None: ""}[entry["on_time"]]
-        print(f"{i:4} {step.at.isoformat()} {step.op:<8} {step.case:<14} {verdict} {entry['status'] or '-':<9} "
-              f"期限 deadline {entry['deadline'] or '-':<10} {entry['card'] or '-':<6} {on_time}")
-    return 0
+        return (f"{n:4} {step.at.isoformat()} {step.op:<8} {step.case:<14} {verdict} {entry['status'] or '-':<9} "
+                f"期限 deadline {entry['deadline'] or '-':<10} {entry['card'] or '-':<6} {on_time}")
+
+    return simulate_scenario(args, scenario, line)
 
 
 def cmd_report(args) -> int:

@@ -42,24 +42,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_simulate(args) -> int:
-    from hall.settings import load_hall
-    from hallctl.commands import read_json_file
-    from hub.queue.scenario import parse_scenario, run_scenario
+    from hallctl.commands import simulate_scenario
+    from hub.queue import scenario
 
-    data = read_json_file(args.file)
-    scenario = parse_scenario(data, str(args.file))
-    result = run_scenario(scenario, lambda: load_hall(args.config))
-    if args.json:
-        print(json.dumps(result, ensure_ascii=False))
-        return 0
-    for i, (step, entry) in enumerate(zip(scenario.steps, result["steps"], strict=True), start=1):
+    def line(n, step, entry) -> str:
         what = step.queue or step.window or step.ticket or ""
-        if entry["ok"]:
-            detail = " ".join(f"{k}={v}" for k, v in entry.items() if k not in ("op", "ok"))
-            print(f"{i:4} {step.at} {step.op:<9} {what:<5} 成功 ok  {detail}")
-        else:
-            print(f"{i:4} {step.at} {step.op:<9} {what:<5} 拒绝 refused: {entry['code']}")
-    return 0
+        if not entry["ok"]:
+            return f"{n:4} {step.at} {step.op:<9} {what:<5} 拒绝 refused: {entry['code']}"
+        detail = " ".join(f"{k}={v}" for k, v in entry.items() if k not in ("op", "ok"))
+        return f"{n:4} {step.at} {step.op:<9} {what:<5} 成功 ok  {detail}"
+
+    return simulate_scenario(args, scenario, line)
 
 
 def cmd_report(args) -> int:

@@ -87,7 +87,7 @@ def test_the_command_names_what_is_wrong(tmp_path):
     assert out.returncode == 2 and "hub.db" in out.stderr
 
 
-def test_simulate_prints_every_step_as_json(tmp_path):
+def test_simulate_prints_every_step_as_json_and_as_lines(tmp_path):
     scenario = {"date": "2026-11-30", "hall": {
         "queues": [{"id": "A", "prefix": "A"}, {"id": "B", "prefix": "B"}],
         "windows": [{"id": "1", "queues": ["A"], "backup": ["B"]}, {"id": "2", "queues": ["B"]}]},
@@ -104,6 +104,13 @@ def test_simulate_prints_every_step_as_json(tmp_path):
         {"op": "issue", "ok": True, "ticket": "A002", "ahead": 0},
         {"op": "call_next", "ok": True, "ticket": "A002"},
         {"op": "requeue", "ok": False, "code": "unknown_ticket"}]}
+    text = _hall("queue", "simulate", str(path))
+    assert text.returncode == 0, text.stderr
+    assert text.stdout.splitlines() == [
+        "   1 09:00:05 issue     A     成功 ok  ticket=A001 ahead=0",
+        "   2 09:00:09 issue     A     成功 ok  ticket=A002 ahead=0",
+        "   3 09:01:00 call_next 1     成功 ok  ticket=A002",
+        "   4 09:02:00 requeue   A001  拒绝 refused: unknown_ticket"]
     path.write_text('{"date": "2026-11-30", "steps": [{"at": "09:00", "op": "fly"}]}', encoding="utf-8")
     out = _hall("queue", "simulate", str(path), "--json")
     assert out.returncode == 2 and "steps[0].op" in out.stderr
