@@ -225,8 +225,11 @@ def start_mosquitto(files: BrokerFiles, port: int, *, wait: float = 10.0) -> sub
     exe = mosquitto_path()
     if exe is None:
         raise RuntimeError("mosquitto not found: install the 'mosquitto' package")
-    # the generated config makes Mosquitto write (and on exit remove) files.pid itself
-    proc = subprocess.Popen([exe, "-c", str(files.conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # the generated config makes Mosquitto write (and on exit remove) files.pid itself. A session of its own: a
+    # Ctrl-C in the terminal (or `timeout`) signals the whole process group, and a broker gone before the hub and
+    # the devices that use it leaves them nothing to hand their last events to; whoever started it stops it, last
+    proc = subprocess.Popen([exe, "-c", str(files.conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)
     import time
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:

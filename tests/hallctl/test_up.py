@@ -9,6 +9,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -128,3 +129,39 @@ def test_restarts_back_off_from_one_second_to_thirty():
 def test_hall_up_refuses_a_port_in_use(tmp_path, rig):
     result = run_hall("up", "--headless", "--duration", "1", "--data", str(tmp_path / "x"), "--port", str(rig.port))
     assert result.returncode != 0 and "already in use" in (result.stderr + result.stdout)
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_the_hall_in_order(tmp_path):
+    """A Ctrl-C in the terminal signals `hall up` and every process of its group at once: the broker must still be
+    there while the devices hand over their last events and the hub says goodbye, and the hall stops in seconds."""
+    proc = hall_up(tmp_path, "--data", "./hall", "--speed", "120", start_new_session=True)
+    lines: list[str] = []
+
+    def read():
+        for line in proc.stdout:
+            lines.append(line)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + 120
+        while not any(line.startswith("  public") for line in lines) and time.monotonic() < deadline:
+            assert proc.poll() is None, proc.stderr.read()[-3000:]
+            time.sleep(0.2)
+        time.sleep(3)  # the devices at work
+        os.killpg(proc.pid, signal.SIGINT)  # what the terminal does
+        pressed = time.monotonic()
+        proc.wait(60)
+        stopped_in = time.monotonic() - pressed
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    reader.join(5)
+    err = proc.stderr.read()
+    assert "cannot reach the broker" not in err, err[-3000:]
+    summary = summary_of("".join(lines))
+    assert summary["pending"] == 0 and summary["sent"] == summary["stored"], summary
+    assert (summary["deaths"], summary["state"]) == (0, "全部运行 all running"), summary
+    assert stopped_in < 15, stopped_in
