@@ -119,3 +119,13 @@ def first_slot(c, queue: str = "B") -> tuple[str, dict]:
     dates = wait_for(lambda: (r := c.get(f"/api/slots?queue={queue}")).status_code == 200 and r.json()["dates"], 10,
                      "the places left")
     return dates[0]["date"], next(s for s in dates[0]["slots"] if s["left"])
+
+
+def page_of(c, ticket: dict, until=lambda page: True) -> dict:
+    """The ticket's JSON page once the site finds the ticket and `until(page)` holds. The hub writes the ticket's
+    row a few milliseconds after its answer (longer while it closes a day at midnight): 404 until then."""
+    def page():
+        r = c.get(f"/api/t/{ticket['follow']}")
+        return r.json() if r.status_code == 200 and until(r.json()) else None
+
+    return wait_for(page, 10, f"the page of {ticket['no']}")

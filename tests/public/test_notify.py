@@ -14,7 +14,7 @@ from hall.settings import load_hall
 from public.notify import Notifier
 from tests.helpers.cli import run_hall
 from tests.helpers.rig import wait_for
-from tests.helpers.web_public import PublicHall, public_config
+from tests.helpers.web_public import PublicHall, page_of, public_config
 
 
 def notifier(tmp_path, **notify) -> Notifier:
@@ -116,8 +116,7 @@ def test_a_phone_left_at_the_kiosk_gets_an_sms_when_its_ticket_comes_near(notify
         hall.issue("R")
         hall.issue("R")
         mine = hall.issue("R", phone="13812345678")
-        wait_for(lambda: c.get(f"/api/t/{mine['follow']}").status_code == 200, 10, "the ticket's row")
-        assert c.get(f"/api/t/{mine['follow']}").json()["near"] is False  # 2 ahead, the notice is at 1
+        assert page_of(c, mine)["near"] is False  # 2 ahead, the notice is at 1
         hall.window_pc("28")
         hall.serve("28")
         wait_for(lambda: len(gateway.got) == 3, 10, "the SMS, on the third try")
@@ -125,7 +124,7 @@ def test_a_phone_left_at_the_kiosk_gets_an_sms_when_its_ticket_comes_near(notify
         assert body["phone"] == "13812345678" and mine["no"] in body["text"] and "前面还有 1 人" in body["text"]
         assert c.get(f"/api/t/{mine['follow']}").json()["near"] is True
         hall.serve("28")  # nobody ahead now: no second SMS
-        wait_for(lambda: c.get(f"/api/t/{mine['follow']}").json()["ahead"] == 0, 10, "nobody ahead")
+        page_of(c, mine, until=lambda page: page["ahead"] == 0)
         notices = app.state.site.notifier.notices()
         assert len(notices) == 1 and notices[0]["state"] == "sent" and notices[0]["tries"] == 3
         assert len(gateway.got) == 3

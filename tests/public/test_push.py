@@ -11,6 +11,7 @@ import pytest
 
 from tests.helpers.rig import wait_for
 from tests.helpers.web import EventStream, served
+from tests.helpers.web_public import page_of
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +22,7 @@ def base_url(public_hall):
 
 def follow(base_url: str, ticket: dict) -> EventStream:
     client = httpx.Client(base_url=base_url)
-    wait_for(lambda: client.get(f"/api/t/{ticket['follow']}").status_code == 200, 10, "the ticket's row")
+    page_of(client, ticket)
     return EventStream(client, path=f"/api/t/{ticket['follow']}/events", first="ticket")
 
 

@@ -11,12 +11,7 @@ from fastapi.testclient import TestClient
 
 from hall.clock import now as clock_now
 from tests.helpers.rig import wait_for
-
-
-def page_of(c, ticket: dict) -> dict:
-    """The ticket's JSON page, once the hub has written the ticket's row (a few milliseconds after its answer)."""
-    return wait_for(lambda: (r := c.get(f"/api/t/{ticket['follow']}")).status_code == 200 and r.json(), 10,
-                    f"the page of {ticket['no']}")
+from tests.helpers.web_public import page_of
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +88,7 @@ def test_a_citizen_rates_the_service_once_from_the_phone(app, public_hall):
     early = c.post(url, json={"score": 5})
     assert early.status_code == 409 and early.json()["code"] == "not_served"
     public_hall.serve("23")
-    wait_for(lambda: c.get(f"/api/t/{ticket['follow']}").json()["status"] == "done", 10, "the ticket done")
+    page_of(c, ticket, until=lambda page: page["status"] == "done")
     assert c.get(f"/api/t/{ticket['follow']}").json()["rating"] == {"open": True, "score": None}
     assert c.post(url, json={"score": 6}).status_code == 422
     assert c.post(url, json={"score": "5"}).status_code == 422
@@ -113,7 +108,7 @@ def test_the_rating_form_works_without_javascript(app, public_hall):
     ticket = public_hall.issue("N")
     public_hall.serve("24")
     c = TestClient(app)
-    wait_for(lambda: c.get(f"/api/t/{ticket['follow']}").json()["status"] == "done", 10, "the ticket done")
+    page_of(c, ticket, until=lambda page: page["status"] == "done")
     posted = c.post(f"/t/{ticket['follow']}/rating", data={"score": "5"}, follow_redirects=False)
     assert posted.status_code == 303 and posted.headers["location"] == f"/t/{ticket['follow']}?rated=5"
     assert "感谢您的评价" in c.get(posted.headers["location"]).text
