@@ -8,6 +8,7 @@ import json
 import math
 import sqlite3
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
@@ -17,7 +18,7 @@ from central.console.figures import ranking
 from central.console.users import Users
 from central.consumer import Consumer
 from central.uplink import Uplink
-from hallctl.commands.central import ConsoleServer, SimulatedHall
+from hallctl.commands.central import HALLS_TZ, ConsoleServer, SimulatedHall
 from tests.helpers.central import TEST_HALLS, fresh_database, fresh_stream, needs_central, run_apart, stored
 from tests.helpers.web import chromium  # noqa: F401 (the fixture)
 
@@ -76,7 +77,7 @@ def q(journal, sql):
 
 def expected_live(journal) -> dict:
     """What the hall's own journal says now, computed apart from the console's SQL."""
-    today = datetime.now().astimezone().date().isoformat()
+    today = datetime.now(ZoneInfo(HALLS_TZ)).date().isoformat()  # the halls' day, not the machine's
     issued = q(journal, f"SELECT count(*) FROM queue_journal WHERE op='issue' AND day='{today}'")[0][0]
     called = q(journal, f"SELECT count(*) FROM queue_journal WHERE op='call_next' AND day='{today}'")[0][0]
     windows = q(journal, f"SELECT count(DISTINCT json_extract(args, '$.window')) FROM queue_journal "
@@ -129,7 +130,7 @@ def test_a_halls_report_per_month_and_day(client, filled):
     assert total["on_time"] == on_time
     assert sum(r["tickets"] for r in month["rows"]) == total["tickets"]
     day = client.get(f"/api/halls/{name}?by=day").json()
-    assert day["rows"][-1]["period"] == datetime.now().astimezone().date().isoformat()
+    assert day["rows"][-1]["period"] == datetime.now(ZoneInfo(HALLS_TZ)).date().isoformat()
     html = client.get(f"/halls/{name}?by=day")
     assert html.status_code == 200 and "报表" in html.text and "Median wait" in html.text
 
@@ -144,11 +145,14 @@ def test_the_year_side_by_side_and_summed_in_sql(client, filled):
     # the sum's median is over every hall's tickets, not a median of medians
     waits = []
     for journal in journals.values():
-        issued = dict(q(journal, "SELECT json_extract(result, '$.ticket.no'), json_extract(result, "
-                                 "'$.ticket.issued_at') FROM queue_journal WHERE op='issue'"))
-        for no, at in q(journal, "SELECT json_extract(result, '$.ticket.no'), json_extract(result, "
-                                 "'$.ticket.called_at') FROM queue_journal WHERE op='call_next'"):
-            waits.append((datetime.fromisoformat(at) - datetime.fromisoformat(issued[no])).total_seconds() / 60)
+        # a ticket is its number on its day: a backlog across midnight has an A001 on each day
+        issued = {(day, no): at for day, no, at in q(journal, "SELECT day, json_extract(result, '$.ticket.no'), "
+                                                            "json_extract(result, '$.ticket.issued_at') "
+                                                            "FROM queue_journal WHERE op='issue'")}
+        for day, no, at in q(journal, "SELECT day, json_extract(result, '$.ticket.no'), json_extract(result, "
+                                      "'$.ticket.called_at') FROM queue_journal WHERE op='call_next'"):
+            waits.append((datetime.fromisoformat(at) - datetime.fromisoformat(issued[day, no])).total_seconds()
+                         / 60)
     waits.sort()
     nearest_rank = waits[math.ceil(0.5 * len(waits)) - 1]
     assert total["wait_median"] == round(nearest_rank, 1)
