@@ -69,6 +69,8 @@ def missing() -> str | None:
 
 # ------------------------------------------------------------------------------------------------------- NATS
 
+START_TRIES = 3
+
 @dataclass
 class NatsNode:
     name: str
@@ -77,6 +79,7 @@ class NatsNode:
     monitor_port: int
     folder: Path
     proc: subprocess.Popen | None = None
+    log_from: int = 0  # where this start's lines begin in its log (a restart appends)
 
     @property
     def url(self) -> str:
@@ -106,9 +109,18 @@ class NatsCluster:
             self.passwords = json.loads(saved.read_text())
         for user in [CENTRAL_USER, *self.halls]:
             self.passwords.setdefault(user, secrets.token_urlsafe(18))
+        self._own_ports = not self.nodes  # chosen here, so they may be chosen again (start)
         if not self.nodes:
-            self.nodes = [NatsNode(f"n{i + 1}", free_port(), free_port(), free_port(), self.folder / f"n{i + 1}")
-                          for i in range(self.size)]
+            self.nodes = self._new_nodes()
+
+    def _new_nodes(self) -> list[NatsNode]:
+        """The nodes on free ports, none twice."""
+        ports: list[int] = []
+        while len(ports) < 3 * self.size:
+            port = free_port()
+            if port not in ports:
+                ports.append(port)
+        return [NatsNode(f"n{i + 1}", *ports[3 * i:3 * i + 3], self.folder / f"n{i + 1}") for i in range(self.size)]
 
     @property
     def urls(self) -> list[str]:
@@ -172,17 +184,39 @@ class NatsCluster:
 
             make_ca(self.folder / "tls")
         (self.folder / "logins.json").write_text(json.dumps(self.passwords))
-        for node in self.nodes:
-            self.start_node(node, wait=False)
-        for node in self.nodes:
-            self._wait_port(node)
+        for attempt in range(START_TRIES):
+            for node in self.nodes:
+                self.start_node(node, wait=False)
+            try:
+                for node in self.nodes:
+                    self._wait_port(node)
+                return self
+            except ServiceError:
+                # a port found free a moment before was taken meanwhile (by any program's outgoing connection):
+                # the whole cluster again on new ports, since each node's routes name the others' ports
+                if not (self._own_ports and self._port_taken()) or attempt == START_TRIES - 1:
+                    raise
+                self.stop()
+                self.nodes = self._new_nodes()
         return self
+
+    def _port_taken(self) -> bool:
+        """A node that ended at this start because its port was in use."""
+        for node in self.nodes:
+            if node.proc is None or node.proc.poll() is None:
+                continue
+            with open(node.folder / "nats.log", "rb") as log:
+                log.seek(node.log_from)
+                if b"address already in use" in log.read():
+                    return True
+        return False
 
     def start_node(self, node: NatsNode, wait: bool = True) -> None:
         node.folder.mkdir(parents=True, exist_ok=True)
         conf = node.folder / "nats.conf"
         conf.write_text(self.config(node))
         with open(node.folder / "nats.log", "a") as log:
+            node.log_from = log.tell()
             node.proc = subprocess.Popen([nats_server_path(), "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT,
                                          start_new_session=True)
         if wait:
