@@ -185,12 +185,10 @@ class FrontDoor:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        length, chunked = _body_of(scope)
-        if length > MAX_BODY or chunked:
-            response = refusal(Request(scope, receive), 413 if length > MAX_BODY else 411, "请求有误 Bad request",
-                               f"请求内容过大 The request is too large (over {MAX_BODY // 1024} KiB)" if not chunked
-                               else "请求须注明长度 The request must give its length (Content-Length)")
-            await response(scope, receive, send)
+        refused = _body_refused(scope)
+        if refused is not None:
+            status, message = refused
+            await refusal(Request(scope, receive), status, "请求有误 Bad request", message)(scope, receive, send)
             return
         handler = self.routes.get((scope["method"], scope["path"]))
         if handler is not None:
@@ -200,15 +198,17 @@ class FrontDoor:
         await self.app(scope, receive, send)
 
 
-def _body_of(scope) -> tuple[int, bool]:
-    """(Content-Length, 0 when none is given or it does not read; chunked: a body sent without its length)."""
-    length, chunked = 0, False
+def _body_refused(scope) -> tuple[int, str] | None:
+    """(status, why) for a body the site will not read: one sent without its length, or longer than MAX_BODY."""
+    length = 0
     for name, value in scope["headers"]:
-        if name == b"content-length":
-            length = int(value) if value.isdigit() else 0
-        elif name == b"transfer-encoding":
-            chunked = True
-    return length, chunked
+        if name == b"transfer-encoding":
+            return 411, "请求须注明长度 The request must give its length (Content-Length)"
+        if name == b"content-length" and value.isdigit():
+            length = int(value)
+    if length > MAX_BODY:
+        return 413, f"请求内容过大 The request is too large (over {MAX_BODY // 1024} KiB)"
+    return None
 
 
 def create_app(hall, data_dir: Path | str, *, connect: bool = True, host: str | None = None,

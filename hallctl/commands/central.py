@@ -20,13 +20,12 @@ import threading
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+from hall.clock import HALL_TZ
+from hall.clock import now as clock_now
 from hallctl.commands import add_hall_args, hall_and_data
 from hallctl.serving import ThreadedServer
-
-# the simulated halls' clocks and the console's days and months: a hall keeps its own zone's time, whatever the
-# machine's (hall.toml's [hall] timezone, the same default)
-HALLS_TZ = "Asia/Shanghai"
 
 
 def register(sub) -> None:
@@ -60,7 +59,7 @@ def register(sub) -> None:
     c.add_argument("--add-user", metavar="NAME", help="add (or reset) a login, its password read from standard input")
     c.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     c.add_argument("--port", type=int, default=8900, help="port (default 8900; 0 for a free one)")
-    c.add_argument("--tz", default=HALLS_TZ, help="the halls' time zone for days and months")
+    c.add_argument("--tz", default=HALL_TZ.key, help="the halls' time zone for days and months")
     c.set_defaults(func=cmd_central_console)
 
     c = csub.add_parser("up", help="a 3-node NATS cluster, a private PostgreSQL, the consumer and simulated halls")
@@ -150,9 +149,7 @@ class SimulatedHall:
 
     QUEUES = "ABCDEFGH"
 
-    def __init__(self, hall_id: str, folder: Path, seed: int = 0, tz: str = HALLS_TZ):
-        from zoneinfo import ZoneInfo
-
+    def __init__(self, hall_id: str, folder: Path, seed: int = 0, tz: ZoneInfo = HALL_TZ):
         from hub.alerts.store import create_tables as create_alert_tables
         from hub.queue.store import create_tables
         from hub.store import open_db
@@ -167,7 +164,7 @@ class SimulatedHall:
         self.offline: dict[str, object] = {}  # device → its device_offline alert, while it lasts
         # the hall's own clock, as a hub keeps it (its hall's time zone, not the machine's): the days of its rows
         # are the hall's days, which the central console counts in that zone too
-        self.tz = ZoneInfo(tz)
+        self.tz = tz
         self.clock: datetime | None = None  # a backlog's own time; None: the real time
         self.open_cases: list[str] = []
         self.cases = 0
@@ -204,13 +201,13 @@ class SimulatedHall:
             self._step()
 
     def now(self) -> datetime:
-        return self.clock or datetime.now(self.tz)
+        return self.clock or clock_now(self.tz)
 
     def backlog(self, steps: int, spacing_s: float = 8.0) -> None:
         """Many things at once: a day of traffic written fast, for a backlog. Its times are spread over the hours
         before now, `spacing_s` apart on average, so waits and days are as a day's would be."""
         gaps = [self.random.uniform(0, 2 * spacing_s) for _ in range(steps)]
-        self.clock = datetime.now(self.tz) - timedelta(seconds=sum(gaps))  # the last one now, none later
+        self.clock = clock_now(self.tz) - timedelta(seconds=sum(gaps))  # the last one now, none later
         try:
             with self.db.conn:
                 for gap in gaps:
@@ -441,7 +438,7 @@ class ConsoleServer(ThreadedServer):
     """The central console on uvicorn in a thread (for `hall central up` and the tests)."""
 
     def __init__(self, conninfo: str, users_file: Path, host: str = "127.0.0.1", port: int = 0,
-                 tz: str = HALLS_TZ):
+                 tz: str = HALL_TZ.key):
         from central.console.app import create_app
         from central.services import free_port
 

@@ -8,7 +8,6 @@ import json
 import math
 import sqlite3
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
@@ -18,7 +17,8 @@ from central.console.figures import ranking
 from central.console.users import Users
 from central.consumer import Consumer
 from central.uplink import Uplink
-from hallctl.commands.central import HALLS_TZ, ConsoleServer, SimulatedHall
+from hall.clock import now as hall_now
+from hallctl.commands.central import ConsoleServer, SimulatedHall
 from tests.helpers.central import TEST_HALLS, fresh_database, fresh_stream, needs_central, run_apart, stored
 from tests.helpers.web import chromium  # noqa: F401 (the fixture)
 
@@ -77,7 +77,7 @@ def q(journal, sql):
 
 def expected_live(journal) -> dict:
     """What the hall's own journal says now, computed apart from the console's SQL."""
-    today = datetime.now(ZoneInfo(HALLS_TZ)).date().isoformat()  # the halls' day, not the machine's
+    today = hall_now().date().isoformat()  # the halls' day, not the machine's
     issued = q(journal, f"SELECT count(*) FROM queue_journal WHERE op='issue' AND day='{today}'")[0][0]
     called = q(journal, f"SELECT count(*) FROM queue_journal WHERE op='call_next' AND day='{today}'")[0][0]
     windows = q(journal, f"SELECT count(DISTINCT json_extract(args, '$.window')) FROM queue_journal "
@@ -130,7 +130,7 @@ def test_a_halls_report_per_month_and_day(client, filled):
     assert total["on_time"] == on_time
     assert sum(r["tickets"] for r in month["rows"]) == total["tickets"]
     day = client.get(f"/api/halls/{name}?by=day").json()
-    assert day["rows"][-1]["period"] == datetime.now(ZoneInfo(HALLS_TZ)).date().isoformat()
+    assert day["rows"][-1]["period"] == hall_now().date().isoformat()
     html = client.get(f"/halls/{name}?by=day")
     assert html.status_code == 200 and "报表" in html.text and "Median wait" in html.text
 
